@@ -1,0 +1,233 @@
+// The data the pipeline stages hand to each other. Every type here is plain,
+// JSON-serialisable data (no classes, Buffers, Maps or bigints) so that the same
+// stage functions run in one process (`pcibot review`) and as BullMQ jobs whose
+// input and output go through Redis.
+
+export type Severity = 'error' | 'warning' | 'info';
+
+/** Where a message came from, precise enough to find it again by hand. */
+export interface Origin {
+  kind: 'eml' | 'mbox' | 'maildir' | 'stdin' | 'lore' | 'github' | 'seed';
+  /** The file (or Maildir entry, or lore repository) the message was read from. */
+  file: string;
+  /** 1-based position of the message inside an mbox (or stdin stream). */
+  index?: number;
+  /** 1-based line in the mbox where the message's "From " line is. */
+  line?: number;
+  /** Byte offset of the message inside the mbox. */
+  offset?: number;
+  /** lore: the epoch repository commit the message came from. */
+  commit?: string;
+}
+
+/** A message as read from its source, before any parsing. */
+export interface RawMail {
+  origin: Origin;
+  /**
+   * The message bytes, as a "binary" (latin1) string: one char per byte, so it
+   * round-trips exactly through JSON and Buffer.from(raw, 'latin1').
+   */
+  raw: string;
+}
+
+export interface Address {
+  name: string;
+  address: string;
+}
+
+/** What the bracketed part of a subject says: `[RFC PATCH v3 2/8]`, `[PATCH net-next]`. */
+export interface SubjectTags {
+  /** Every token found in the leading bracket groups, in order. */
+  prefixes: string[];
+  /** The subject carries PATCH (or RFC/RESEND with a patch-like counter). */
+  isPatch: boolean;
+  rfc: boolean;
+  resend: boolean;
+  /** 1 when no vN is given. */
+  version: number;
+  /** M of M/N, or null for a lone `[PATCH]`. */
+  index: number | null;
+  /** N of M/N, or null. */
+  total: number | null;
+  /** Tokens that are none of the above, e.g. `net-next`, `pci/next`, `6.12`. */
+  treeTags: string[];
+  /** The subject starts with Re:/Fwd:/Aw:/Sv: and friends (a reply, never a patch). */
+  isReply: boolean;
+  /** The subject with the reply markers and bracket groups removed. */
+  title: string;
+}
+
+export interface Trailer {
+  key: string;
+  value: string;
+  /** 1-based line within Message.commitMessage. */
+  line: number;
+}
+
+export interface Prerequisite {
+  kind: 'patch-id' | 'change-id' | 'message-id' | 'base-commit' | 'other';
+  value: string;
+}
+
+/** A parsed mail. Messages that are not patches (covers, replies) are Messages too. */
+export interface Message {
+  origin: Origin;
+  /** Without the angle brackets. Synthesised (and flagged in warnings) when missing. */
+  messageId: string;
+  inReplyTo: string | null;
+  references: string[];
+  /** The decoded subject, folded lines joined. */
+  subject: string;
+  tags: SubjectTags;
+  from: Address;
+  to: Address[];
+  cc: Address[];
+  /** ISO 8601, or null when the Date header is missing or unreadable. */
+  date: string | null;
+  /** The text/plain body, decoded (transfer encoding, charset), as the reader sees it. */
+  body: string;
+  /** The commit message: body up to the `---` separator (or the diff), trailers included. */
+  commitMessage: string;
+  /**
+   * The patch (everything git apply needs: from the first `diff --git`/`---`/`+++`
+   * header to the end of the last hunk), decoded from the transfer encoding and
+   * charset but never reflowed. null when the message carries no diff.
+   */
+  diff: string | null;
+  /** 1-based line in `body` where the diff starts (to map findings back to the mail). */
+  diffLine: number | null;
+  trailers: Trailer[];
+  baseCommit: string | null;
+  changeId: string | null;
+  prerequisites: Prerequisite[];
+  /** Oddities that did not stop parsing (missing Message-ID, undecodable charset, ...). */
+  warnings: string[];
+}
+
+/** A message that could not be parsed at all, with why. */
+export interface ParseFailure {
+  origin: Origin;
+  reason: string;
+  /** The Message-ID, when the headers got that far. */
+  messageId?: string;
+  subject?: string;
+}
+
+export interface Series {
+  /** Stable id: derived from the cover letter's (else first patch's) Message-ID. */
+  id: string;
+  title: string;
+  version: number;
+  rfc: boolean;
+  resend: boolean;
+  author: Address;
+  cover: Message | null;
+  /** Ordered by index; a lone [PATCH] is index 1 of 1. */
+  patches: Message[];
+  /** N from the subjects, or null for a lone patch. */
+  expected: number | null;
+  /** Indexes 1..N that did not arrive. */
+  missing: number[];
+  complete: boolean;
+  baseCommit: string | null;
+  changeId: string | null;
+  /** Older versions of the same series found in the same input. */
+  supersedes: SupersededSeries[];
+  /** Replies in the thread (never treated as patches). */
+  replies: string[];
+}
+
+export interface SupersededSeries {
+  id: string;
+  version: number;
+  messageIds: string[];
+}
+
+export type Disposition =
+  | { kind: 'patch'; seriesId: string; index: number }
+  | { kind: 'cover'; seriesId: string }
+  | { kind: 'reply'; seriesId: string | null }
+  | { kind: 'superseded'; seriesId: string; byVersion: number }
+  | { kind: 'not-a-patch'; reason: string }
+  | { kind: 'duplicate'; of: string }
+  | { kind: 'failed'; reason: string };
+
+/** Result of assembling a batch of messages: every message is accounted for. */
+export interface Assembly {
+  series: Series[];
+  /** For each input message (by Message-ID, or origin for failures), what became of it. */
+  accounting: { messageId: string | null; origin: Origin; subject: string | null; disposition: Disposition }[];
+}
+
+export interface ScopeDecision {
+  seriesId: string;
+  inScope: boolean;
+  /** Why: the paths that put it in scope, or why it is out. */
+  reason: string;
+  paths: string[];
+}
+
+export type PatchApplyStatus =
+  | 'applied'
+  | 'applied-3way'
+  | 'already-applied'
+  | 'conflict'
+  | 'malformed'
+  | 'not-attempted';
+
+export interface ApplyConflict {
+  file: string;
+  /** The hunk header, e.g. `@@ -120,7 +120,8 @@ static int foo(void)`. */
+  hunk?: string;
+  /** Line in the base file where git expected the hunk. */
+  line?: number;
+  /** What git said, one line. */
+  reason: string;
+}
+
+export interface PatchApplyResult {
+  index: number;
+  messageId: string;
+  status: PatchApplyStatus;
+  /** Paths the patch touches (as written in the diff, validated). */
+  files: string[];
+  /** Human-readable detail: for conflicts, what did not match; for malformed, what is wrong. */
+  detail?: string;
+  conflicts?: ApplyConflict[];
+}
+
+/** Changed paths after applying: path -> blob id in the tree's repository (null = deleted). */
+export type TreeOverlay = Record<string, string | null>;
+
+export interface Applied {
+  tree: string;
+  base: {
+    commit: string;
+    how: 'base-commit' | 'branch' | 'head';
+    ref?: string;
+    /** e.g. "base-commit 1234abcd not in the tree; used master". */
+    note?: string;
+  };
+  patches: PatchApplyResult[];
+  /** The patched state as an overlay over the base commit (all applied patches). */
+  overlay: TreeOverlay;
+  /** Per patch, the overlay after that patch (for rules that read the tree at that point). */
+  overlays: TreeOverlay[];
+}
+
+export interface Finding {
+  /** Rule id (e.g. `new-kernel-parameter`) or `model/<check>`. */
+  rule: string;
+  severity: Severity;
+  title: string;
+  /** One or two sentences a maintainer would sign: what and why it matters. */
+  detail: string;
+  /** 1-based patch index in the series; absent for series-level findings. */
+  patch?: number;
+  file?: string;
+  /** Line on the new side of the diff. */
+  line?: number;
+  /** Facts behind the finding (addresses, page, devices, scenario, the matched text). */
+  evidence: Record<string, unknown>;
+  references: string[];
+}
