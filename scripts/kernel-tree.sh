@@ -58,7 +58,11 @@ export GIT_AUTHOR_NAME="pcibot" GIT_AUTHOR_EMAIL="pcibot@localhost" \
 git -C "$work" init -q -b master
 git -C "$work" config core.autocrlf false
 git -C "$work" add -A
-git -C "$work" commit -q -m "Linux $version (Debian linux-source-6.12)"
+# No background auto-gc (it would still be repacking when the tree is first
+# used); pack explicitly instead, so object reads are fast from the start.
+git -C "$work" -c gc.auto=0 commit -q -m "Linux $version (Debian linux-source-6.12)"
+log "packing objects"
+git -C "$work" repack -adq
 git -C "$work" tag "v$version-debian"
 
 rm -rf "$tree"
