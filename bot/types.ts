@@ -135,6 +135,8 @@ export interface Series {
   supersedes: SupersededSeries[];
   /** Replies in the thread (never treated as patches). */
   replies: string[];
+  /** What assembly had to guess or work around (unthreaded patches, duplicate indexes, ...). */
+  warnings?: string[];
 }
 
 export interface SupersededSeries {

@@ -1,0 +1,155 @@
+// RawMail -> Message: headers through mailparser (encoded words, folding,
+// addresses), the body through our own MIME walk (./mime.ts) so the patch is
+// never reflowed, then the commit message, diff, trailers and b4 lines.
+import { createHash } from 'node:crypto';
+import { simpleParser, type AddressObject, type EmailAddress } from 'mailparser';
+import type { Address, Message, ParseFailure, RawMail } from '../types.js';
+import { extractDiff, parseTrailers, readB4Info } from './body.js';
+import { headerValue, parseHeaderFields, splitHeaderBody, type HeaderField } from './headers.js';
+import { readTextParts } from './mime.js';
+import { notAMail } from './shape.js';
+import { parseSubject } from './subject.js';
+
+export { extractDiff, parseTrailers } from './body.js';
+export { parseSubject } from './subject.js';
+
+export function isParseFailure(x: Message | ParseFailure): x is ParseFailure {
+  return (x as Message).tags === undefined && typeof (x as ParseFailure).reason === 'string';
+}
+
+/** Message-IDs in a header value, without angle brackets, in order, de-duplicated. */
+function messageIds(value: string | undefined): string[] {
+  if (!value) return [];
+  const ids = [...value.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1]!);
+  if (ids.length === 0) {
+    // Some mailers drop the brackets: accept bare id@host tokens.
+    for (const t of value.split(/[\s,]+/)) if (/^[^\s<>@]+@[^\s<>@]+$/.test(t)) ids.push(t);
+  }
+  return [...new Set(ids)];
+}
+
+function flattenAddresses(obj: AddressObject | AddressObject[] | undefined): Address[] {
+  const out: Address[] = [];
+  const visit = (list: EmailAddress[]) => {
+    for (const a of list) {
+      if (a.group) visit(a.group);
+      else if (a.address || a.name) out.push({ name: a.name ?? '', address: a.address ?? '' });
+    }
+  };
+  for (const o of obj === undefined ? [] : Array.isArray(obj) ? obj : [obj]) visit(o.value);
+  return out;
+}
+
+/** The fields mailparser decodes for us; the rest (Received chains, DKIM, ...) it need not see. */
+const DECODED_FIELDS = new Set(['from', 'to', 'cc', 'subject', 'date']);
+
+/**
+ * Header bytes as mailparser should see them: only the fields it decodes for
+ * us (unfolded), in UTF-8, or recoded from Latin-1 when they are not UTF-8.
+ */
+function headerBuffer(fields: HeaderField[], warnings: string[]): Buffer {
+  const header = fields
+    .filter((f) => DECODED_FIELDS.has(f.name))
+    .map((f) => `${f.name}: ${f.value}`)
+    .join('\r\n');
+  const bytes = Buffer.from(header + '\r\n\r\n', 'latin1');
+  if (!/[\x80-\xff]/.test(header)) return bytes;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return bytes;
+  } catch {
+    warnings.push('raw 8-bit header bytes are not UTF-8; read as Latin-1');
+    return Buffer.from(new TextDecoder('windows-1252').decode(bytes), 'utf8');
+  }
+}
+
+export async function parseMail(raw: RawMail): Promise<Message | ParseFailure> {
+  let text = raw.raw;
+  if (text.startsWith('\xef\xbb\xbf')) text = text.slice(3); // UTF-8 BOM from an editor
+  if (text.startsWith('From ')) text = text.slice(text.indexOf('\n') + 1 || text.length); // mbox From_ line
+  const problem = notAMail(text);
+  if (problem) return { origin: raw.origin, ...problem };
+
+  const warnings: string[] = [];
+  const split = splitHeaderBody(text);
+  const { fields, junk } = parseHeaderFields(split.header);
+  if (junk.length > 0)
+    warnings.push(`header line(s) ${junk.join(', ')} are not header fields; ignored`);
+
+  let messageId = messageIds(headerValue(fields, 'message-id'))[0] ?? null;
+  let subjectGuess: string | undefined;
+  try {
+    const parsed = await simpleParser(headerBuffer(fields, warnings), {
+      skipHtmlToText: true,
+      skipTextToHtml: true,
+      skipTextLinks: true,
+      skipImageLinks: true,
+    });
+    subjectGuess = parsed.subject;
+    if (!messageId) {
+      // Stable across runs and machines: the same bytes give the same id.
+      const hash = createHash('sha256')
+        .update(Buffer.from(text, 'latin1'))
+        .digest('hex')
+        .slice(0, 32);
+      messageId = `pcibot-${hash}@synthesised.invalid`;
+      warnings.push(`no Message-ID header; using synthesised <${messageId}>`);
+    }
+    const subject = parsed.subject ?? '';
+    if (headerValue(fields, 'subject') === undefined) warnings.push('no Subject header');
+    const fromList = flattenAddresses(parsed.from);
+    if (fromList.length === 0) warnings.push('no From header (or no address in it)');
+    const from = fromList[0] ?? { name: '', address: '' };
+
+    const rawDate = headerValue(fields, 'date');
+    let date: string | null = null;
+    if (rawDate === undefined) warnings.push('no Date header');
+    else {
+      const d =
+        parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : new Date(rawDate);
+      if (Number.isNaN(d.getTime())) warnings.push(`unreadable Date header "${rawDate}"`);
+      else date = d.toISOString();
+    }
+
+    const mime = readTextParts(fields, split.body);
+    warnings.push(...mime.warnings);
+    let body = '';
+    for (const part of mime.parts) {
+      if (body !== '' && !body.endsWith('\n')) body += '\n';
+      body += part.text;
+    }
+    const extracted = extractDiff(body);
+    const b4 = readB4Info(body);
+    warnings.push(...b4.warnings);
+
+    return {
+      origin: raw.origin,
+      messageId,
+      inReplyTo: messageIds(headerValue(fields, 'in-reply-to'))[0] ?? null,
+      references: messageIds(headerValue(fields, 'references')),
+      subject,
+      tags: parseSubject(subject),
+      from,
+      to: flattenAddresses(parsed.to),
+      cc: flattenAddresses(parsed.cc),
+      date,
+      body,
+      commitMessage: extracted.commitMessage,
+      diff: extracted.diff,
+      diffLine: extracted.diffLine,
+      trailers: parseTrailers(extracted.commitMessage),
+      baseCommit: b4.baseCommit,
+      changeId: b4.changeId,
+      prerequisites: b4.prerequisites,
+      warnings,
+    };
+  } catch (err) {
+    const failure: ParseFailure = {
+      origin: raw.origin,
+      reason: `unparsable mail: ${err instanceof Error ? err.message : String(err)}`,
+    };
+    if (messageId) failure.messageId = messageId;
+    if (subjectGuess) failure.subject = subjectGuess;
+    return failure;
+  }
+}

@@ -1,0 +1,101 @@
+// Is this a mail at all? A cheap check that ingest and parse share, so that an
+// empty mbox entry, binary garbage or a web page saved from a list archive
+// becomes a clear ParseFailure instead of a nonsense Message.
+import { parseHeaderFields, splitHeaderBody } from './headers.js';
+
+/** Headers at least one of which any real message (or format-patch file) carries. */
+const MAIL_HEADERS = new Set([
+  'from',
+  'subject',
+  'date',
+  'message-id',
+  'to',
+  'cc',
+  'received',
+  'return-path',
+  'mime-version',
+  'content-type',
+  'in-reply-to',
+  'references',
+  'delivered-to',
+  'sender',
+]);
+
+/** What a web page copy of a list thread tends to contain near its top. */
+const WEB_HINTS =
+  /^\s*(?:From|Date|Subject|Message-I[Dd]|To|Cc)\s*:|\[(?:Date|Thread) (?:Prev|Next|Index)\]|^\s*(?:Re|Fwd?|Aw):\s|\[[^\]]*PATCH[^\]]*\]|mailing list archive|lore\.kernel\.org|patchwork|<\/?(?:html|body|div|head)\b/im;
+
+function firstLine(text: string): string {
+  const line = /^[^\r\n]*/.exec(text)![0];
+  const shown = line.replace(/[^\x20-\x7e]/g, '?');
+  return shown.length > 60 ? shown.slice(0, 57) + '...' : shown;
+}
+
+export interface ShapeProblem {
+  reason: string;
+  /** Best guesses, for the failure record. */
+  messageId?: string;
+  subject?: string;
+}
+
+/**
+ * Why `raw` (a latin1 string, one char per byte) is not a mail, or null when
+ * it has a plausible header block.
+ */
+export function notAMail(raw: string): ShapeProblem | null {
+  // A BOM from an editor and an mbox From_ line on top do not make a mail less of a mail.
+  if (raw.startsWith('\xef\xbb\xbf')) raw = raw.slice(3);
+  if (raw.startsWith('From ')) raw = raw.slice(raw.indexOf('\n') + 1 || raw.length);
+  if (raw.trim() === '')
+    return { reason: raw.length === 0 ? 'empty entry' : 'empty entry (only whitespace)' };
+  const probe = raw.length > 65536 ? raw.slice(0, 65536) : raw;
+  const nul = probe.indexOf('\0');
+  if (nul >= 0) return { reason: `binary data, not a mail (NUL byte at offset ${nul})` };
+  // Bytes below 0x20 other than tab/CR/LF/FF/ESC are not text.
+  const head = probe.slice(0, 4096);
+  let controls = 0;
+  for (let i = 0; i < head.length; i++) {
+    const c = head.charCodeAt(i);
+    if (c < 0x20 && c !== 9 && c !== 10 && c !== 13 && c !== 12 && c !== 27) controls++;
+  }
+  if (controls > 8)
+    return {
+      reason: `binary data, not a mail (${controls} control bytes in the first ${head.length})`,
+    };
+
+  if (/^\s*<(?:!doctype|html|\?xml)/i.test(probe)) {
+    return { reason: 'not a mail: an HTML document (a saved web page?)', ...guessIds(probe) };
+  }
+  // The header block, as far as it matters here (a mail's first 16 KiB hold it).
+  const { header } = splitHeaderBody(probe.length > 16384 ? probe.slice(0, 16384) : probe);
+  const { fields } = parseHeaderFields(header);
+  const firstIsField = header !== '' && /^[\x21-\x39\x3b-\x7e]+[ \t]*:/.test(header);
+  if (!firstIsField || !fields.some((f) => MAIL_HEADERS.has(f.name))) {
+    const looksWeb = WEB_HINTS.test(probe.slice(0, 8192));
+    // A first line like "Re: [PATCH] ..." is a header field by syntax but no mail header.
+    return {
+      reason:
+        'not a mail: no header block' +
+        (looksWeb ? '; looks like a copy of a web page' : `; first line: "${firstLine(probe)}"`),
+      ...guessIds(probe),
+    };
+  }
+  return null;
+}
+
+/** Message-ID and subject that a web page copy may still show, for the failure record. */
+function guessIds(text: string): { messageId?: string; subject?: string } {
+  const top = text.slice(0, 8192);
+  const out: { messageId?: string; subject?: string } = {};
+  const mid = /^\s*Message[- ]I[Dd]:?\s*<?([^\s<>]+@[^\s<>]+?)>?(?:\s|$)/m.exec(top);
+  if (mid) out.messageId = mid[1]!;
+  const subj = /^Subject:[ \t]*(.+(?:\r?\n[ \t]+.+)*)/m.exec(top);
+  if (subj) out.subject = subj[1]!.replace(/\r?\n[ \t]+/g, ' ').trim();
+  else {
+    const title =
+      /^[^\r\n]*\[[^\]]*PATCH[^\]]*\][^\r\n]*$/im.exec(top) ??
+      /^\s*\[v?\d+,\s*\d+\/\d+\][^\r\n]*$/m.exec(top);
+    if (title) out.subject = title[0].trim();
+  }
+  return out;
+}
