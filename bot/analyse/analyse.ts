@@ -1,0 +1,77 @@
+// The analyse stage: review rules over each patch, with read access to the tree
+// before and after it. Input and output are plain data so the stage runs the
+// same in-process and in a worker; the tree is opened from its path here.
+import parseDiff from 'parse-diff';
+import { allRules } from '../../rules/index.js';
+import { runRules, type RuleError } from '../../rules/run.js';
+import type { Rule, TreeReader } from '../../rules/types.js';
+import { openTreeReader } from '../tree/reader.js';
+import type { Applied, Finding, Series } from '../types.js';
+
+export interface AnalyseInput {
+  series: Series;
+  /** null when the series could not be applied anywhere (rules still read the mails). */
+  applied: Applied | null;
+  rules?: readonly Rule[];
+}
+
+export interface AnalyseOutput {
+  /** Findings per patch index (1-based), in rule order. */
+  perPatch: Record<number, Finding[]>;
+  /** Findings about the series as a whole. */
+  series: Finding[];
+  errors: RuleError[];
+}
+
+/** A tree with nothing in it, for reviews without a kernel tree. */
+const emptyTree: TreeReader = {
+  commit: '',
+  read: async () => null,
+  exists: async () => false,
+  list: async () => [],
+};
+
+export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput> {
+  const rules = input.rules ?? allRules;
+  const perPatch: Record<number, Finding[]> = {};
+  const errors: RuleError[] = [];
+  const { applied } = input;
+  const readers = new Map<number, TreeReader>();
+  const stateAfter = (i: number): TreeReader => {
+    // State after the first i patches (i = 0: the base).
+    if (!applied) return emptyTree;
+    let r = readers.get(i);
+    if (!r) {
+      r =
+        i === 0
+          ? openTreeReader(applied.tree, applied.base.commit)
+          : openTreeReader(applied.tree, applied.base.commit, applied.overlays[i - 1]);
+      readers.set(i, r);
+    }
+    return r;
+  };
+  input.series.patches.forEach((p, pos) => {
+    perPatch[p.tags.index ?? pos + 1] = [];
+  });
+  for (const [pos, patch] of input.series.patches.entries()) {
+    const index = patch.tags.index ?? pos + 1;
+    const result = applied?.patches.find((r) => r.messageId === patch.messageId);
+    const ok = result?.status === 'applied' || result?.status === 'applied-3way';
+    const before = stateAfter(pos);
+    const after = ok ? stateAfter(pos + 1) : null;
+    const subject = patch.tags.title;
+    const commitMessage = `${subject}\n\n${patch.commitMessage}`;
+    const { findings, errors: e } = await runRules(rules, {
+      series: input.series,
+      patch,
+      index,
+      commitMessage,
+      diff: patch.diff ? parseDiff(patch.diff) : [],
+      before,
+      after,
+    });
+    perPatch[index] = findings;
+    errors.push(...e);
+  }
+  return { perPatch, series: [], errors };
+}

@@ -1,0 +1,34 @@
+// The shape of a CLI subcommand. bot/cli.ts maps `pcibot <name>` to
+// bot/commands/<name>.js and calls its `run`. Commands write through `io` (not
+// process.stdout directly) so tests can run them in-process and read the output.
+
+export interface CommandIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Standard input, for `-` arguments. */
+  stdin: NodeJS.ReadableStream;
+  /** Whether stderr is a terminal (progress lines are drawn only there). */
+  isTTY: boolean;
+  /** Whether stdout is a terminal (colours are used only there). */
+  stdoutIsTTY: boolean;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/** Exit codes shared by all commands. */
+export const EXIT_OK = 0;
+/** Error-severity findings were reported. */
+export const EXIT_FINDINGS = 1;
+/** Bad usage or unreadable input. */
+export const EXIT_USAGE = 2;
+
+export class UsageError extends Error {}
+
+export interface Command {
+  name: string;
+  /** One line for `pcibot --help`. */
+  summary: string;
+  /** Full usage text for `pcibot <name> --help`. */
+  usage: string;
+  run(argv: string[], io: CommandIO): Promise<number>;
+}

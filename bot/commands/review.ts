@@ -1,0 +1,134 @@
+// `pcibot review`: the whole pipeline in one process, no server.
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runReview, type Progress } from '../../workers/pipeline.js';
+import { renderMarkdown, renderTerminal } from '../report/text.js';
+import { resolveTree } from '../tree/kernel.js';
+import {
+  EXIT_FINDINGS,
+  EXIT_OK,
+  EXIT_USAGE,
+  UsageError,
+  type Command,
+  type CommandIO,
+} from './command.js';
+
+const usage = `usage: pcibot review <file.eml | file.mbox | Maildir/ | dir/ | -> ... [options]
+
+Reviews the patch series found in the input: assembles series, applies them to a
+kernel tree and runs the review rules. Runs in one process; needs no server.
+
+options:
+  --tree PATH     kernel git tree to apply to; "auto" prepares Debian's
+                  linux-source-6.12 checkout (cached in ~/.cache/pcibot).
+                  Default: $PCIBOT_TREE, else the current directory when it is
+                  a kernel git tree, else none (mails are reviewed unapplied).
+  --branch NAME   branch to apply to when a series has no base-commit the tree
+                  knows (repeatable, tried in order; default HEAD)
+  --json          print the report as JSON (schema pcibot/review@1, docs/review-json.md)
+  --markdown      print the report as Markdown
+  --no-color      no colours in the terminal report
+  --progress      show the progress line even when stderr is not a terminal
+
+exit status: 0 no error findings, 1 error findings, 2 bad usage or unreadable input`;
+
+function looksLikeKernelTree(dir: string): boolean {
+  return ['MAINTAINERS', 'drivers/pci', '.git'].every((p) => existsSync(join(dir, p)));
+}
+
+function progressPrinter(
+  io: CommandIO,
+  force: boolean,
+): { update: (p: Progress) => void; clear: () => void } {
+  if (!io.isTTY && !force) return { update: () => {}, clear: () => {} };
+  const started = Date.now();
+  let drawn = false;
+  return {
+    update(p) {
+      // Only long runs get a progress line; a quick review prints nothing extra.
+      if (Date.now() - started < 1000 || p.stage === 'done') return;
+      const what = p.what ? `: ${p.what.slice(0, 50)}` : '';
+      const line = `pcibot: ${p.stage} ${p.done}/${p.total}${what}`;
+      io.stderr(io.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
+      drawn = true;
+    },
+    clear() {
+      if (drawn && io.isTTY) io.stderr('\r\x1b[K');
+    },
+  };
+}
+
+async function run(argv: string[], io: CommandIO): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        tree: { type: 'string' },
+        branch: { type: 'string', multiple: true },
+        json: { type: 'boolean', default: false },
+        markdown: { type: 'boolean', default: false },
+        'no-color': { type: 'boolean', default: false },
+        progress: { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length === 0)
+    throw new UsageError('no input given (a mail, mbox, Maildir, directory or -)');
+  if (values.json && values.markdown)
+    throw new UsageError('--json and --markdown exclude each other');
+  const inputs = positionals.map((p) => (p === '-' ? p : resolve(io.cwd, p)));
+  for (const input of inputs) {
+    if (input !== '-' && !existsSync(input)) {
+      io.stderr(`pcibot review: ${input}: no such file or directory\n`);
+      return EXIT_USAGE;
+    }
+  }
+
+  let tree: string | null = null;
+  const spec = values.tree ?? io.env.PCIBOT_TREE;
+  if (spec) {
+    try {
+      tree = await resolveTree(spec, io.env, { log: (line) => io.stderr(`${line}\n`) });
+    } catch (err) {
+      io.stderr(`pcibot review: ${(err as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+  } else if (looksLikeKernelTree(io.cwd) && statSync(io.cwd).isDirectory()) {
+    tree = io.cwd;
+  }
+
+  const progress = progressPrinter(io, values.progress);
+  const report = await runReview({
+    inputs,
+    tree,
+    branches: values.branch,
+    stdin: io.stdin,
+    onProgress: progress.update,
+  });
+  progress.clear();
+
+  if (values.json) io.stdout(JSON.stringify(report, null, 2) + '\n');
+  else if (values.markdown) io.stdout(renderMarkdown(report));
+  else
+    io.stdout(
+      renderTerminal(report, { color: io.stdoutIsTTY && !values['no-color'] && !io.env.NO_COLOR }),
+    );
+
+  if (report.summary.messages === 0 || report.summary.failed === report.summary.messages)
+    return EXIT_USAGE;
+  return report.summary.findings.error > 0 ? EXIT_FINDINGS : EXIT_OK;
+}
+
+const review: Command = {
+  name: 'review',
+  summary: 'review patch mails against a kernel tree, in one process',
+  usage,
+  run,
+};
+export default review;

@@ -1,0 +1,223 @@
+// Human-readable renderings of a ReviewReport: the terminal report and Markdown.
+// Both list every series (reviewed, then skipped), every patch with how it
+// applied and its findings, and every message that failed, so nothing given to
+// pcibot goes unmentioned.
+import type { ApplyConflict, Finding, Origin, PatchApplyStatus } from '../types.js';
+import type { ReviewReport, SeriesReport } from './types.js';
+
+export interface TextOptions {
+  color?: boolean;
+  /** Wrap finding details at this width (default 100). */
+  width?: number;
+}
+
+const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
+
+export function originLabel(o: Origin): string {
+  let s = o.file;
+  if (o.index !== undefined) s += ` #${o.index}`;
+  if (o.line !== undefined) s += ` (line ${o.line})`;
+  return s;
+}
+
+function wrap(text: string, width: number, indent: string): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && indent.length + line.length + 1 + word.length > width) {
+      out.push(indent + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(indent + line);
+  return out;
+}
+
+const STATUS_TEXT: Record<PatchApplyStatus, string> = {
+  applied: 'applied',
+  'applied-3way': 'applied (3-way merge)',
+  'already-applied': 'already applied upstream',
+  conflict: 'CONFLICT',
+  malformed: 'MALFORMED',
+  'not-attempted': 'not attempted',
+};
+
+function conflictText(c: ApplyConflict): string {
+  const where = [c.file, c.line !== undefined ? `line ${c.line}` : null, c.hunk ?? null]
+    .filter(Boolean)
+    .join(', ');
+  return `${where}: ${c.reason}`;
+}
+
+function location(f: Finding): string {
+  if (!f.file) return '';
+  return f.line !== undefined ? `${f.file}:${f.line}` : f.file;
+}
+
+function sortFindings(fs: Finding[]): Finding[] {
+  return [...fs].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+}
+
+function seriesHeading(s: SeriesReport): string {
+  const tag = [s.rfc ? 'RFC ' : '', 'PATCH', s.version > 1 ? ` v${s.version}` : ''].join('');
+  const count =
+    s.expected !== null
+      ? `${s.received}/${s.expected} patches`
+      : `${s.received} patch${s.received === 1 ? '' : 'es'}`;
+  const who = s.author.name ? `${s.author.name} <${s.author.address}>` : s.author.address;
+  return `[${tag}] ${s.title}  (${count}, ${who})`;
+}
+
+export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): string {
+  const width = opts.width ?? 100;
+  const c = (code: string, t: string) => (opts.color ? `\x1b[${code}m${t}\x1b[0m` : t);
+  const sev = (f: Finding) =>
+    f.severity === 'error'
+      ? c('1;31', 'error')
+      : f.severity === 'warning'
+        ? c('33', 'warning')
+        : c('36', 'info');
+  const out: string[] = [];
+  const sum = report.summary;
+  out.push(
+    c('1', 'pcibot review') +
+      `: ${sum.messages} message${sum.messages === 1 ? '' : 's'}, ${sum.series} series ` +
+      `(${sum.reviewed} reviewed, ${sum.skipped} skipped), ${sum.failed} unreadable; ` +
+      `findings: ${sum.findings.error} error, ${sum.findings.warning} warning, ${sum.findings.info} info`,
+  );
+  if (report.tree) out.push(`tree: ${report.tree.path} (HEAD ${report.tree.head.slice(0, 12)})`);
+  else out.push('tree: none (patches were not applied)');
+
+  for (const s of report.series.filter((x) => x.status === 'reviewed')) {
+    out.push('', c('1', seriesHeading(s)));
+    if (s.base)
+      out.push(
+        `  base: ${s.base.commit.slice(0, 12)} (${s.base.how}${s.base.ref ? ` ${s.base.ref}` : ''})${s.base.note ? ` - ${s.base.note}` : ''}`,
+      );
+    if (s.missing.length)
+      out.push(
+        `  ${c('33', 'incomplete')}: missing patch${s.missing.length > 1 ? 'es' : ''} ${s.missing.join(', ')} of ${s.expected}`,
+      );
+    for (const old of s.supersedes)
+      out.push(
+        `  supersedes v${old.version} (${old.messageIds.length} message${old.messageIds.length === 1 ? '' : 's'})`,
+      );
+    out.push(`  scope: ${s.scope.reason}`);
+    for (const f of sortFindings(s.findings)) pushFinding(f, '  ');
+    for (const p of s.patches) {
+      const total = s.expected ?? s.patches.length;
+      const status = p.apply ? STATUS_TEXT[p.apply.status] : 'not applied';
+      const bad = p.apply && (p.apply.status === 'conflict' || p.apply.status === 'malformed');
+      out.push(`  ${p.index}/${total} ${p.title}`);
+      out.push(
+        `      ${bad ? c('1;31', status) : status}${p.apply?.detail ? `: ${p.apply.detail}` : ''}`,
+      );
+      for (const cf of p.apply?.conflicts ?? []) out.push(`        ${conflictText(cf)}`);
+      for (const f of sortFindings(p.findings)) pushFinding(f, '      ');
+    }
+  }
+
+  const skipped = report.series.filter((x) => x.status === 'skipped');
+  if (skipped.length) {
+    out.push('', c('1', 'skipped (not PCI/VFIO):'));
+    for (const s of skipped) out.push(`  ${seriesHeading(s)}`, `      ${s.scope.reason}`);
+  }
+  const others = report.messages.filter((m) =>
+    ['not-a-patch', 'duplicate'].includes(m.disposition.kind),
+  );
+  if (others.length) {
+    out.push('', c('1', 'not reviewed:'));
+    for (const m of others) {
+      const why =
+        m.disposition.kind === 'not-a-patch'
+          ? m.disposition.reason
+          : m.disposition.kind === 'duplicate'
+            ? `duplicate of ${m.disposition.of}`
+            : '';
+      out.push(`  ${m.subject ?? '(no subject)'}  [${originLabel(m.origin)}]: ${why}`);
+    }
+  }
+  if (report.failures.length) {
+    out.push('', c('1;31', 'unreadable:'));
+    for (const f of report.failures) out.push(`  ${originLabel(f.origin)}: ${f.reason}`);
+  }
+  if (report.internalErrors.length) {
+    out.push('', c('1;31', 'pcibot internal errors (please report):'));
+    for (const e of report.internalErrors) out.push(`  ${e.stage}: ${e.detail}`);
+  }
+  return out.join('\n') + '\n';
+
+  function pushFinding(f: Finding, indent: string) {
+    const loc = location(f);
+    out.push(`${indent}${sev(f)} ${c('2', f.rule)}${loc ? `  ${loc}` : ''}`);
+    out.push(`${indent}  ${f.title}`);
+    out.push(...wrap(f.detail, width, `${indent}  `));
+  }
+}
+
+const mdEscape = (t: string) => t.replace(/([\\`*_[\]<>|])/g, '\\$1');
+
+export function renderMarkdown(report: ReviewReport): string {
+  const sum = report.summary;
+  const out: string[] = ['# pcibot review', ''];
+  out.push(
+    `${sum.messages} messages, ${sum.series} series (${sum.reviewed} reviewed, ${sum.skipped} skipped), ` +
+      `${sum.failed} unreadable. Findings: **${sum.findings.error} error**, ${sum.findings.warning} warning, ${sum.findings.info} info.`,
+  );
+  if (report.tree)
+    out.push('', `Tree: \`${report.tree.path}\` at \`${report.tree.head.slice(0, 12)}\``);
+  for (const s of report.series.filter((x) => x.status === 'reviewed')) {
+    out.push('', `## ${mdEscape(seriesHeading(s))}`, '');
+    if (s.base)
+      out.push(
+        `- Base: \`${s.base.commit.slice(0, 12)}\` (${s.base.how}${s.base.ref ? ` \`${s.base.ref}\`` : ''})${s.base.note ? `: ${mdEscape(s.base.note)}` : ''}`,
+      );
+    if (s.missing.length)
+      out.push(`- Incomplete: missing ${s.missing.join(', ')} of ${s.expected}`);
+    for (const old of s.supersedes) out.push(`- Supersedes v${old.version}`);
+    out.push(`- Scope: ${mdEscape(s.scope.reason)}`, '');
+    out.push('| # | patch | applies |', '|---|---|---|');
+    for (const p of s.patches) {
+      const st = p.apply ? STATUS_TEXT[p.apply.status] : 'not applied';
+      out.push(
+        `| ${p.index} | ${mdEscape(p.title)} | ${st}${p.apply?.detail ? `: ${mdEscape(p.apply.detail)}` : ''} |`,
+      );
+    }
+    const findings = [
+      ...s.findings.map((f) => ({ f, p: null as number | null })),
+      ...s.patches.flatMap((p) => sortFindings(p.findings).map((f) => ({ f, p: p.index }))),
+    ];
+    if (findings.length) {
+      out.push('', '### Findings', '');
+      for (const { f, p } of findings) {
+        const loc = location(f);
+        out.push(
+          `- **${f.severity}** \`${f.rule}\`${p !== null ? ` (patch ${p})` : ''}${loc ? ` \`${loc}\`` : ''}: ${mdEscape(f.title)}  `,
+        );
+        out.push(`  ${mdEscape(f.detail)}`);
+      }
+    }
+    const conflicts = s.patches.flatMap((p) =>
+      (p.apply?.conflicts ?? []).map((c) => ({ p: p.index, c })),
+    );
+    if (conflicts.length) {
+      out.push('', '### Conflicts', '');
+      for (const { p, c } of conflicts)
+        out.push(
+          `- patch ${p}: \`${c.file}\`${c.line !== undefined ? ` line ${c.line}` : ''}${c.hunk ? ` \`${c.hunk}\`` : ''}: ${mdEscape(c.reason)}`,
+        );
+    }
+  }
+  const skipped = report.series.filter((x) => x.status === 'skipped');
+  if (skipped.length) {
+    out.push('', '## Skipped', '');
+    for (const s of skipped)
+      out.push(`- ${mdEscape(seriesHeading(s))}: ${mdEscape(s.scope.reason)}`);
+  }
+  if (report.failures.length) {
+    out.push('', '## Unreadable', '');
+    for (const f of report.failures)
+      out.push(`- \`${originLabel(f.origin)}\`: ${mdEscape(f.reason)}`);
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,114 @@
+// `npm run bench`: pcibot's performance figures, each printed next to a
+// baseline measured in the same run on the same machine (never a fixed number),
+// so the ratios mean something wherever it runs.
+//
+//   review: `pcibot review` of the bundled 8-patch example on the real 6.12 tree,
+//           against the floor (bare `git apply --cached` of the same patches in a
+//           temporary index), and b4 (`b4 --offline-mode shazam`) when installed.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { readInputs } from '../bot/ingest/read.js';
+import { isParseFailure, parseMail } from '../bot/mail/parse.js';
+import { measureApplyFloor } from '../bot/tree/apply.js';
+import { prepareKernelTree } from '../bot/tree/kernel.js';
+import { cacheDir } from '../bot/util/cache.js';
+import { exampleMbox } from '../fixtures/examples/index.js';
+import { runReview } from '../workers/pipeline.js';
+
+const exec = promisify(execFile);
+
+/** Run a command with stdin closed (b4 waits on an open stdin) and a time limit; true on exit 0. */
+function runQuiet(cmd: string, args: string[], cwd: string, timeoutMs = 120_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, stdio: 'ignore', timeout: timeoutMs });
+    child.on('error', () => resolve(false));
+    child.on('close', (code) => resolve(code === 0));
+  });
+}
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
+
+async function timeIt(fn: () => Promise<unknown>, runs = RUNS): Promise<number> {
+  await fn(); // warm-up: page cache, lazy imports, git's object cache
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+async function benchReview(): Promise<void> {
+  const { path: tree, commit } = await prepareKernelTree();
+  const mbox = await exampleMbox({ name: 'align-small-bars', tree, commit, cacheDir: cacheDir() });
+  const { mails } = await readInputs([mbox]);
+  const diffs: string[] = [];
+  for (const m of mails) {
+    const msg = await parseMail(m);
+    if (!isParseFailure(msg) && msg.diff) diffs.push(msg.diff);
+  }
+  console.log(
+    `\n== review: ${diffs.length}-patch example series on the real tree (${tree}, median of ${RUNS})`,
+  );
+
+  const floor = await timeIt(() => measureApplyFloor(tree, diffs));
+  const review = await timeIt(() => runReview({ inputs: [mbox], tree }));
+  const report = await runReview({ inputs: [mbox], tree });
+  const applied =
+    report.series[0]?.patches.filter((p) => p.apply?.status === 'applied').length ?? 0;
+  console.log(
+    `  pcibot review (whole pipeline)      ${fmt(review).padStart(8)}   (${applied}/${diffs.length} applied)`,
+  );
+  console.log(`  floor: git apply --cached only      ${fmt(floor).padStart(8)}`);
+  console.log(
+    `  ratio review / floor                ${(review / floor).toFixed(2).padStart(8)}x   (target: <= 2x, and < 3000 ms)`,
+  );
+
+  // b4, the tool maintainers use for this, when installed: shazam in a scratch clone.
+  const b4 = await exec('b4', ['--version'])
+    .then((r) => r.stdout.trim())
+    .catch(() => null);
+  if (!b4) {
+    console.log('  b4: not installed (apt-get install b4 to compare)');
+    return;
+  }
+  const work = await mkdtemp(join(tmpdir(), 'pcibot-bench-b4-'));
+  try {
+    const clone = join(work, 'linux');
+    await exec('git', ['clone', '-q', '--shared', tree, clone]);
+    const b4Times: number[] = [];
+    for (let i = 0; i < Math.min(RUNS, 3); i++) {
+      await exec('git', ['-C', clone, 'am', '--abort']).catch(() => {});
+      await exec('git', ['-C', clone, 'reset', '-q', '--hard', commit]);
+      const t0 = performance.now();
+      const ok = await runQuiet('b4', ['--offline-mode', 'shazam', '-m', mbox], clone);
+      b4Times.push(performance.now() - t0);
+      if (!ok && i === 0)
+        console.log(
+          '  b4 shazam stopped at a patch it could not apply (pcibot reports every patch)',
+        );
+    }
+    console.log(
+      `  b4 ${b4} shazam (in a scratch clone) ${fmt(median(b4Times)).padStart(8)}   ratio pcibot / b4 ${(review / median(b4Times)).toFixed(2)}x`,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+const benches: Record<string, () => Promise<void>> = { review: benchReview };
+const only = process.argv.slice(2);
+for (const [name, fn] of Object.entries(benches)) {
+  if (only.length && !only.includes(name)) continue;
+  await fn();
+}

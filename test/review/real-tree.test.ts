@@ -1,0 +1,42 @@
+// The bundled example series reviewed against the real Debian 6.12 tree (made
+// by scripts/kernel-tree.sh, prepared by `npm test`'s setup step or here).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { test } from 'node:test';
+import { renderMarkdown, renderTerminal } from '../../bot/report/text.js';
+import { prepareKernelTree } from '../../bot/tree/kernel.js';
+import { cacheDir } from '../../bot/util/cache.js';
+import { exampleMbox } from '../../fixtures/examples/index.js';
+import { runReview } from '../../workers/pipeline.js';
+
+test('the example series applies to the real 6.12 tree, with findings, in three formats', async () => {
+  const { path: tree, commit } = await prepareKernelTree();
+  const mbox = await exampleMbox({ name: 'align-small-bars', tree, commit, cacheDir: cacheDir() });
+  const status = () =>
+    execFileSync('git', ['-C', tree, 'status', '--porcelain', '--untracked-files=no']).toString();
+  const before = status();
+
+  const report = await runReview({ inputs: [mbox], tree });
+  assert.equal(report.summary.messages, 9, 'cover letter + 8 patches');
+  assert.equal(report.summary.reviewed, 1);
+  const series = report.series[0]!;
+  assert.equal(series.version, 3);
+  assert.equal(series.base?.how, 'base-commit');
+  assert.equal(series.base?.commit, commit);
+  assert.deepEqual(
+    series.patches.map((p) => p.apply?.status),
+    Array(8).fill('applied'),
+  );
+  const rulesAt = (i: number) => series.patches[i - 1]!.findings.map((f) => f.rule).sort();
+  assert.deepEqual(rulesAt(6), ['new-kernel-parameter', 'stable-and-fixes']);
+  assert.deepEqual(rulesAt(7), ['stable-and-fixes']);
+  const param = series.patches[5]!.findings.find((f) => f.rule === 'new-kernel-parameter')!;
+  assert.equal(param.file, 'drivers/pci/pci.c');
+  assert.equal(param.evidence.parameter, 'pci=small_bar_align');
+
+  const json = JSON.parse(JSON.stringify(report));
+  assert.deepEqual(json, report, 'the report is plain JSON');
+  assert.match(renderTerminal(report), /8\/8 PCI: Align small BARs\n {6}applied/);
+  assert.match(renderMarkdown(report), /\| 8 \| PCI: Align small BARs \| applied \|/);
+  assert.equal(status(), before, 'the kernel checkout is untouched');
+});
