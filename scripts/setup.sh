@@ -2,7 +2,7 @@
 # Installs what pcibot and its test suite need on a fresh Debian machine, and
 # does nothing when it is all there (so it runs before every `npm test` and
 # `npm run example` at the cost of a few checks):
-#   - node modules (npm ci from the lockfile);
+#   - node modules (npm install from the lockfile);
 #   - Debian packages: the kernel source, QEMU, busybox, the kernel build tools;
 #   - the kernel tree: scripts/kernel-tree.sh (cached in ~/.cache/pcibot).
 # Without root, missing packages are listed with the command to install them.
@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing node modules (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # npm install, not npm ci: the lockfile pins every version, but npm ci refuses
+  # lockfiles that lack other platforms' optional packages (msgpackr-extract).
+  log "installing node modules (npm install, as pinned by package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error >&2
 fi
 
 PACKAGES="linux-source-6.12 xz-utils git qemu-system-x86 qemu-system-arm busybox-static build-essential flex bison bc libelf-dev libssl-dev ccache cpio gcc-aarch64-linux-gnu public-inbox b4 util-linux"

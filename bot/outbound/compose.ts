@@ -1,0 +1,332 @@
+// Composing a reply on the list, the way a reviewer would write it: threaded
+// under the patch (Re: subject, In-Reply-To, References), to the author with
+// the list and the original Cc's copied, plain text wrapped at 72 columns, the
+// relevant part of the hunk quoted with "> " and the comment below it (no
+// top-posting), and a short signature saying what pcibot is and how to
+// re-trigger or silence it. Pure: the same input gives the same message.
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { Address, Finding, Message } from '../types.js';
+
+export const WRAP = 72;
+
+export interface ReplySettings {
+  ccList: boolean;
+  ccOriginal: boolean;
+}
+
+export interface ReplyInput {
+  /** The mail replied to (a patch, or the cover letter for series-level findings). */
+  original: Message;
+  findings: Finding[];
+  /** Extra paragraphs: missing parts, what v(N-1) findings are fixed, an all-clear line. */
+  notes: string[];
+  list: { address: string; reply: ReplySettings };
+  from: Address;
+  /** Unique per reply; the Message-ID is derived from it. */
+  replyKey: string;
+  infoUrl?: string | null;
+  date?: Date;
+}
+
+export interface ComposedReply {
+  messageId: string;
+  subject: string;
+  inReplyTo: string;
+  references: string[];
+  to: Address[];
+  cc: Address[];
+  text: string;
+  /** The whole message, ready for SMTP or an .eml file. */
+  eml: string;
+  envelope: { from: string; to: string[] };
+}
+
+/** Wrap one paragraph at `width` columns, keeping `indent` on continuation lines. */
+export function wrapParagraph(text: string, width = WRAP, indent = ''): string[] {
+  const words = text.split(/\s+/).filter(Boolean);
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of words) {
+    if (cur === '') cur = (lines.length ? indent : '') + w;
+    else if (cur.length + 1 + w.length <= width) cur += ' ' + w;
+    else {
+      lines.push(cur);
+      cur = indent + w;
+    }
+  }
+  if (cur) lines.push(cur);
+  return lines;
+}
+
+export function replySubject(subject: string): string {
+  return /^\s*re\s*:/i.test(subject) ? subject.trim() : `Re: ${subject.trim()}`;
+}
+
+interface HunkLine {
+  text: string;
+  /** New-side line number for ' ' and '+' lines. */
+  newLine: number | null;
+}
+
+interface Hunk {
+  file: string;
+  header: string;
+  lines: HunkLine[];
+}
+
+/** The hunks of a unified diff, with new-side line numbers (our own small walk: quoting only). */
+export function diffHunks(diff: string): Hunk[] {
+  const hunks: Hunk[] = [];
+  let file: string | null = null;
+  let cur: Hunk | null = null;
+  let newNo = 0;
+  let oldLeft = 0;
+  let newLeft = 0;
+  for (const line of diff.split('\n')) {
+    if (cur && (oldLeft > 0 || newLeft > 0)) {
+      const c = line[0];
+      if (c === ' ' || c === '+' || c === '-' || line === '') {
+        const isNew = c !== '-';
+        cur.lines.push({ text: line, newLine: isNew ? newNo : null });
+        if (c !== '+') oldLeft--;
+        if (isNew) {
+          newNo++;
+          newLeft--;
+        }
+        continue;
+      }
+      if (c === '\\') continue;
+    }
+    const plus = /^\+\+\+ (?:b\/)?(\S+)/.exec(line);
+    if (plus) {
+      file = plus[1] === '/dev/null' ? null : plus[1]!;
+      cur = null;
+      continue;
+    }
+    const h = /^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/.exec(line);
+    if (h && file) {
+      cur = { file, header: line, lines: [] };
+      hunks.push(cur);
+      oldLeft = h[1] === undefined ? 1 : Number(h[1]);
+      newNo = Number(h[2]);
+      newLeft = h[3] === undefined ? 1 : Number(h[3]);
+    }
+  }
+  return hunks;
+}
+
+/**
+ * The lines to quote for a finding: the hunk header and the lines around the
+ * finding's line (a few before, two after), or the start of the file's first
+ * hunk when the finding has no line. Empty when the file is not in the diff.
+ */
+export function quoteFor(
+  diff: string | null,
+  file: string | undefined,
+  line: number | undefined,
+): string[] {
+  if (!diff || !file) return [];
+  const hunks = diffHunks(diff).filter((h) => h.file === file);
+  if (hunks.length === 0) return [];
+  let hunk = hunks[0]!;
+  let at = -1;
+  if (line !== undefined) {
+    for (const h of hunks) {
+      const i = h.lines.findIndex((l) => l.newLine === line);
+      if (i >= 0) {
+        hunk = h;
+        at = i;
+        break;
+      }
+    }
+  }
+  const body = hunk.lines;
+  const from = at < 0 ? 0 : Math.max(0, at - 6);
+  const to = at < 0 ? Math.min(body.length, 8) : Math.min(body.length, at + 3);
+  const out = [hunk.header];
+  if (from > 0) out.push(' [...]');
+  out.push(...body.slice(from, to).map((l) => l.text));
+  if (to < body.length) out.push(' [...]');
+  return out;
+}
+
+/**
+ * For a finding about the commit message (no file): the message lines its
+ * evidence points at (a trailer, a sentence), so the reply still quotes what
+ * it talks about. Empty when nothing matches.
+ */
+export function quoteFromMessage(m: Message, f: Finding): string[] {
+  const needles = Object.values(f.evidence)
+    .filter((v): v is string => typeof v === 'string' && v.trim().length >= 8)
+    .map((v) => v.trim());
+  if (needles.length === 0) return [];
+  const lines = m.commitMessage.split('\n');
+  const hits = lines.filter(
+    (l) =>
+      l.trim().length > 0 &&
+      needles.some((n) => l.includes(n) || (l.trim().length >= 8 && n.includes(l.trim()))),
+  );
+  return hits.slice(0, 4);
+}
+
+function formatFinding(f: Finding): string[] {
+  const lines: string[] = [];
+  const where = f.file ? ` (${f.file}${f.line ? `:${f.line}` : ''})` : '';
+  lines.push(
+    ...wrapParagraph(
+      `${f.severity === 'error' ? 'Error' : f.severity === 'warning' ? 'Warning' : 'Note'}: ${f.title}${where}`,
+    ),
+  );
+  lines.push('');
+  for (const para of f.detail.split(/\n\s*\n/)) {
+    lines.push(...wrapParagraph(para));
+    lines.push('');
+  }
+  if (f.references.length) {
+    lines.push('See:');
+    for (const r of f.references)
+      lines.push(...wrapParagraph(r, WRAP, '    ').map((l, i) => (i === 0 ? `  ${l}` : l)));
+    lines.push('');
+  }
+  lines.push(`[pcibot rule: ${f.rule}]`);
+  return lines;
+}
+
+export function signature(infoUrl?: string | null): string[] {
+  // Written out (not wrapped) so the commands are never split across lines.
+  return [
+    '-- ',
+    'pcibot, an automated reviewer for PCI and VFIO patches. It can be',
+    "wrong; a maintainer's word counts.",
+    ...(infoUrl ? wrapParagraph(infoUrl) : []),
+    'Maintainers: reply "pcibot: review" to run it again, or',
+    '"pcibot: quiet" to stop its replies on this thread.',
+  ];
+}
+
+function attribution(m: Message): string {
+  const who = m.from.name || m.from.address;
+  const when = m.date ? new Date(m.date) : null;
+  const day =
+    when && !Number.isNaN(when.getTime())
+      ? `On ${when.toUTCString().replace(/ GMT$/, ' +0000')}, `
+      : '';
+  return `${day}${who} wrote:`;
+}
+
+/** The body: attribution, then for each finding the quoted hunk and the comment, then notes and signature. */
+export function replyText(input: ReplyInput): string {
+  const out: string[] = [];
+  const quoted = new Set<string>();
+  const { original } = input;
+  const withQuote = input.findings.map((f) => {
+    const hunk = quoteFor(original.diff, f.file, f.line);
+    return { f, hunk: hunk.length > 0, quote: hunk.length ? hunk : quoteFromMessage(original, f) };
+  });
+  if (withQuote.some((q) => q.quote.length > 0)) {
+    out.push(...wrapParagraph(attribution(original)));
+    out.push('');
+  }
+  for (const { f, quote, hunk } of withQuote) {
+    const key = quote.join('\n');
+    if (quote.length && !quoted.has(key)) {
+      quoted.add(key);
+      if (hunk) out.push(`> +++ b/${f.file}`);
+      out.push(...quote.map((l) => `> ${l}`.trimEnd()));
+      out.push('');
+    }
+    out.push(...formatFinding(f));
+    out.push('');
+  }
+  for (const note of input.notes) {
+    for (const para of note.split(/\n\s*\n/)) {
+      // Prose is wrapped; "- item" lines keep their list shape.
+      let prose: string[] = [];
+      const flush = () => {
+        if (prose.length) out.push(...wrapParagraph(prose.join(' ')));
+        prose = [];
+      };
+      for (const l of para.split('\n')) {
+        if (/^\s*- /.test(l)) {
+          flush();
+          out.push(...wrapParagraph(l.trim(), WRAP, '  '));
+        } else prose.push(l);
+      }
+      flush();
+      out.push('');
+    }
+  }
+  out.push(...signature(input.infoUrl));
+  return out.join('\n') + '\n';
+}
+
+const angle = (id: string) => `<${id}>`;
+const sameAddr = (a: Address, b: Address) => a.address.toLowerCase() === b.address.toLowerCase();
+
+/** Who gets the reply: To the author; Cc the list and (if configured) the original To/Cc, without duplicates or ourselves. */
+export function replyRecipients(input: Pick<ReplyInput, 'original' | 'list' | 'from'>): {
+  to: Address[];
+  cc: Address[];
+} {
+  const to = [input.original.from].filter((a) => a.address);
+  const cc: Address[] = [];
+  const add = (a: Address) => {
+    if (
+      !a.address ||
+      sameAddr(a, input.from) ||
+      to.some((t) => sameAddr(t, a)) ||
+      cc.some((c) => sameAddr(c, a))
+    )
+      return;
+    cc.push(a);
+  };
+  if (input.list.reply.ccList) add({ name: '', address: input.list.address });
+  if (input.list.reply.ccOriginal)
+    for (const a of [...input.original.to, ...input.original.cc]) add(a);
+  return { to, cc };
+}
+
+export function replyMessageId(replyKey: string, from: Address): string {
+  const domain = from.address.split('@')[1] || 'localhost';
+  return `pcibot-${replyKey}@${domain}`;
+}
+
+export async function composeReply(input: ReplyInput): Promise<ComposedReply> {
+  const { original } = input;
+  const { to, cc } = replyRecipients(input);
+  const messageId = replyMessageId(input.replyKey, input.from);
+  const references = [
+    ...original.references.filter((r) => r !== original.messageId),
+    original.messageId,
+  ];
+  const subject = replySubject(original.subject);
+  const text = replyText(input);
+  const composer = new MailComposer({
+    from: { name: input.from.name, address: input.from.address },
+    to: to.map((a) => ({ name: a.name, address: a.address })),
+    cc: cc.map((a) => ({ name: a.name, address: a.address })),
+    subject,
+    text,
+    messageId: angle(messageId),
+    inReplyTo: angle(original.messageId),
+    references: references.map(angle),
+    date: input.date ?? new Date(),
+    headers: {
+      // RFC 3834: tells vacation responders and other bots not to answer.
+      'Auto-Submitted': 'auto-generated',
+      'X-Pcibot-Reply': input.replyKey,
+    },
+  });
+  const eml = (await composer.compile().build()).toString('utf8');
+  return {
+    messageId,
+    subject,
+    inReplyTo: original.messageId,
+    references,
+    to,
+    cc,
+    text,
+    eml,
+    envelope: { from: input.from.address, to: [...to, ...cc].map((a) => a.address) },
+  };
+}

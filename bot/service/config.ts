@@ -1,0 +1,451 @@
+// The service's configuration: one JSON file (path from --config or
+// PCIBOT_CONFIG) plus environment overrides for what differs per machine
+// (Redis, SMTP, the kernel tree). Everything is validated up front and every
+// error names the field it is about, so a typo fails at start, not at 3 a.m.
+// Sending real mail is opt-in: without `mail.send: true` replies go to the
+// outbox folder as .eml files.
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+
+export const QUEUE_NAMES = [
+  'follow',
+  'ingest',
+  'assemble',
+  'apply',
+  'analyse',
+  'report',
+  'send',
+] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export interface RateLimit {
+  /** At most this many mails ... */
+  max: number;
+  /** ... per this many seconds. */
+  perSeconds: number;
+}
+
+export interface ListConfig {
+  /** Short name, e.g. `linux-pci`: used in keys, logs and metrics. */
+  name: string;
+  /** The list's posting address, Cc'd on replies. */
+  address: string;
+  /**
+   * The public-inbox v2 inbox to follow: an http(s) URL like
+   * `https://lore.kernel.org/linux-pci` (epochs are `<url>/<N>`), or a local
+   * inbox directory (with `git/<N>.git`). null: the list is only replied to.
+   */
+  mirror: string | null;
+  /** Where the first fetch starts: `now` (only new mail) or `beginning` (the whole archive). */
+  startFrom: 'now' | 'beginning';
+  reply: {
+    /** Cc the list address on replies. */
+    ccList: boolean;
+    /** Cc the original mail's To and Cc recipients. */
+    ccOriginal: boolean;
+    /** Send an "all clear" line when a series has no findings. */
+    allClear: boolean;
+  };
+  /** Replies on this list. */
+  rateLimit: RateLimit;
+}
+
+export interface SpoolConfig {
+  /** An mbox file (appended to by the MTA) or a Maildir. */
+  path: string;
+  kind: 'mbox' | 'maildir';
+  /** Which list's reply settings apply to mail from this spool. */
+  list: string;
+}
+
+export interface ServiceConfig {
+  /** The file the config came from, or null when built from defaults. */
+  source: string | null;
+  redis: { url: string; prefix: string };
+  tree: { path: string | null; branches: string[] };
+  lists: ListConfig[];
+  spools: SpoolConfig[];
+  /** Where the lore mirrors are cloned (one directory per list). */
+  mirrorsDir: string;
+  mail: {
+    from: { name: string; address: string };
+    /** false (default): dry run, replies are written to `outbox`. */
+    send: boolean;
+    outbox: string;
+    smtp: {
+      host: string;
+      port: number;
+      secure: boolean;
+      user: string | null;
+      pass: string | null;
+    } | null;
+    /** Per recipient address, over all lists. */
+    perRecipient: RateLimit;
+    /** Shown in the signature (where to read about pcibot). */
+    infoUrl: string | null;
+  };
+  /** Addresses whose `pcibot:` commands are honoured (besides MAINTAINERS). */
+  allowList: string[];
+  /** Also allow the PCI/VFIO maintainers listed in the tree's MAINTAINERS. */
+  maintainersFromTree: boolean;
+  concurrency: Record<QueueName, number>;
+  /** How long to wait for the missing parts of a series before reviewing what arrived. */
+  completenessTimeoutSec: number;
+  /** A mirror with no new commits for this long is reported as stalled. */
+  stalledMirrorSec: number;
+  /** How often each mirror/spool is polled. */
+  pollIntervalSec: number;
+  /** SIGTERM: how long running jobs get to finish before the worker exits anyway. */
+  drainTimeoutSec: number;
+  /** How long service state (messages, threads) is kept in Redis. */
+  retentionDays: number;
+  /**
+   * A job's lock: a worker that dies (SIGKILL, power loss) holds its jobs this
+   * long before another worker takes them over. Longer than any single job.
+   */
+  jobLockSec: number;
+  http: { host: string; port: number };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+    readonly file: string | null = null,
+  ) {
+    super(`${file ? `${file}: ` : ''}${field}: ${message}`);
+  }
+}
+
+const DEFAULT_CONCURRENCY: Record<QueueName, number> = {
+  follow: 1,
+  ingest: 8,
+  assemble: 4,
+  apply: 1,
+  analyse: 2,
+  report: 2,
+  send: 1,
+};
+
+type Json = unknown;
+
+/** Reads typed values out of an untrusted object, naming the field on every error. */
+class Reader {
+  constructor(
+    private readonly file: string | null,
+    private readonly baseDir: string,
+  ) {}
+
+  fail(field: string, msg: string): never {
+    throw new ConfigError(field, msg, this.file);
+  }
+  obj(v: Json, field: string): Record<string, Json> {
+    if (v === undefined) return {};
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      this.fail(field, `expected an object, got ${describe(v)}`);
+    return v as Record<string, Json>;
+  }
+  known(o: Record<string, Json>, field: string, keys: string[]): void {
+    for (const k of Object.keys(o))
+      if (!keys.includes(k))
+        this.fail(field ? `${field}.${k}` : k, `unknown setting (known: ${keys.join(', ')})`);
+  }
+  str(v: Json, field: string, dflt?: string): string {
+    if (v === undefined && dflt !== undefined) return dflt;
+    if (typeof v !== 'string' || v === '')
+      this.fail(field, `expected a non-empty string, got ${describe(v)}`);
+    return v;
+  }
+  strOrNull(v: Json, field: string): string | null {
+    if (v === undefined || v === null) return null;
+    return this.str(v, field);
+  }
+  bool(v: Json, field: string, dflt: boolean): boolean {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') this.fail(field, `expected true or false, got ${describe(v)}`);
+    return v;
+  }
+  int(v: Json, field: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      this.fail(field, `expected an integer in ${min}..${max}, got ${describe(v)}`);
+    return v;
+  }
+  path(v: Json, field: string, dflt?: string): string {
+    const s = this.str(v, field, dflt);
+    return isAbsolute(s) ? s : resolve(this.baseDir, s);
+  }
+  email(v: Json, field: string): string {
+    const s = this.str(v, field);
+    if (!/^[^\s@<>]+@[^\s@<>]+$/.test(s))
+      this.fail(field, `not an e-mail address: ${JSON.stringify(s)}`);
+    return s.toLowerCase();
+  }
+  rate(v: Json, field: string, dflt: RateLimit): RateLimit {
+    const o = this.obj(v, field);
+    this.known(o, field, ['max', 'perSeconds']);
+    return {
+      max: this.int(o.max, `${field}.max`, dflt.max, 0),
+      perSeconds: this.int(o.perSeconds, `${field}.perSeconds`, dflt.perSeconds, 1),
+    };
+  }
+}
+
+function describe(v: Json): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v);
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** Validate a parsed config object. `file` is used in error messages and to resolve relative paths. */
+export function validateConfig(
+  input: Json,
+  file: string | null = null,
+  baseDir = process.cwd(),
+): ServiceConfig {
+  const r = new Reader(file, baseDir);
+  const top = r.obj(input, '(top level)');
+  r.known(top, '', [
+    '$comment',
+    'redis',
+    'tree',
+    'lists',
+    'spools',
+    'mirrorsDir',
+    'mail',
+    'allowList',
+    'maintainersFromTree',
+    'concurrency',
+    'completenessTimeoutSec',
+    'stalledMirrorSec',
+    'pollIntervalSec',
+    'drainTimeoutSec',
+    'retentionDays',
+    'jobLockSec',
+    'http',
+  ]);
+
+  const redis = r.obj(top.redis, 'redis');
+  r.known(redis, 'redis', ['url', 'prefix']);
+  const redisUrl = r.str(redis.url, 'redis.url', 'redis://127.0.0.1:6379');
+  if (!/^rediss?:\/\//.test(redisUrl))
+    r.fail('redis.url', `expected redis://host:port[/db], got ${describe(redisUrl)}`);
+  const prefix = r.str(redis.prefix, 'redis.prefix', 'pcibot');
+  if (!/^[A-Za-z0-9_.-]+$/.test(prefix))
+    r.fail('redis.prefix', 'only letters, digits, "_", "." and "-" (no ":")');
+
+  const tree = r.obj(top.tree, 'tree');
+  r.known(tree, 'tree', ['path', 'branches']);
+  const branchesRaw: Json = tree.branches ?? [];
+  if (!Array.isArray(branchesRaw)) r.fail('tree.branches', 'expected a list of branch names');
+  const branches = (branchesRaw as Json[]).map((b, i) => r.str(b, `tree.branches[${i}]`));
+
+  if (top.lists !== undefined && !Array.isArray(top.lists)) r.fail('lists', 'expected a list');
+  const lists: ListConfig[] = ((top.lists as Json[] | undefined) ?? []).map((l, i) => {
+    const f = `lists[${i}]`;
+    const o = r.obj(l, f);
+    r.known(o, f, ['name', 'address', 'mirror', 'startFrom', 'reply', 'rateLimit']);
+    const name = r.str(o.name, `${f}.name`);
+    if (!/^[a-z0-9][a-z0-9_.-]*$/.test(name))
+      r.fail(`${f}.name`, 'lower-case letters, digits, ".", "_", "-"');
+    const mirror = r.strOrNull(o.mirror, `${f}.mirror`);
+    const startFrom = r.str(o.startFrom, `${f}.startFrom`, 'now') as ListConfig['startFrom'];
+    if (startFrom !== 'now' && startFrom !== 'beginning')
+      r.fail(`${f}.startFrom`, 'expected "now" or "beginning"');
+    const reply = r.obj(o.reply, `${f}.reply`);
+    r.known(reply, `${f}.reply`, ['ccList', 'ccOriginal', 'allClear']);
+    return {
+      name,
+      address: r.email(o.address, `${f}.address`),
+      mirror:
+        mirror === null || /^https?:\/\//.test(mirror) ? mirror : r.path(mirror, `${f}.mirror`),
+      startFrom,
+      reply: {
+        ccList: r.bool(reply.ccList, `${f}.reply.ccList`, true),
+        ccOriginal: r.bool(reply.ccOriginal, `${f}.reply.ccOriginal`, true),
+        allClear: r.bool(reply.allClear, `${f}.reply.allClear`, false),
+      },
+      rateLimit: r.rate(o.rateLimit, `${f}.rateLimit`, { max: 30, perSeconds: 3600 }),
+    };
+  });
+  const names = new Set<string>();
+  lists.forEach((l, i) => {
+    if (names.has(l.name)) r.fail(`lists[${i}].name`, `duplicate list name "${l.name}"`);
+    names.add(l.name);
+  });
+
+  if (top.spools !== undefined && !Array.isArray(top.spools)) r.fail('spools', 'expected a list');
+  const spools: SpoolConfig[] = ((top.spools as Json[] | undefined) ?? []).map((s, i) => {
+    const f = `spools[${i}]`;
+    const o = r.obj(s, f);
+    r.known(o, f, ['path', 'kind', 'list']);
+    const kind = r.str(o.kind, `${f}.kind`) as SpoolConfig['kind'];
+    if (kind !== 'mbox' && kind !== 'maildir') r.fail(`${f}.kind`, 'expected "mbox" or "maildir"');
+    const list = r.str(o.list, `${f}.list`);
+    if (!names.has(list)) r.fail(`${f}.list`, `no list named "${list}" in lists`);
+    return { path: r.path(o.path, `${f}.path`), kind, list };
+  });
+
+  const mail = r.obj(top.mail, 'mail');
+  r.known(mail, 'mail', ['from', 'fromName', 'send', 'outbox', 'smtp', 'perRecipient', 'infoUrl']);
+  const smtpRaw = mail.smtp;
+  let smtp: ServiceConfig['mail']['smtp'] = null;
+  if (smtpRaw !== undefined && smtpRaw !== null) {
+    const s = r.obj(smtpRaw, 'mail.smtp');
+    r.known(s, 'mail.smtp', ['host', 'port', 'secure', 'user', 'pass']);
+    smtp = {
+      host: r.str(s.host, 'mail.smtp.host'),
+      port: r.int(s.port, 'mail.smtp.port', 25, 1, 65535),
+      secure: r.bool(s.secure, 'mail.smtp.secure', false),
+      user: r.strOrNull(s.user, 'mail.smtp.user'),
+      pass: r.strOrNull(s.pass, 'mail.smtp.pass'),
+    };
+  }
+  const send = r.bool(mail.send, 'mail.send', false);
+
+  if (top.allowList !== undefined && !Array.isArray(top.allowList))
+    r.fail('allowList', 'expected a list of e-mail addresses');
+  const allowList = ((top.allowList as Json[] | undefined) ?? []).map((a, i) =>
+    r.email(a, `allowList[${i}]`),
+  );
+
+  const conc = r.obj(top.concurrency, 'concurrency');
+  r.known(conc, 'concurrency', [...QUEUE_NAMES]);
+  const concurrency = { ...DEFAULT_CONCURRENCY };
+  for (const q of QUEUE_NAMES)
+    concurrency[q] = r.int(conc[q], `concurrency.${q}`, DEFAULT_CONCURRENCY[q], 1, 256);
+
+  const http = r.obj(top.http, 'http');
+  r.known(http, 'http', ['host', 'port']);
+
+  const cfg: ServiceConfig = {
+    source: file,
+    redis: { url: redisUrl, prefix },
+    tree: {
+      path: tree.path === undefined || tree.path === null ? null : r.path(tree.path, 'tree.path'),
+      branches,
+    },
+    lists,
+    spools,
+    mirrorsDir: r.path(top.mirrorsDir, 'mirrorsDir', 'mirrors'),
+    mail: {
+      from: {
+        name: r.str(mail.fromName, 'mail.fromName', 'pcibot'),
+        address: r.email(mail.from ?? 'pcibot@localhost', 'mail.from'),
+      },
+      send,
+      outbox: r.path(mail.outbox, 'mail.outbox', 'outbox'),
+      smtp,
+      perRecipient: r.rate(mail.perRecipient, 'mail.perRecipient', { max: 20, perSeconds: 3600 }),
+      infoUrl: r.strOrNull(mail.infoUrl, 'mail.infoUrl'),
+    },
+    allowList,
+    maintainersFromTree: r.bool(top.maintainersFromTree, 'maintainersFromTree', true),
+    concurrency,
+    completenessTimeoutSec: r.int(
+      top.completenessTimeoutSec,
+      'completenessTimeoutSec',
+      6 * 3600,
+      0,
+    ),
+    stalledMirrorSec: r.int(top.stalledMirrorSec, 'stalledMirrorSec', 6 * 3600, 1),
+    pollIntervalSec: r.int(top.pollIntervalSec, 'pollIntervalSec', 120, 1),
+    drainTimeoutSec: r.int(top.drainTimeoutSec, 'drainTimeoutSec', 30, 1, 3600),
+    retentionDays: r.int(top.retentionDays, 'retentionDays', 60, 1),
+    jobLockSec: r.int(top.jobLockSec, 'jobLockSec', 120, 1, 3600),
+    http: {
+      host: r.str(http.host, 'http.host', '127.0.0.1'),
+      port: r.int(http.port, 'http.port', 8080, 0, 65535),
+    },
+  };
+  if (cfg.mail.send && !cfg.mail.smtp)
+    r.fail('mail.smtp', 'mail.send is true but no SMTP server is configured');
+  return cfg;
+}
+
+/**
+ * Environment overrides, applied to the raw JSON before validation so they are
+ * validated (and named in errors) like the file's own settings.
+ */
+export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'int' | 'bool' }> = {
+  PCIBOT_REDIS_URL: { path: ['redis', 'url'], type: 'string' },
+  PCIBOT_REDIS_PREFIX: { path: ['redis', 'prefix'], type: 'string' },
+  PCIBOT_TREE: { path: ['tree', 'path'], type: 'string' },
+  PCIBOT_MIRRORS_DIR: { path: ['mirrorsDir'], type: 'string' },
+  PCIBOT_MAIL_FROM: { path: ['mail', 'from'], type: 'string' },
+  PCIBOT_MAIL_SEND: { path: ['mail', 'send'], type: 'bool' },
+  PCIBOT_OUTBOX: { path: ['mail', 'outbox'], type: 'string' },
+  PCIBOT_SMTP_HOST: { path: ['mail', 'smtp', 'host'], type: 'string' },
+  PCIBOT_SMTP_PORT: { path: ['mail', 'smtp', 'port'], type: 'int' },
+  PCIBOT_SMTP_USER: { path: ['mail', 'smtp', 'user'], type: 'string' },
+  PCIBOT_SMTP_PASS: { path: ['mail', 'smtp', 'pass'], type: 'string' },
+  PCIBOT_HTTP_PORT: { path: ['http', 'port'], type: 'int' },
+  PCIBOT_JOB_LOCK_SEC: { path: ['jobLockSec'], type: 'int' },
+  PCIBOT_POLL_SEC: { path: ['pollIntervalSec'], type: 'int' },
+};
+
+function applyEnv(raw: Record<string, Json>, env: NodeJS.ProcessEnv): void {
+  for (const [name, { path, type }] of Object.entries(ENV_OVERRIDES)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    let value: Json = v;
+    if (type === 'int') {
+      if (!/^\d+$/.test(v))
+        throw new ConfigError(name, `expected an integer, got ${JSON.stringify(v)}`);
+      value = Number(v);
+    } else if (type === 'bool') {
+      if (!/^(1|0|true|false|yes|no)$/i.test(v))
+        throw new ConfigError(name, `expected 1/0/true/false, got ${JSON.stringify(v)}`);
+      value = /^(1|true|yes)$/i.test(v);
+    }
+    let o = raw;
+    for (const k of path.slice(0, -1)) {
+      const next = o[k];
+      if (next === undefined || next === null) o[k] = {};
+      else if (typeof next !== 'object' || Array.isArray(next))
+        throw new ConfigError(
+          name,
+          `cannot override ${path.join('.')}: ${k} is not an object in the file`,
+        );
+      o = o[k] as Record<string, Json>;
+    }
+    o[path[path.length - 1]!] = value;
+  }
+}
+
+/**
+ * Load the config: `path` (else $PCIBOT_CONFIG, else built-in defaults), then
+ * the PCIBOT_* environment overrides, then validation.
+ */
+export function loadConfig(
+  opts: { path?: string | null; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): ServiceConfig {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const file = opts.path ?? env.PCIBOT_CONFIG ?? null;
+  let raw: Json = {};
+  let baseDir = cwd;
+  if (file) {
+    const abs = resolve(cwd, file);
+    let text: string;
+    try {
+      text = readFileSync(abs, 'utf8');
+    } catch (err) {
+      throw new ConfigError('(file)', `cannot read the config: ${(err as Error).message}`, abs);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError('(file)', `not valid JSON: ${(err as Error).message}`, abs);
+    }
+    baseDir = resolve(abs, '..');
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      throw new ConfigError('(top level)', 'expected a JSON object', abs);
+    applyEnv(raw as Record<string, Json>, env);
+    return validateConfig(raw, abs, baseDir);
+  }
+  applyEnv(raw as Record<string, Json>, env);
+  return validateConfig(raw, null, baseDir);
+}

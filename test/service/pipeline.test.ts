@@ -1,0 +1,238 @@
+// The queue pipeline's behaviour over time, in dry-run (outbox) mode: waiting
+// for a series to be complete (and reviewing what arrived at the deadline),
+// a new version saying which findings of the previous one it fixes, a newer
+// version dropping the older one's pending review, and "pcibot: quiet".
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Job } from 'bullmq';
+import type { RawMail } from '../../bot/types.js';
+import { jobIds } from '../../workers/jobs.js';
+import { lineageOf, startWorkers, type ServiceHandle } from '../../workers/service.js';
+import { removeDir, tempDir, testConfig, testRedis, uniquePrefix, waitFor } from './helpers.js';
+import { buildFixtureSeries, type FixtureSeries } from './series.js';
+
+const raw = (text: string, i: number): RawMail => ({
+  origin: { kind: 'eml', file: `test-${i}.eml` },
+  raw: Buffer.from(text, 'utf8').toString('latin1'),
+});
+
+async function idle(h: ServiceHandle, queues?: string[]): Promise<boolean> {
+  const d = await h.queues.depths();
+  return Object.entries(d)
+    .filter(([q]) => q !== 'follow' && (!queues || queues.includes(q)))
+    .every(
+      ([q, s]) =>
+        (s.waiting ?? 0) +
+          (s.active ?? 0) +
+          (s['waiting-children'] ?? 0) +
+          (s.prioritized ?? 0) +
+          (q === 'assemble' ? 0 : (s.delayed ?? 0)) ===
+        0,
+    );
+}
+
+const outboxFiles = async (dir: string) => {
+  try {
+    return (await readdir(dir)).filter((f) => f.endsWith('.eml')).sort();
+  } catch {
+    return [];
+  }
+};
+
+describe('service pipeline over time (dry run)', () => {
+  let dir: string;
+  let fx: FixtureSeries;
+  before(async () => {
+    dir = await tempDir('svc-pipe');
+    fx = await buildFixtureSeries(join(dir, 'fx'));
+  });
+  after(async () => removeDir(dir));
+
+  const config = (prefix: string, outbox: string, over: Record<string, unknown> = {}) =>
+    testConfig(prefix, {
+      tree: { path: fx.tree },
+      lists: [{ name: 'linux-pci', address: 'linux-pci@vger.kernel.org' }],
+      mail: { from: 'pcibot@example.org', outbox },
+      ...over,
+    });
+
+  it('waits for the missing patch until the deadline, reviews what arrived, and v2 says what it fixed', async () => {
+    const prefix = uniquePrefix('pipe-time');
+    const { redis, cleanup } = await testRedis(prefix);
+    const outbox = join(dir, 'outbox-time');
+    const h = await startWorkers({
+      config: config(prefix, outbox, { completenessTimeoutSec: 3 }),
+      connection: redis,
+      log: () => {},
+      schedule: false,
+    });
+    try {
+      const t0 = Date.now();
+      // Cover, 1/3 and 3/3: patch 2 never comes.
+      await h.queues.enqueueMails(
+        [fx.series[0]!, fx.series[1]!, fx.series[3]!].map(raw),
+        'linux-pci',
+      );
+      await waitFor('ingest', () => idle(h, ['ingest', 'assemble']), 20_000);
+      assert.equal((await h.state.listReviews()).length, 0, 'not reviewed while waiting for 2/3');
+      const [review] = await waitFor(
+        'the deadline review',
+        async () => {
+          const r = await h.state.listReviews();
+          return r.length ? r : null;
+        },
+        20_000,
+        100,
+      );
+      assert.ok(Date.now() - t0 >= 2_500, 'reviewed at the deadline, not before');
+      assert.equal(review!.partial, true);
+      assert.deepEqual(review!.missing, [2]);
+      await waitFor(
+        'replies',
+        async () => (await idle(h)) && (await outboxFiles(outbox)).length === 2,
+        20_000,
+      );
+      const first = await readFile(join(outbox, (await outboxFiles(outbox))[0]!), 'utf8');
+      assert.match(
+        first.replace(/\r\n/g, '\n'),
+        /Reviewed without patch 2 of 3, which did not arrive within/,
+      );
+
+      // v2 arrives: complete, reviewed at once; patch 1's parameter is gone.
+      const v2 = await fx.v2();
+      await h.queues.enqueueMails(v2.series.map(raw), 'linux-pci');
+      const r2 = await waitFor(
+        'v2 review',
+        async () => (await h.state.listReviews()).find((r) => r.version === 2),
+        20_000,
+      );
+      assert.equal(r2.partial, false);
+      assert.equal(r2.fixed?.version, 1);
+      assert.deepEqual(
+        r2.fixed?.findings.map((f) => f.rule),
+        ['new-kernel-parameter'],
+      );
+      await waitFor(
+        'v2 reply',
+        async () => (await idle(h)) && (await outboxFiles(outbox)).length === 3,
+        20_000,
+      );
+      const v2files = (await outboxFiles(outbox)).filter((f) => f.includes('-v2-'));
+      assert.equal(v2files.length, 1, 'only patch 3 of v2 still has a finding');
+      const text = (await readFile(join(outbox, v2files[0]!), 'utf8')).replace(/\r\n/g, '\n');
+      assert.match(text, /In-Reply-To: <3-v2\./);
+      assert.match(
+        text,
+        /Fixed since v1:\n- New kernel parameter "pci_foo_align" \(drivers\/pci\/pci\.c\)/,
+      );
+    } finally {
+      await h.close(5_000);
+      await cleanup();
+    }
+  });
+
+  it('drops the pending review of v1 when v2 arrives, and honours a maintainer\'s "pcibot: quiet"', async () => {
+    const prefix = uniquePrefix('pipe-drop');
+    const { redis, cleanup } = await testRedis(prefix);
+    const outbox = join(dir, 'outbox-drop');
+    const cfg = config(prefix, outbox);
+    // First only ingest and assemble run: reviews pile up in the apply queue.
+    const front = await startWorkers({
+      config: cfg,
+      connection: redis,
+      log: () => {},
+      schedule: false,
+      only: ['ingest', 'assemble'],
+    });
+    let back: ServiceHandle | null = null;
+    try {
+      const v2 = await fx.v2();
+      await front.queues.enqueueMails(fx.series.map(raw), 'linux-pci');
+      await waitFor('v1 queued', () => idle(front, ['ingest', 'assemble']), 20_000);
+      const v1Lineage = await front.state.lineage(
+        lineageOf({
+          changeId: null,
+          title: 'PCI: Small BAR alignment and an ACS quirk',
+          author: { name: '', address: 'ann@example.com' },
+        } as never),
+      );
+      const v1 = v1Lineage.get(1);
+      assert.equal(v1?.status, 'scheduled');
+      assert.ok(
+        await Job.fromId(front.queues.queues.apply, jobIds.apply(v1!.reviewKey)),
+        'v1 apply job waiting',
+      );
+
+      await front.queues.enqueueMails(
+        [
+          ...v2.series,
+          fx
+            .reply(
+              'PCI Maintainer <pci-maintainer@example.org>',
+              1,
+              'pcibot: quiet',
+              'quiet-1@example.org',
+            )
+            .replace(/1-v1\.pcibot-e2e/g, '1-v2.pcibot-e2e')
+            .replace(/cover\.1736157600\.pcibot-e2e/, 'cover-v2.pcibot-e2e'),
+        ].map(raw),
+        'linux-pci',
+      );
+      await waitFor('v2 queued', () => idle(front, ['ingest', 'assemble']), 20_000);
+      const lin = await front.state.lineage(
+        lineageOf({
+          changeId: null,
+          title: 'PCI: Small BAR alignment and an ACS quirk',
+          author: { name: '', address: 'ann@example.com' },
+        } as never),
+      );
+      assert.equal(lin.get(1)?.status, 'dropped');
+      assert.equal(lin.get(2)?.status, 'scheduled');
+      assert.equal(
+        await Job.fromId(front.queues.queues.apply, jobIds.apply(v1!.reviewKey)),
+        undefined,
+        'v1 apply job removed',
+      );
+      const trig = (await front.state.triggers()).find(
+        (t) => t.messageId === 'quiet-1@example.org',
+      );
+      assert.equal(trig?.outcome, 'honoured');
+
+      back = await startWorkers({
+        config: cfg,
+        connection: redis,
+        log: () => {},
+        schedule: false,
+        only: ['apply', 'analyse', 'report', 'send'],
+      });
+      const reviews = await waitFor(
+        'v2 reviewed',
+        async () => {
+          const r = await back!.state.listReviews();
+          return r.length && (await idle(back!)) ? r : null;
+        },
+        30_000,
+      );
+      assert.deepEqual(
+        reviews.map((r) => r.version),
+        [2],
+        'v1 never reviewed',
+      );
+      assert.ok(reviews[0]!.replies.length > 0, 'v2 had something to say');
+      assert.deepEqual(await outboxFiles(outbox), [], 'but the thread was silenced');
+      const counters = await back.state.counters();
+      assert.equal(
+        counters.replies_suppressed,
+        reviews[0]!.replies.length,
+        JSON.stringify({ counters, reviews }),
+      );
+      assert.equal(counters.series_superseded, 1);
+    } finally {
+      await front.close(5_000);
+      await back?.close(5_000);
+      await cleanup();
+    }
+  });
+});

@@ -1,0 +1,25 @@
+// Runs `pcibot worker` / `pcibot serve` in a child process for the tests and
+// the crash script (bot/cli.ts registers the commands; this runner does not
+// depend on that): `node run-command.js --run worker [args]`. Without --run
+// (e.g. when node --test picks this file up) it does nothing.
+import type { CommandIO } from '../../bot/commands/command.js';
+
+const at = process.argv.indexOf('--run');
+if (at >= 0) {
+  const name = process.argv[at + 1]!;
+  const io: CommandIO = {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    stdin: process.stdin,
+    isTTY: false,
+    stdoutIsTTY: false,
+    env: process.env,
+    cwd: process.cwd(),
+  };
+  const mod =
+    name === 'worker'
+      ? await import('../../bot/commands/worker.js')
+      : await import('../../bot/commands/serve.js');
+  const code = await mod.default.run(process.argv.slice(at + 2), io);
+  process.exit(code);
+}

@@ -1,0 +1,393 @@
+// Config validation, reply composition, trigger parsing and the allow-list
+// from MAINTAINERS (read with git from the fixture tree and the real 6.12 tree).
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
+import {
+  composeReply,
+  quoteFor,
+  replyRecipients,
+  wrapParagraph,
+} from '../../bot/outbound/compose.js';
+import { ConfigError, loadConfig, validateConfig } from '../../bot/service/config.js';
+import {
+  AllowList,
+  parseMaintainers,
+  patternCovers,
+  pciMaintainers,
+  readMaintainers,
+} from '../../bot/triggers/allowlist.js';
+import { parseTrigger } from '../../bot/triggers/parse.js';
+import type { Finding, Message } from '../../bot/types.js';
+import { ingestJobId, rawMessageId } from '../../workers/jobs.js';
+
+describe('config', () => {
+  it('has safe defaults: dry run, local Redis', () => {
+    const c = validateConfig({});
+    assert.equal(c.mail.send, false);
+    assert.equal(c.redis.url, 'redis://127.0.0.1:6379');
+    assert.equal(c.concurrency.ingest, 8);
+  });
+  it('names the field in every error', () => {
+    const bad: [unknown, RegExp][] = [
+      [{ redis: { url: 'http://x' } }, /^redis\.url: /],
+      [
+        { lists: [{ name: 'linux-pci', address: 'not-an-address' }] },
+        /^lists\[0\]\.address: not an e-mail/,
+      ],
+      [
+        { lists: [{ name: 'a', address: 'a@b.c', rateLimit: { max: -1 } }] },
+        /^lists\[0\]\.rateLimit\.max: /,
+      ],
+      [{ concurrency: { analyse: 0 } }, /^concurrency\.analyse: /],
+      [{ concurrency: { nosuch: 1 } }, /^concurrency\.nosuch: unknown setting/],
+      [{ mail: { send: true } }, /^mail\.smtp: mail\.send is true/],
+      [
+        { spools: [{ path: 'x', kind: 'mbox', list: 'nope' }] },
+        /^spools\[0\]\.list: no list named "nope"/,
+      ],
+      [{ redis: { prefix: 'a:b' } }, /^redis\.prefix: /],
+      [
+        {
+          lists: [
+            { name: 'a', address: 'a@b.c' },
+            { name: 'a', address: 'b@b.c' },
+          ],
+        },
+        /^lists\[1\]\.name: duplicate/,
+      ],
+    ];
+    for (const [input, re] of bad)
+      assert.throws(
+        () => validateConfig(input),
+        (e: unknown) => e instanceof ConfigError && re.test(e.message),
+        JSON.stringify(input),
+      );
+  });
+  it('reads the file named by PCIBOT_CONFIG and applies environment overrides', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pcibot-cfg-'));
+    try {
+      const file = join(dir, 'pcibot.json');
+      await writeFile(
+        file,
+        JSON.stringify({
+          redis: { prefix: 'p1' },
+          mail: { outbox: 'out' },
+          lists: [{ name: 'linux-pci', address: 'linux-pci@vger.kernel.org' }],
+        }),
+      );
+      const c = loadConfig({
+        env: {
+          PCIBOT_CONFIG: file,
+          PCIBOT_REDIS_URL: 'redis://10.0.0.1:6380/2',
+          PCIBOT_SMTP_HOST: 'smtp.example.org',
+          PCIBOT_SMTP_PORT: '2525',
+        },
+      });
+      assert.equal(c.redis.url, 'redis://10.0.0.1:6380/2');
+      assert.equal(c.redis.prefix, 'p1');
+      assert.equal(
+        c.mail.outbox,
+        join(dir, 'out'),
+        'relative paths are relative to the config file',
+      );
+      assert.deepEqual(c.mail.smtp, {
+        host: 'smtp.example.org',
+        port: 2525,
+        secure: false,
+        user: null,
+        pass: null,
+      });
+      assert.equal(c.mail.send, false);
+      assert.throws(
+        () => loadConfig({ env: { PCIBOT_CONFIG: file, PCIBOT_SMTP_PORT: 'abc' } }),
+        /PCIBOT_SMTP_PORT: expected an integer/,
+      );
+      await writeFile(file, '{ "redis": ');
+      assert.throws(
+        () => loadConfig({ path: file, env: {} }),
+        (e: unknown) =>
+          e instanceof ConfigError && e.message.includes(file) && /not valid JSON/.test(e.message),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const msg = (over: Partial<Message> = {}): Message => ({
+  origin: { kind: 'eml', file: 'x.eml' },
+  messageId: 'p1@example.com',
+  inReplyTo: 'cover@example.com',
+  references: ['cover@example.com'],
+  subject: '[PATCH 1/2] PCI: Add a knob',
+  tags: {
+    prefixes: ['PATCH', '1/2'],
+    isPatch: true,
+    rfc: false,
+    resend: false,
+    version: 1,
+    index: 1,
+    total: 2,
+    treeTags: [],
+    isReply: false,
+    title: 'PCI: Add a knob',
+  },
+  from: { name: 'Ann Author', address: 'ann@example.com' },
+  to: [{ name: '', address: 'linux-pci@vger.kernel.org' }],
+  cc: [
+    { name: 'Bob', address: 'bob@example.org' },
+    { name: 'Ann again', address: 'ANN@example.com' },
+    { name: '', address: 'pcibot@example.org' },
+  ],
+  date: '2025-01-06T10:00:00.000Z',
+  body: '',
+  commitMessage:
+    'Adds a knob.\n\nCc: stable@vger.kernel.org\nSigned-off-by: Ann Author <ann@example.com>\n',
+  diff: [
+    'diff --git a/drivers/pci/pci.c b/drivers/pci/pci.c',
+    '--- a/drivers/pci/pci.c',
+    '+++ b/drivers/pci/pci.c',
+    '@@ -10,4 +10,7 @@ static int x;',
+    ' a',
+    ' b',
+    '-c',
+    '+c2',
+    '+__setup("knob=", knob_setup);',
+    '+d',
+    ' e',
+    '@@ -40,2 +43,3 @@ static int y;',
+    ' f',
+    '+g',
+    ' h',
+    '',
+  ].join('\n'),
+  diffLine: 5,
+  trailers: [],
+  baseCommit: null,
+  changeId: null,
+  prerequisites: [],
+  warnings: [],
+  ...over,
+});
+
+const finding = (over: Partial<Finding> = {}): Finding => ({
+  rule: 'new-kernel-parameter',
+  severity: 'warning',
+  title: 'New kernel parameter "knob"',
+  detail:
+    'This adds a boot-time parameter, and this sentence is long enough that it has to be wrapped somewhere before the end.',
+  patch: 1,
+  file: 'drivers/pci/pci.c',
+  line: 12,
+  evidence: {},
+  references: ['https://lore.kernel.org/linux-pci/20240101000000.GA1@bhelgaas/'],
+  ...over,
+});
+
+describe('reply composition', () => {
+  it('quotes the hunk lines around the finding, with new-side numbering', () => {
+    const q = quoteFor(msg().diff, 'drivers/pci/pci.c', 12);
+    assert.equal(q[0], '@@ -10,4 +10,7 @@ static int x;');
+    assert.ok(q.includes('+__setup("knob=", knob_setup);'));
+    assert.ok(!q.includes('+g'), 'not the other hunk');
+    assert.deepEqual(quoteFor(msg().diff, 'drivers/pci/pci.c', 44), [
+      '@@ -40,2 +43,3 @@ static int y;',
+      ' f',
+      '+g',
+      ' h',
+    ]);
+    assert.deepEqual(quoteFor(msg().diff, 'drivers/pci/other.c', 3), []);
+  });
+  it('wraps at 72 columns and never splits words', () => {
+    const lines = wrapParagraph('word '.repeat(60));
+    assert.ok(lines.every((l) => l.length <= 72));
+    assert.equal(lines.join(' ').split(' ').length, 60);
+  });
+  it('addresses the author, Cc the list and the original Cc, without duplicates or pcibot', () => {
+    const r = replyRecipients({
+      original: msg(),
+      list: { address: 'linux-pci@vger.kernel.org', reply: { ccList: true, ccOriginal: true } },
+      from: { name: 'pcibot', address: 'pcibot@example.org' },
+    });
+    assert.deepEqual(
+      r.to.map((a) => a.address),
+      ['ann@example.com'],
+    );
+    assert.deepEqual(
+      r.cc.map((a) => a.address),
+      ['linux-pci@vger.kernel.org', 'bob@example.org'],
+    );
+    const noCc = replyRecipients({
+      original: msg(),
+      list: { address: 'linux-pci@vger.kernel.org', reply: { ccList: false, ccOriginal: false } },
+      from: { name: 'pcibot', address: 'pcibot@example.org' },
+    });
+    assert.deepEqual(noCc.cc, []);
+  });
+  it('composes a threaded, bottom-posted plain-text reply with a stable Message-ID', async () => {
+    const input = {
+      original: msg(),
+      findings: [
+        finding(),
+        finding({
+          rule: 'stable-and-fixes',
+          title: 'Cc: stable on a feature',
+          file: undefined,
+          line: undefined,
+          evidence: { trailer: 'Cc: stable@vger.kernel.org' },
+        }),
+      ],
+      notes: ['Fixed since v1:\n- Something (drivers/pci/pci.c)'],
+      list: { address: 'linux-pci@vger.kernel.org', reply: { ccList: true, ccOriginal: true } },
+      from: { name: 'pcibot', address: 'pcibot@example.org' },
+      replyKey: 'abc-v1-a-p1',
+      date: new Date('2025-01-07T00:00:00Z'),
+    };
+    const a = await composeReply(input);
+    const b = await composeReply(input);
+    assert.equal(a.eml, b.eml, 'same input, same message');
+    assert.equal(a.messageId, 'pcibot-abc-v1-a-p1@example.org');
+    assert.equal(a.subject, 'Re: [PATCH 1/2] PCI: Add a knob');
+    assert.deepEqual(a.references, ['cover@example.com', 'p1@example.com']);
+    assert.match(a.eml, /^In-Reply-To: <p1@example\.com>$/m);
+    assert.match(a.eml, /^Content-Type: text\/plain/m);
+    const lines = a.text.split('\n');
+    assert.ok(
+      lines.findIndex((l) => l.includes('__setup')) <
+        lines.findIndex((l) => l.startsWith('Warning: New kernel parameter')),
+    );
+    assert.ok(
+      lines.includes('> Cc: stable@vger.kernel.org'),
+      'message-level finding quotes its trailer',
+    );
+    assert.ok(lines.includes('- Something (drivers/pci/pci.c)'));
+    for (const l of lines) if (!l.startsWith('> ')) assert.ok(l.length <= 72, l);
+    assert.equal(lines.filter((l) => l === '-- ').length, 1);
+    const again = await composeReply({
+      ...input,
+      original: msg({ subject: 'Re: [PATCH 1/2] PCI: Add a knob' }),
+    });
+    assert.equal(again.subject, 'Re: [PATCH 1/2] PCI: Add a knob', 'no "Re: Re:"');
+  });
+});
+
+describe('triggers', () => {
+  it("reads the command from the first line of the sender's own text", () => {
+    assert.deepEqual(parseTrigger('pcibot: review\n\nthanks')?.['command' as never], {
+      kind: 'review',
+      base: null,
+    });
+    assert.deepEqual(
+      (
+        parseTrigger('On Mon, X wrote:\n> patch\n\nPCIbot: review base=1234abcd5678\n') as {
+          command: unknown;
+        }
+      ).command,
+      { kind: 'review', base: '1234abcd5678' },
+    );
+    assert.deepEqual(
+      (parseTrigger('pcibot: scenarios q35-small, arm64-virt') as { command: unknown }).command,
+      { kind: 'scenarios', names: ['q35-small', 'arm64-virt'] },
+    );
+    assert.deepEqual((parseTrigger('pcibot: quiet') as { command: unknown }).command, {
+      kind: 'quiet',
+      rule: null,
+    });
+    assert.deepEqual(
+      (parseTrigger('pcibot: quiet new-kernel-parameter') as { command: unknown }).command,
+      { kind: 'quiet', rule: 'new-kernel-parameter' },
+    );
+  });
+  it('is not fooled by quoted or later commands, and reports bad ones', () => {
+    assert.equal(parseTrigger('> pcibot: review\n\nI disagree.'), null);
+    assert.equal(parseTrigger('Looks good.\n\npcibot: review'), null);
+    assert.match(
+      (parseTrigger('pcibot: review base=main; rm -rf /') as { error: string }).error,
+      /base=<commit id>/,
+    );
+    assert.match(
+      (parseTrigger('pcibot: explode') as { error: string }).error,
+      /unknown pcibot command/,
+    );
+  });
+});
+
+describe('allow-list from MAINTAINERS', () => {
+  it('takes PCI SUBSYSTEM, VFIO DRIVER and entries covering drivers/pci/ or drivers/vfio/, nothing narrower', () => {
+    const text = [
+      'Descriptions of section entries and preferred order',
+      '\tM: *Mail* patches to: FullName <address@domain>',
+      '',
+      'PCI SUBSYSTEM',
+      'M:\tBjorn <bjorn@example.org>',
+      'F:\tdrivers/pci/',
+      '',
+      'VFIO DRIVER',
+      'M:\tAlex <alex@example.org>',
+      'F:\tdrivers/vfio/',
+      '',
+      'PCI NATIVE HOST BRIDGE DRIVERS',
+      'M:\tLorenzo <lorenzo@example.org>',
+      'F:\tdrivers/pci/controller/',
+      '',
+      'THE REST',
+      'M:\tLinus <linus@example.org>',
+      'F:\t*',
+      'F:\t*/',
+      '',
+      'DRIVERS CORE',
+      'M:\tGreg <greg@example.org>',
+      'F:\tdrivers/',
+      '',
+    ].join('\n');
+    const got = pciMaintainers(parseMaintainers(text));
+    assert.deepEqual(
+      got.map((g) => g.address),
+      ['bjorn@example.org', 'alex@example.org', 'greg@example.org'],
+    );
+    assert.equal(patternCovers('drivers/pci/*', 'drivers/pci/'), true);
+    assert.equal(patternCovers('drivers/pci/controller/', 'drivers/pci/'), false);
+  });
+  it('reads MAINTAINERS from a tree with git and combines it with the config', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pcibot-allow-'));
+    try {
+      const { path } = await buildFixtureTree(join(dir, 'tree'));
+      const allow = new AllowList(['trusted@example.com'], path, true);
+      assert.equal(await allow.allows('PCI-Maintainer@example.org'), 'MAINTAINERS: PCI SUBSYSTEM');
+      assert.equal(await allow.allows('trusted@example.com'), 'config allowList');
+      assert.equal(await allow.allows('someone@example.com'), null);
+      assert.equal(
+        await new AllowList([], path, false).allows('pci-maintainer@example.org'),
+        null,
+        'maintainersFromTree: false',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  it('finds Bjorn Helgaas and Alex Williamson in the real 6.12 MAINTAINERS', async () => {
+    const text = await readMaintainers('/root/.cache/pcibot/linux-6.12');
+    assert.ok(text);
+    const got = pciMaintainers(parseMaintainers(text)).map((g) => g.address);
+    assert.ok(got.includes('bhelgaas@google.com'));
+    assert.ok(got.includes('alex.williamson@redhat.com'));
+    assert.ok(
+      got.length < 15,
+      `only the subsystem-wide maintainers, got ${got.length}: ${got.join(', ')}`,
+    );
+  });
+});
+
+describe('job ids', () => {
+  it('are deterministic, colon-free, and the same for a re-delivered message', () => {
+    const raw = 'Received: x\nMessage-ID:\n <abc@example.com>\nSubject: s\n\nbody\n';
+    assert.equal(rawMessageId(raw), 'abc@example.com');
+    assert.equal(ingestJobId(raw), ingestJobId('Message-Id: <abc@example.com>\n\nother copy\n'));
+    assert.doesNotMatch(ingestJobId(raw), /:/);
+    assert.notEqual(ingestJobId('Subject: a\n\nx'), ingestJobId('Subject: b\n\nx'));
+  });
+});

@@ -1,0 +1,106 @@
+// Job data for every queue, and the deterministic job ids that make the whole
+// service idempotent: the same message, series version or reply always gets the
+// same id, so a retry or a re-delivery (a cross-posted mail, a cursor that did
+// not move before a crash) finds the existing job instead of adding a second.
+// BullMQ ids may not contain ':' and must not be plain integers.
+import { createHash } from 'node:crypto';
+import type { RawMail } from '../bot/types.js';
+
+export const hashOf = (s: string, len = 24): string =>
+  createHash('sha256').update(s).digest('hex').slice(0, len);
+
+/** Key of a message, from its Message-ID (or its bytes when it has none). */
+export const messageKey = (messageId: string): string => hashOf(`mid\0${messageId}`);
+
+/**
+ * The "Message-ID" header of raw bytes, cheaply (no full parse), to give the
+ * ingest job its id before parsing. Falls back to a hash of the bytes.
+ */
+export function rawMessageId(raw: string): string | null {
+  const end = raw.search(/\r?\n\r?\n/);
+  const head = end < 0 ? raw : raw.slice(0, end);
+  const m = /^message-id:[ \t]*(?:\r?\n[ \t]+)?<([^<>\s]+)>/im.exec(head);
+  return m ? m[1]! : null;
+}
+
+export const ingestJobId = (raw: string): string => {
+  const mid = rawMessageId(raw);
+  return `in-${mid ? messageKey(mid) : hashOf(`raw\0${raw}`)}`;
+};
+
+export interface FollowJob {
+  kind: 'lore' | 'mbox' | 'maildir';
+  list: string;
+  /** The spool path (mbox/maildir); lore takes the mirror from the list config. */
+  path?: string;
+}
+
+export interface IngestJob {
+  raw: RawMail;
+  /** The list the message was read from (reply settings). */
+  list: string;
+}
+
+export interface AssembleJob {
+  bucket: string;
+  /** 'deadline': the completeness timeout passed, review what arrived. */
+  reason: 'arrival' | 'deadline' | 'trigger';
+}
+
+/** What is reviewed: one series version, in one round (automatic, or per trigger). */
+export interface ReviewRequest {
+  /** `<series hash>-v<version>-<round>`: unique per review, used in every later id. */
+  reviewKey: string;
+  bucket: string;
+  seriesId: string;
+  version: number;
+  /** 'a' for the automatic review, `t<message key>` for one a maintainer asked for. */
+  round: string;
+  list: string;
+  /** Versions of one series share the lineage (change-id, else author + title). */
+  lineage: string;
+  /** Review although parts are missing (timeout or trigger). */
+  partial: boolean;
+  baseCommit?: string | null;
+  scenarios?: string[];
+  trigger?: { messageId: string; from: string; command: string; target: string };
+}
+
+export type ApplyJob = ReviewRequest;
+export type ReportJob = ReviewRequest;
+
+export interface AnalyseJob {
+  reviewKey: string;
+  /** 1-based patch index. */
+  index: number;
+  /** The first child also returns the series-level findings. */
+  first: boolean;
+}
+
+export interface SendJob {
+  /** `<reviewKey>-p<patch index>` (0: the cover letter): one reply per key, ever. */
+  replyKey: string;
+  reviewKey: string;
+  list: string;
+  bucket: string;
+  automatic: boolean;
+  messageId: string;
+  inReplyTo: string;
+  subject: string;
+  envelope: { from: string; to: string[] };
+  /** The whole composed message (RFC 5322, CRLF line ends). */
+  eml: string;
+}
+
+export const reviewKeyOf = (seriesId: string, version: number, round: string): string =>
+  `${hashOf(seriesId, 16)}-v${version}-${round}`;
+
+export const jobIds = {
+  assemble: (bucket: string, what: string) => `as-${bucket}-${what}`,
+  apply: (reviewKey: string) => `ap-${reviewKey}`,
+  analyse: (reviewKey: string, index: number) => `an-${reviewKey}-p${index}`,
+  report: (reviewKey: string) => `rp-${reviewKey}`,
+  send: (replyKey: string) => `sd-${replyKey}`,
+  follow: (kind: string, list: string, path?: string) =>
+    `fo-${kind}-${hashOf(`${list}\0${path ?? ''}`, 12)}`,
+};

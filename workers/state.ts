@@ -1,0 +1,228 @@
+// The service's own state in Redis, next to BullMQ's queues: the messages seen
+// (patches and covers in full, everything else as a small record), threads
+// ("buckets") collecting the parts of a series as they arrive, the series,
+// applied results and reviews by review key, the lineage of series versions
+// (to say what v(N-1) findings vN fixes), quiet flags, and counters for
+// /metrics. All keys live under `<prefix>:svc:` and expire after the
+// configured retention.
+import type { Redis } from 'ioredis';
+import type { Applied, Finding, Message, ParseFailure, Series } from '../bot/types.js';
+
+export interface MessageMeta {
+  messageId: string;
+  subject: string;
+  from: string;
+  list: string;
+  /** The thread bucket the message was filed under, when it is part of a series. */
+  bucket: string | null;
+  kind: 'patch' | 'cover' | 'reply' | 'other';
+}
+
+/** What the service remembers of a finished review (also what /healthz and tests read). */
+export interface ReviewRecord {
+  reviewKey: string;
+  seriesId: string;
+  title: string;
+  version: number;
+  round: string;
+  list: string;
+  status: 'reviewed' | 'superseded';
+  partial: boolean;
+  missing: number[];
+  /** Findings per patch index (0 = series level). */
+  findings: Record<number, Finding[]>;
+  /** Findings of the previous reviewed version that this version no longer has. */
+  fixed: { version: number; findings: Pick<Finding, 'rule' | 'file' | 'title'>[] } | null;
+  replies: string[];
+  at: string;
+}
+
+export interface LineageEntry {
+  reviewKey: string;
+  seriesId: string;
+  status: 'scheduled' | 'reviewed' | 'dropped';
+  /** rule + file + title of each finding, when reviewed. */
+  findings?: Pick<Finding, 'rule' | 'file' | 'title'>[];
+}
+
+export type Counter =
+  | 'messages_ingested'
+  | 'messages_duplicate'
+  | 'messages_failed'
+  | 'series_reviewed'
+  | 'series_skipped'
+  | 'series_superseded'
+  | 'replies_sent'
+  | 'replies_outbox'
+  | 'replies_suppressed'
+  | 'replies_unknown'
+  | 'replies_rate_limited'
+  | 'triggers_honoured'
+  | 'triggers_ignored';
+
+export class ServiceState {
+  readonly ttl: number;
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+    retentionDays = 60,
+  ) {
+    this.ttl = retentionDays * 86400;
+  }
+
+  key(...parts: string[]): string {
+    return `${this.prefix}:svc:${parts.join(':')}`;
+  }
+
+  private async setJson(key: string, value: unknown): Promise<void> {
+    await this.redis.set(key, JSON.stringify(value), 'EX', this.ttl);
+  }
+  private async getJson<T>(key: string): Promise<T | null> {
+    const s = await this.redis.get(key);
+    return s === null ? null : (JSON.parse(s) as T);
+  }
+
+  // -- messages
+  async isIngested(msgKey: string): Promise<boolean> {
+    return (await this.redis.exists(this.key('done', msgKey))) === 1;
+  }
+  async markIngested(msgKey: string): Promise<void> {
+    await this.redis.set(this.key('done', msgKey), '1', 'EX', this.ttl);
+  }
+  async putMessage(msgKey: string, msg: Message, meta: MessageMeta): Promise<void> {
+    const m = this.redis.multi();
+    if (meta.kind === 'patch' || meta.kind === 'cover')
+      m.set(this.key('msg', msgKey), JSON.stringify(msg), 'EX', this.ttl);
+    m.set(this.key('meta', msgKey), JSON.stringify(meta), 'EX', this.ttl);
+    await m.exec();
+  }
+  getMessage(msgKey: string): Promise<Message | null> {
+    return this.getJson<Message>(this.key('msg', msgKey));
+  }
+  getMeta(msgKey: string): Promise<MessageMeta | null> {
+    return this.getJson<MessageMeta>(this.key('meta', msgKey));
+  }
+
+  // -- thread buckets
+  async addToBucket(bucket: string, msgKey: string, now = Date.now()): Promise<number> {
+    const m = this.redis.multi();
+    m.sadd(this.key('bucket', bucket), msgKey);
+    m.expire(this.key('bucket', bucket), this.ttl);
+    m.set(this.key('bucket-first', bucket), String(now), 'EX', this.ttl, 'NX');
+    m.get(this.key('bucket-first', bucket));
+    const res = await m.exec();
+    return Number(res?.[3]?.[1] ?? now);
+  }
+  async bucketMessages(bucket: string): Promise<Message[]> {
+    const keys = await this.redis.smembers(this.key('bucket', bucket));
+    if (keys.length === 0) return [];
+    const vals = await this.redis.mget(keys.sort().map((k) => this.key('msg', k)));
+    return vals.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as Message);
+  }
+  async bucketFirstSeen(bucket: string): Promise<number | null> {
+    const v = await this.redis.get(this.key('bucket-first', bucket));
+    return v === null ? null : Number(v);
+  }
+
+  // -- reviews
+  putSeries(reviewKey: string, s: Series): Promise<void> {
+    return this.setJson(this.key('series', reviewKey), s);
+  }
+  getSeries(reviewKey: string): Promise<Series | null> {
+    return this.getJson<Series>(this.key('series', reviewKey));
+  }
+  putApplied(reviewKey: string, a: Applied | null): Promise<void> {
+    return this.setJson(this.key('applied', reviewKey), { applied: a });
+  }
+  async getApplied(reviewKey: string): Promise<{ applied: Applied | null } | null> {
+    return this.getJson<{ applied: Applied | null }>(this.key('applied', reviewKey));
+  }
+  async putReview(r: ReviewRecord): Promise<void> {
+    const m = this.redis.multi();
+    m.set(this.key('review', r.reviewKey), JSON.stringify(r), 'EX', this.ttl);
+    m.zadd(this.key('reviews'), Date.now(), r.reviewKey);
+    await m.exec();
+  }
+  getReview(reviewKey: string): Promise<ReviewRecord | null> {
+    return this.getJson<ReviewRecord>(this.key('review', reviewKey));
+  }
+  async listReviews(): Promise<ReviewRecord[]> {
+    const keys = await this.redis.zrange(this.key('reviews'), 0, -1);
+    const out: ReviewRecord[] = [];
+    for (const k of keys) {
+      const r = await this.getReview(k);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+  /** Claim a review key (true the first time only). */
+  async claimReview(reviewKey: string): Promise<boolean> {
+    return (
+      (await this.redis.set(this.key('scheduled', reviewKey), '1', 'EX', this.ttl, 'NX')) === 'OK'
+    );
+  }
+  async isScheduled(reviewKey: string): Promise<boolean> {
+    return (await this.redis.exists(this.key('scheduled', reviewKey))) === 1;
+  }
+
+  // -- lineage (versions of one series)
+  async lineage(lineage: string): Promise<Map<number, LineageEntry>> {
+    const h = await this.redis.hgetall(this.key('lineage', lineage));
+    return new Map(
+      Object.entries(h).map(([v, json]) => [Number(v), JSON.parse(json) as LineageEntry]),
+    );
+  }
+  async setLineage(lineage: string, version: number, e: LineageEntry): Promise<void> {
+    const m = this.redis.multi();
+    m.hset(this.key('lineage', lineage), String(version), JSON.stringify(e));
+    m.expire(this.key('lineage', lineage), this.ttl);
+    await m.exec();
+  }
+
+  // -- quiet (per thread bucket; `rule` silences one rule only)
+  async setQuiet(bucket: string, rule: string | null): Promise<void> {
+    await this.redis.sadd(this.key('quiet', bucket), rule ?? '*');
+    await this.redis.expire(this.key('quiet', bucket), this.ttl);
+  }
+  async quietRules(bucket: string): Promise<Set<string>> {
+    return new Set(await this.redis.smembers(this.key('quiet', bucket)));
+  }
+
+  // -- logs and counters
+  async recordFailure(f: ParseFailure & { list: string }): Promise<void> {
+    await this.redis.lpush(
+      this.key('failures'),
+      JSON.stringify({ ...f, at: new Date().toISOString() }),
+    );
+    await this.redis.ltrim(this.key('failures'), 0, 999);
+  }
+  async recordTrigger(t: Record<string, unknown>): Promise<void> {
+    await this.redis.lpush(
+      this.key('triggers'),
+      JSON.stringify({ ...t, at: new Date().toISOString() }),
+    );
+    await this.redis.ltrim(this.key('triggers'), 0, 999);
+  }
+  async triggers(): Promise<Record<string, unknown>[]> {
+    return (await this.redis.lrange(this.key('triggers'), 0, -1)).map((s) => JSON.parse(s));
+  }
+  async count(c: Counter, by = 1): Promise<void> {
+    await this.redis.hincrby(this.key('counters'), c, by);
+  }
+  async counters(): Promise<Record<string, number>> {
+    const h = await this.redis.hgetall(this.key('counters'));
+    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** Delete every key of this prefix (BullMQ's and ours): for tests. */
+  static async wipe(redis: Redis, prefix: string): Promise<number> {
+    let cursor = '0';
+    let n = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) n += await redis.del(...keys);
+    } while (cursor !== '0');
+    return n;
+  }
+}
