@@ -9,6 +9,9 @@ import { EXIT_USAGE, UsageError, type Command, type CommandIO } from './commands
 /** Command name -> module. Kept explicit so `--help` lists exactly what exists. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   review: () => import('./commands/review.js'),
+  scenario: () => import('./commands/scenario.js'),
+  worker: () => import('./commands/worker.js'),
+  serve: () => import('./commands/serve.js'),
 };
 
 export function processIO(): CommandIO {

@@ -43,6 +43,12 @@ export interface MsixInfo {
   pbaBar: number;
   pbaOffset: number;
   pbaSize: number;
+  /**
+   * Register ranges (offsets in the table's BAR) outside the MSI-X structures,
+   * when known: [] for a BAR that holds only MSI-X. Absent means unknown (a
+   * pasted layout); the checks then assume registers sit before the table.
+   */
+  otherRegisters?: { offset: number; size: number }[];
 }
 
 export type DeviceKind =
@@ -70,6 +76,19 @@ export interface LayoutDevice {
   msix?: MsixInfo;
   /** For VFs: the PF's BDF. */
   physfn?: string;
+  /** SR-IOV capability of a PF (added by the model; lspci's SR-IOV section). */
+  sriov?: SriovInfo;
+}
+
+export interface SriovInfo {
+  totalVfs: number;
+  /** VFs enabled (each is also listed as a device with `physfn`). */
+  numVfs: number;
+  /** Per-VF BARs: start is VF0's BAR (the PF's SR-IOV BAR base, null if unassigned), size is one VF's BAR. */
+  vfBars: LayoutBar[];
+  /** Routing-ID offset of VF0 and stride between VFs. */
+  vfOffset?: number;
+  vfStride?: number;
 }
 
 export interface LostBar {
