@@ -5,6 +5,11 @@
 //   review: `pcibot review` of the bundled 8-patch example on the real 6.12 tree,
 //           against the floor (bare `git apply --cached` of the same patches in a
 //           temporary index), and b4 (`b4 --offline-mode shazam`) when installed.
+//   model:  the scenario library at three page sizes, before and after.
+//   ingest: a synthetic 10,000-message lore epoch through the ingest queue with
+//           1 and 2 workers, against the raw git log walk of the same repository.
+//
+// `npm run bench -- model` runs only the named benches.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +22,8 @@ import { prepareKernelTree } from '../bot/tree/kernel.js';
 import { cacheDir } from '../bot/util/cache.js';
 import { exampleMbox } from '../fixtures/examples/index.js';
 import { runReview } from '../workers/pipeline.js';
+import { benchModel } from '../rules/model/run.js';
+import { benchIngest } from '../workers/bench-ingest.js';
 
 const exec = promisify(execFile);
 
@@ -106,7 +113,40 @@ async function benchReview(): Promise<void> {
   }
 }
 
-const benches: Record<string, () => Promise<void>> = { review: benchReview };
+async function benchModelLibrary(): Promise<void> {
+  const r = await benchModel(undefined, RUNS);
+  console.log(
+    `\n== model: the scenario library at 4K/16K/64K pages, before and after (mean of ${RUNS})`,
+  );
+  console.log(
+    `  ${r.scenarios} scenarios, ${r.evaluations} evaluations    ${fmt(r.ms).padStart(8)}   (target: well under 1000 ms)`,
+  );
+  console.log(
+    `  ${r.scenariosPerSecond.toFixed(0)} scenarios/s (before+after, 3 page sizes each); ${((r.evaluations / r.ms) * 1000).toFixed(0)} evaluations/s`,
+  );
+}
+
+async function benchIngestEpoch(): Promise<void> {
+  const messages = Number(process.env.BENCH_INGEST_MESSAGES ?? 10_000);
+  console.log(
+    `\n== ingest: a synthetic ${messages}-message public-inbox epoch (mostly noise) through the BullMQ ingest queue`,
+  );
+  for (const workers of [1, 2] as const) {
+    const r = await benchIngest({ messages, workers });
+    console.log(
+      `  ${workers} worker${workers > 1 ? 's' : ' '}   ${r.msgPerSec.toFixed(0).padStart(6)} msg/s   ` +
+        `(floor: raw git log + cat-file ${r.rawGitLogMsgPerSec.toFixed(0)} msg/s, ${fmt(r.rawGitLogMs)}; ` +
+        `walk+enqueue ${fmt(r.walkEnqueueMs)}; ratio ${(r.rawGitLogMsgPerSec / r.msgPerSec).toFixed(1)}x)` +
+        (r.failed ? `  ${r.failed} FAILED` : ''),
+    );
+  }
+}
+
+const benches: Record<string, () => Promise<void>> = {
+  review: benchReview,
+  model: benchModelLibrary,
+  ingest: benchIngestEpoch,
+};
 const only = process.argv.slice(2);
 for (const [name, fn] of Object.entries(benches)) {
   if (only.length && !only.includes(name)) continue;
