@@ -10,6 +10,8 @@ import { EXIT_USAGE, UsageError, type Command, type CommandIO } from './commands
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   review: () => import('./commands/review.js'),
   scenario: () => import('./commands/scenario.js'),
+  verify: () => import('./commands/verify.js'),
+  'record-layouts': () => import('./commands/record-layouts.js'),
   worker: () => import('./commands/worker.js'),
   serve: () => import('./commands/serve.js'),
 };

@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { loadGroundTruth } from '../../bot/verify/ground-truth.js';
 import { parseBootLog, parsePrintedResource, parseHexExact } from '../../bot/verify/bootlog.js';
 import type { Layout, LayoutBar, LayoutDevice } from '../../rules/model/layout.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixturesDir } from '../../bot/util/paths.js';
 
 const boots = new Map(loadGroundTruth().map((b) => [b.name, b]));
 
@@ -309,4 +312,56 @@ test('%pR resource text and exact hex parsing', () => {
   assert.equal(parseHexExact('0x0000008018004000', 'x'), 0x8018004000);
   assert.throws(() => parseHexExact('0xffffffffffffffff', 'start'), /above 2\^53/);
   assert.throws(() => parseHexExact('0xzz', 'start'), /not a hex number/);
+});
+
+test('vfio-probe output: what vfio-pci offers, and its sub-page reservations', () => {
+  const dir = join(fixturesDir, 'layouts', 'boot-logs');
+  const seabios = parseBootLog(
+    readFileSync(join(dir, 'seed-001-reproducer-iommu.x86_64.log'), 'utf8'),
+  );
+  assert.deepEqual(seabios.problems, []);
+  assert.deepEqual(seabios.vfioErrors, []);
+  // SeaBIOS gave each 32-byte BAR2 its own 4 KiB page: vfio-pci maps them and reserves the rest.
+  const bar2 = seabios.vfioRegions.filter((r) => r.index === 2);
+  assert.deepEqual(
+    bar2.map((r) => [r.bdf, r.size, r.mmap]),
+    [
+      ['0000:01:00.0', 32, true],
+      ['0000:01:01.0', 32, true],
+      ['0000:01:02.0', 32, true],
+      ['0000:01:03.0', 0x10000000, true],
+    ],
+  );
+  assert.ok(
+    seabios.vfioRegions.filter((r) => r.index === 1).every((r) => r.flags === 3 && !r.mmap),
+  );
+  assert.deepEqual(
+    (seabios.vfioIomem ?? [])
+      .filter((e) => e.name === 'vfio sub-page reserved')
+      .map((e) => [e.start, e.end]),
+    [
+      [0xe0000020, 0xe0000fff],
+      [0xe0001020, 0xe0001fff],
+      [0xe0002020, 0xe0002fff],
+    ],
+  );
+  // qboot: Linux packed the three BAR2s into one page; vfio-pci will not mmap them.
+  const qboot = parseBootLog(
+    readFileSync(join(dir, 'seed-001-reproducer-qboot-noiommu.x86_64.log'), 'utf8'),
+  );
+  assert.deepEqual(qboot.problems, []);
+  assert.deepEqual(
+    qboot.vfioRegions.filter((r) => r.index === 2).map((r) => r.mmap),
+    [false, false, false, true],
+  );
+  assert.equal(
+    (qboot.vfioIomem ?? []).filter((e) => e.name === 'vfio sub-page reserved').length,
+    0,
+  );
+  assert.deepEqual(qboot.vfio, ['noiommu-0', 'noiommu-1', 'noiommu-2', 'noiommu-3', 'vfio']);
+  // The ordinary markers are unchanged by the extra section.
+  assert.equal(
+    qboot.layout.devices.find((d) => d.bdf === '0000:01:01.0')?.bars[2]?.start,
+    0x110000020,
+  );
 });
