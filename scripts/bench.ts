@@ -8,6 +8,8 @@
 //   model:  the scenario library at three page sizes, before and after.
 //   ingest: a synthetic 10,000-message lore epoch through the ingest queue with
 //           1 and 2 workers, against the raw git log walk of the same repository.
+//   verify: a one-file patch rebuilt incrementally (x86, warm ccache) and three
+//           scenarios booted in QEMU; build and boot times apart.
 //
 // `npm run bench -- model` runs only the named benches.
 import { execFile, spawn } from 'node:child_process';
@@ -24,6 +26,7 @@ import { exampleMbox } from '../fixtures/examples/index.js';
 import { runReview } from '../workers/pipeline.js';
 import { benchModel } from '../rules/model/run.js';
 import { benchIngest } from '../workers/bench-ingest.js';
+import { benchVerifyIncremental } from '../bot/verify/bench.js';
 
 const exec = promisify(execFile);
 
@@ -142,10 +145,29 @@ async function benchIngestEpoch(): Promise<void> {
   }
 }
 
+async function benchVerify(): Promise<void> {
+  const { path: tree } = await prepareKernelTree();
+  console.log(
+    '\n== verify: one-file patch (drivers/pci/pci.c) rebuilt over a warm x86 build, then 3 scenarios booted',
+  );
+  const r = await benchVerifyIncremental({ tree });
+  console.log(
+    `  incremental rebuild (patched)         ${r.buildSeconds.toFixed(1).padStart(6)} s   (baseline: the rebuild back to base in the same run, ${r.baseSeconds.toFixed(1)} s)`,
+  );
+  for (const b of r.boots)
+    console.log(
+      `  boot ${b.name.padEnd(32)} ${b.seconds.toFixed(1).padStart(6)} s${b.complete ? '' : '   INCOMPLETE'}`,
+    );
+  console.log(
+    `  total build + boots                   ${r.totalSeconds.toFixed(1).padStart(6)} s   (target: under 120 s; kernel ${r.kernelVersion})`,
+  );
+}
+
 const benches: Record<string, () => Promise<void>> = {
   review: benchReview,
   model: benchModelLibrary,
   ingest: benchIngestEpoch,
+  verify: benchVerify,
 };
 const only = process.argv.slice(2);
 for (const [name, fn] of Object.entries(benches)) {
