@@ -13,7 +13,7 @@ import {
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import { applySeries } from '../bot/tree/apply.js';
-import type { Applied, Finding, Message, ParseFailure, Series } from '../bot/types.js';
+import type { Applied, Finding, Message, ParseFailure, RawMail, Series } from '../bot/types.js';
 import type { Rule } from '../rules/types.js';
 import { toolVersion } from '../bot/util/version.js';
 import { gitRepo } from '../bot/tree/git.js';
@@ -28,6 +28,8 @@ export interface Progress {
 
 export interface ReviewOptions {
   inputs: string[];
+  /** Messages already read (e.g. a thread found in a lore mirror), reviewed with the inputs. */
+  mails?: RawMail[];
   /** Kernel git repository to apply to; null reviews the mails without applying. */
   tree: string | null;
   /** Branches to try, in order, when a series has no usable base-commit. */
@@ -58,6 +60,7 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
   // ingest + parse
   progress({ stage: 'read', done: 0, total: opts.inputs.length });
   const read = await timed('read', () => readInputs(opts.inputs, { stdin: opts.stdin }));
+  read.mails.push(...(opts.mails ?? []));
   const messages: Message[] = [];
   const failures: ParseFailure[] = [...read.failures];
   await timed('parse', async () => {

@@ -4,7 +4,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runReview, type Progress } from '../../workers/pipeline.js';
 import { renderMarkdown, renderTerminal } from '../report/text.js';
+import { findThreadInMirror } from '../lore/find.js';
 import { resolveTree } from '../tree/kernel.js';
+import type { RawMail } from '../types.js';
 import {
   EXIT_FINDINGS,
   EXIT_OK,
@@ -15,6 +17,7 @@ import {
 } from './command.js';
 
 const usage = `usage: pcibot review <file.eml | file.mbox | Maildir/ | dir/ | -> ... [options]
+       pcibot review --message-id <id> [--mirror DIR] [options]
 
 Reviews the patch series found in the input: assembles series, applies them to a
 kernel tree and runs the review rules. Runs in one process; needs no server.
@@ -30,6 +33,9 @@ options:
   --markdown      print the report as Markdown
   --no-color      no colours in the terminal report
   --progress      show the progress line even when stderr is not a terminal
+  --message-id ID review the thread of this message from a local lore mirror
+                  (a public-inbox inbox or a pcibot mirror: --mirror DIR, or
+                  $PCIBOT_MIRROR); the cover letter and all patches come along
 
 exit status: 0 no error findings, 1 error findings, 2 bad usage or unreadable input`;
 
@@ -72,20 +78,41 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
         markdown: { type: 'boolean', default: false },
         'no-color': { type: 'boolean', default: false },
         progress: { type: 'boolean', default: false },
+        'message-id': { type: 'string' },
+        mirror: { type: 'string' },
       },
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   const { values, positionals } = parsed;
-  if (positionals.length === 0)
-    throw new UsageError('no input given (a mail, mbox, Maildir, directory or -)');
+  if (positionals.length === 0 && !values['message-id'])
+    throw new UsageError('no input given (a mail, mbox, Maildir, directory, - or --message-id)');
   if (values.json && values.markdown)
     throw new UsageError('--json and --markdown exclude each other');
   const inputs = positionals.map((p) => (p === '-' ? p : resolve(io.cwd, p)));
   for (const input of inputs) {
     if (input !== '-' && !existsSync(input)) {
       io.stderr(`pcibot review: ${input}: no such file or directory\n`);
+      return EXIT_USAGE;
+    }
+  }
+
+  let mails: RawMail[] = [];
+  if (values['message-id']) {
+    const mirror = values.mirror ?? io.env.PCIBOT_MIRROR;
+    if (!mirror)
+      throw new UsageError('--message-id needs a lore mirror: --mirror DIR or $PCIBOT_MIRROR');
+    const dir = resolve(io.cwd, mirror);
+    if (!existsSync(dir)) {
+      io.stderr(`pcibot review: mirror ${dir}: no such directory\n`);
+      return EXIT_USAGE;
+    }
+    mails = await findThreadInMirror(dir, values['message-id']);
+    if (mails.length === 0) {
+      io.stderr(
+        `pcibot review: <${values['message-id'].replace(/^<|>$/g, '')}> is not in the mirror ${dir}\n`,
+      );
       return EXIT_USAGE;
     }
   }
@@ -106,6 +133,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const progress = progressPrinter(io, values.progress);
   const report = await runReview({
     inputs,
+    mails,
     tree,
     branches: values.branch,
     stdin: io.stdin,
