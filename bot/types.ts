@@ -158,7 +158,12 @@ export type Disposition =
 export interface Assembly {
   series: Series[];
   /** For each input message (by Message-ID, or origin for failures), what became of it. */
-  accounting: { messageId: string | null; origin: Origin; subject: string | null; disposition: Disposition }[];
+  accounting: {
+    messageId: string | null;
+    origin: Origin;
+    subject: string | null;
+    disposition: Disposition;
+  }[];
 }
 
 export interface ScopeDecision {
@@ -170,12 +175,7 @@ export interface ScopeDecision {
 }
 
 export type PatchApplyStatus =
-  | 'applied'
-  | 'applied-3way'
-  | 'already-applied'
-  | 'conflict'
-  | 'malformed'
-  | 'not-attempted';
+  'applied' | 'applied-3way' | 'already-applied' | 'conflict' | 'malformed' | 'not-attempted';
 
 export interface ApplyConflict {
   file: string;

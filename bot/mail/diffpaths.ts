@@ -58,7 +58,17 @@ function unquote(raw: string): string {
       bytes.push(parseInt(oct, 8) & 0xff);
       i += oct.length - 1;
     } else {
-      const map: Record<string, number> = { n: 10, t: 9, '"': 34, '\\': 92, a: 7, b: 8, f: 12, r: 13, v: 11 };
+      const map: Record<string, number> = {
+        n: 10,
+        t: 9,
+        '"': 34,
+        '\\': 92,
+        a: 7,
+        b: 8,
+        f: 12,
+        r: 13,
+        v: 11,
+      };
       bytes.push(map[n] ?? n.charCodeAt(0));
     }
   }
@@ -71,7 +81,8 @@ function splitGitHeader(rest: string): [string, string] | null {
   if (quoted) return [quoted[1]!, quoted[2]!];
   // Unquoted names with spaces: "a/foo bar b/foo bar" splits in the middle.
   const half = (rest.length - 1) / 2;
-  if (Number.isInteger(half) && rest[half] === ' ') return [rest.slice(0, half), rest.slice(half + 1)];
+  if (Number.isInteger(half) && rest[half] === ' ')
+    return [rest.slice(0, half), rest.slice(half + 1)];
   return null;
 }
 
