@@ -10,6 +10,7 @@ import { EXIT_USAGE, UsageError, type Command, type CommandIO } from './commands
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   review: () => import('./commands/review.js'),
   scenario: () => import('./commands/scenario.js'),
+  rules: () => import('./commands/rules.js'),
   verify: () => import('./commands/verify.js'),
   'record-layouts': () => import('./commands/record-layouts.js'),
   worker: () => import('./commands/worker.js'),

@@ -9,6 +9,8 @@ import driverManagedDma from './driver-managed-dma/rule.js';
 import newKernelParameter from './new-kernel-parameter/rule.js';
 import stableAndFixes from './stable-and-fixes/rule.js';
 import subjectPrefix from './subject-prefix/rule.js';
+import isolationForPerformance from './isolation-for-performance/rule.js';
+import vfioUapi from './vfio-uapi/rule.js';
 
 export const allRules: readonly Rule[] = [
   driverManagedDma,
@@ -18,6 +20,8 @@ export const allRules: readonly Rule[] = [
   coreAndArchMixed,
   subjectPrefix,
   capitaliseMmioBar,
+  isolationForPerformance,
+  vfioUapi,
 ];
 
 export function findRule(id: string): Rule | undefined {

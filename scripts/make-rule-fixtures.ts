@@ -1,7 +1,8 @@
 // Writes the rule fixtures rules/<id>/{fires,quiet}*.eml: one patch mail each,
 // made as edits to the fixture kernel tree (fixtures/kernel-tree) so that they
 // apply in the tests. Run after changing a definition or the fixture tree:
-//   npm run build && node dist/scripts/make-rule-fixtures.js
+//   npm run build && node dist/scripts/make-rule-fixtures.js [rule-id ...]
+// (with rule ids, only those rules' fixtures are written).
 // The .eml files are committed; this script is how they were made.
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -386,6 +387,488 @@ const fixtures: Fixture[] = [
       ],
     },
   },
+  // --- isolation-for-performance and vfio-uapi (owner: rules) ---
+  {
+    rule: 'isolation-for-performance',
+    file: 'fires.eml',
+    patch: {
+      subject: 'vfio/pci: Mmap sub-page BARs that do not start a page',
+      body:
+        'On hosts with 64K pages most BARs smaller than a page do not start a host\n' +
+        'page, so vfio-pci refuses to mmap them and every guest access to them\n' +
+        'traps to QEMU and is emulated. NICs that keep their doorbells in such a\n' +
+        'BAR lose most of their throughput: with this patch we measured twice the\n' +
+        'packet rate in the guest.\n\n' +
+        'Drop the page-alignment requirement; the BAR is mapped together with the\n' +
+        'rest of its page.',
+      edits: [
+        {
+          file: 'drivers/vfio/pci/vfio_pci_core.c',
+          anchor: /^\t\t \* A smaller BAR can only be mapped if it starts a page \(the$/,
+          op: 'replace',
+          count: 3,
+          lines: [
+            '\t\t * A smaller BAR can be mapped if the rest of its page can be',
+            '\t\t * reserved so no other BAR moves in.',
+          ],
+        },
+        {
+          file: 'drivers/vfio/pci/vfio_pci_core.c',
+          anchor: /^\t\tif \(res->start & ~PAGE_MASK\)$/,
+          op: 'replace',
+          count: 3,
+          lines: [],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'isolation-for-performance',
+    file: 'fires-acs-quirk.eml',
+    patch: {
+      subject: 'PCI: Add ACS quirk for Intel 0x1593 multifunction NICs',
+      body:
+        'The two functions of these NICs have no ACS capability, so they end up\n' +
+        'in one IOMMU group and must be assigned to the same guest. Spreading them\n' +
+        'over two guests doubles the throughput we get out of one host.\n\n' +
+        'Use the multifunction endpoint quirk for them.',
+      edits: [
+        {
+          file: 'drivers/pci/quirks.c',
+          anchor: /^\t\{ PCI_VENDOR_ID_INTEL, 0x1533, pci_quirk_mf_endpoint_acs \},$/,
+          op: 'after',
+          lines: ['\t{ PCI_VENDOR_ID_INTEL, 0x1593, pci_quirk_mf_endpoint_acs },'],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'isolation-for-performance',
+    file: 'quiet.eml',
+    patch: {
+      subject: 'vfio/pci: Allow mmap of sub-page BARs that do not start a page',
+      body:
+        'On hosts with 64K pages most BARs smaller than a page do not start a host\n' +
+        'page, so vfio-pci refuses to mmap them and every guest access to them\n' +
+        'traps to QEMU and is emulated, which costs throughput.\n\n' +
+        'Isolation does not depend on the BAR starting the page: the rest of the\n' +
+        'page is still reserved before the BAR is offered for mmap, so no other\n' +
+        "device's registers can be reached through the mapping. Drop the\n" +
+        'page-alignment requirement.',
+      edits: [
+        {
+          file: 'drivers/vfio/pci/vfio_pci_core.c',
+          anchor: /^\t\t \* A smaller BAR can only be mapped if it starts a page \(the$/,
+          op: 'replace',
+          count: 3,
+          lines: [
+            '\t\t * A smaller BAR can be mapped if the rest of its page can be',
+            '\t\t * reserved so no other BAR moves in.',
+          ],
+        },
+        {
+          file: 'drivers/vfio/pci/vfio_pci_core.c',
+          anchor: /^\t\tif \(res->start & ~PAGE_MASK\)$/,
+          op: 'replace',
+          count: 3,
+          lines: [],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'isolation-for-performance',
+    file: 'quiet-reordered.eml',
+    patch: {
+      subject: 'vfio/pci: Check whether a BAR can be mapped before the VMA',
+      body:
+        'Userspace commonly probes BARs that cannot be mapped. Refuse those\n' +
+        'before looking at the VMA, which saves the overhead of the VMA checks on\n' +
+        'that path and groups the region checks together.',
+      edits: [
+        {
+          file: 'drivers/vfio/pci/vfio_pci_core.c',
+          anchor: /^\tif \(\(vma->vm_flags & VM_SHARED\) == 0\)$/,
+          op: 'replace',
+          count: 2,
+          lines: [],
+        },
+        {
+          file: 'drivers/vfio/pci/vfio_pci_core.c',
+          anchor: /^\tif \(!vdev->bar_mmap_supported\[index\]\)$/,
+          op: 'after',
+          skip: 1,
+          lines: ['\tif ((vma->vm_flags & VM_SHARED) == 0)', '\t\treturn -EINVAL;'],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'vfio-uapi',
+    file: 'fires.eml',
+    patch: {
+      subject: 'vfio/type1: Let userspace register a reserved IOVA range for MSIs',
+      body:
+        'On ARM the MSI doorbell must be mapped in the IOMMU at an IOVA the guest\n' +
+        'does not use. Let userspace register that range with VFIO_IOMMU_MAP_DMA\n' +
+        'and a new flag, VFIO_DMA_MAP_FLAG_MSI_RESERVED_IOVA; the host then maps\n' +
+        'doorbells inside it when the device allocates its MSIs.\n\n' +
+        'Add the map and unmap ioctls to type1 at the same time.',
+      edits: [
+        {
+          file: 'include/uapi/linux/vfio.h',
+          anchor: /^#endif \/\* _UAPIVFIO_H \*\/$/,
+          op: 'before',
+          lines: [
+            '/**',
+            ' * VFIO_IOMMU_MAP_DMA - map process memory for device DMA',
+            ' *',
+            ' * Map process virtual addresses to IO virtual addresses. Caller sets',
+            ' * argsz; READ and/or WRITE are required.',
+            ' *',
+            ' * With VFIO_DMA_MAP_FLAG_MSI_RESERVED_IOVA the call only registers an IOVA',
+            ' * range the host uses to map MSI doorbells; vaddr and the READ/WRITE',
+            ' * flags are ignored. A single MSI_RESERVED_IOVA range can be registered.',
+            ' */',
+            'struct vfio_iommu_type1_dma_map {',
+            '\t__u32\targsz;',
+            '\t__u32\tflags;',
+            '#define VFIO_DMA_MAP_FLAG_READ (1 << 0)\t\t/* readable from device */',
+            '#define VFIO_DMA_MAP_FLAG_WRITE (1 << 1)\t/* writable from device */',
+            '#define VFIO_DMA_MAP_FLAG_MSI_RESERVED_IOVA (1 << 2)\t/* MSI doorbell range */',
+            '\t__u64\tvaddr;\t\t\t\t/* Process virtual address */',
+            '\t__u64\tiova;\t\t\t\t/* IO virtual address */',
+            '\t__u64\tsize;\t\t\t\t/* Size of mapping (bytes) */',
+            '};',
+            '',
+            '#define VFIO_IOMMU_MAP_DMA _IO(VFIO_TYPE, VFIO_BASE + 13)',
+            '',
+            '/**',
+            ' * VFIO_IOMMU_UNMAP_DMA - unmap IO virtual addresses',
+            ' *',
+            ' * Caller sets argsz; the size unmapped is returned in size. A reserved',
+            ' * MSI range must be unmapped with the MSI_RESERVED_IOVA flag set.',
+            ' */',
+            'struct vfio_iommu_type1_dma_unmap {',
+            '\t__u32\targsz;',
+            '\t__u32\tflags;',
+            '\t__u64\tiova;\t\t\t\t/* IO virtual address */',
+            '\t__u64\tsize;\t\t\t\t/* Size of mapping (bytes) */',
+            '};',
+            '',
+            '#define VFIO_IOMMU_UNMAP_DMA _IO(VFIO_TYPE, VFIO_BASE + 14)',
+            '',
+          ],
+        },
+        {
+          file: 'drivers/vfio/vfio_iommu_type1.c',
+          anchor: /^out_free:$/,
+          op: 'after',
+          skip: 3,
+          lines: [
+            '',
+            'static long vfio_iommu_type1_ioctl(void *iommu_data, unsigned int cmd,',
+            '\t\t\t\t   unsigned long arg)',
+            '{',
+            '\tstruct vfio_iommu *iommu = iommu_data;',
+            '',
+            '\tswitch (cmd) {',
+            '\tcase VFIO_IOMMU_MAP_DMA: {',
+            '\t\tstruct vfio_iommu_type1_dma_map map;',
+            '\t\tuint32_t mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |',
+            '\t\t\t\tVFIO_DMA_MAP_FLAG_MSI_RESERVED_IOVA;',
+            '\t\tint prot = 0;',
+            '',
+            '\t\tif (copy_from_user(&map, (void __user *)arg, sizeof(map)))',
+            '\t\t\treturn -EFAULT;',
+            '\t\tif (map.argsz < sizeof(map) || map.flags & ~mask)',
+            '\t\t\treturn -EINVAL;',
+            '\t\tif (map.flags & VFIO_DMA_MAP_FLAG_READ)',
+            '\t\t\tprot |= IOMMU_READ;',
+            '\t\tif (map.flags & VFIO_DMA_MAP_FLAG_WRITE)',
+            '\t\t\tprot |= IOMMU_WRITE;',
+            '\t\treturn vfio_dma_do_map(iommu, &map, prot);',
+            '\t}',
+            '\tcase VFIO_IOMMU_UNMAP_DMA: {',
+            '\t\tstruct vfio_iommu_type1_dma_unmap unmap;',
+            '',
+            '\t\tif (copy_from_user(&unmap, (void __user *)arg, sizeof(unmap)))',
+            '\t\t\treturn -EFAULT;',
+            '\t\tif (unmap.argsz < sizeof(unmap) || unmap.flags)',
+            '\t\t\treturn -EINVAL;',
+            '\t\treturn vfio_dma_do_unmap(iommu, &unmap);',
+            '\t}',
+            '\t}',
+            '',
+            '\treturn -ENOTTY;',
+            '}',
+          ],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'vfio-uapi',
+    file: 'fires-renumbered.eml',
+    patch: {
+      subject: 'vfio: Keep the region capability IDs dense',
+      body:
+        'Region capability 2 has no user in this tree. Give its number to the\n' +
+        'MSI-X mappable capability so that the IDs have no hole.',
+      edits: [
+        {
+          file: 'include/uapi/linux/vfio.h',
+          anchor: /^#define VFIO_REGION_INFO_CAP_MSIX_MAPPABLE\s+3$/,
+          op: 'replace',
+          lines: ['#define VFIO_REGION_INFO_CAP_MSIX_MAPPABLE\t2'],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'vfio-uapi',
+    file: 'quiet.eml',
+    patch: {
+      subject: 'vfio/pci: Report BARs that have their page to themselves',
+      body:
+        'Userspace cannot tell whether a mappable BAR smaller than a page has the\n' +
+        'rest of its page reserved, which it needs to know before it places\n' +
+        'another BAR next to it in the guest. Report it with a new region flag,\n' +
+        'set for every sub-page BAR vfio-pci offers for mmap.',
+      edits: [
+        {
+          file: 'include/uapi/linux/vfio.h',
+          anchor: /^#define VFIO_REGION_INFO_FLAG_CAPS\s/,
+          op: 'after',
+          lines: [
+            '/*',
+            ' * The region is smaller than a host page and the rest of that page is',
+            ' * reserved: nothing else can be mapped in the same page.',
+            ' */',
+            '#define VFIO_REGION_INFO_FLAG_EXCLUSIVE_PAGE (1 << 4)',
+          ],
+        },
+        {
+          file: 'drivers/vfio/pci/vfio_pci_core.c',
+          anchor: /^\t\tinfo->flags \|= VFIO_REGION_INFO_FLAG_MMAP;$/,
+          op: 'after',
+          lines: [
+            '\t\tif (info->size < PAGE_SIZE)',
+            '\t\t\tinfo->flags |= VFIO_REGION_INFO_FLAG_EXCLUSIVE_PAGE;',
+          ],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'vfio-uapi',
+    file: 'quiet-doc.eml',
+    patch: {
+      subject: 'vfio: Document how the MSI-X table stays with the host',
+      body:
+        'Say in the UAPI what the MSI-X mappable capability does not change:\n' +
+        'the vector table is still programmed only through VFIO_DEVICE_SET_IRQS,\n' +
+        'and reads and writes of it through the region are still filtered.',
+      edits: [
+        {
+          file: 'include/uapi/linux/vfio.h',
+          anchor: /^ \* the table itself is still only programmed through VFIO_DEVICE_SET_IRQS\.$/,
+          op: 'replace',
+          lines: [
+            ' * the table itself is still only programmed through VFIO_DEVICE_SET_IRQS.',
+            ' * Reads of the table through the region file return all ones and writes',
+            ' * to it are dropped, whether or not the region is mapped.',
+          ],
+        },
+      ],
+    },
+  },
+  // --- end of isolation-for-performance and vfio-uapi ---
+
+  // realign-by-default
+  {
+    rule: 'realign-by-default',
+    file: 'fires.eml',
+    patch: {
+      subject: 'PCI: Page-align memory BARs by default',
+      body:
+        'Small memory BARs of different devices can end up in one page, and a\n' +
+        'device passed through to a guest then exposes the other device. Make\n' +
+        'the default alignment of memory BARs a page on every architecture that\n' +
+        'does not choose its own.',
+      edits: [
+        {
+          file: PCI,
+          anchor: /^resource_size_t __weak pcibios_default_alignment\(void\)$/,
+          op: 'replace',
+          count: 4,
+          lines: [
+            'resource_size_t __weak pcibios_default_alignment(void)',
+            '{',
+            '\treturn PAGE_SIZE;',
+            '}',
+          ],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'realign-by-default',
+    file: 'fires-opt-out.eml',
+    patch: {
+      subject: 'PCI: Align small BARs by default, with pci=no_small_bar_align',
+      body:
+        'Make the default alignment of memory BARs max(4K, PAGE_SIZE) so that\n' +
+        'small BARs of different devices never share a page, and add\n' +
+        'pci=no_small_bar_align for systems where moving BARs at boot breaks\n' +
+        'something.',
+      edits: [
+        {
+          file: PCI,
+          anchor: /^ \* pcibios_default_alignment - alignment every device's BARs get by default$/,
+          op: 'before',
+          skip: -1,
+          lines: [
+            '/* pci=no_small_bar_align: keep the firmware alignment of small BARs */',
+            'static bool pci_no_small_bar_align;',
+            '',
+          ],
+        },
+        {
+          file: PCI,
+          anchor: /^resource_size_t __weak pcibios_default_alignment\(void\)$/,
+          op: 'replace',
+          count: 4,
+          lines: [
+            'resource_size_t __weak pcibios_default_alignment(void)',
+            '{',
+            '\tif (pci_no_small_bar_align)',
+            '\t\treturn 0;',
+            '\treturn max_t(resource_size_t, SZ_4K, PAGE_SIZE);',
+            '}',
+          ],
+        },
+        {
+          file: PCI,
+          anchor: /^\t\t\} else if \(!strncmp\(str, "resource_alignment=", 19\)\) \{$/,
+          op: 'before',
+          lines: [
+            '\t\t} else if (!strcmp(str, "no_small_bar_align")) {',
+            '\t\t\tpci_no_small_bar_align = true;',
+          ],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'realign-by-default',
+    file: 'quiet.eml',
+    patch: {
+      subject: 'PCI: Add pci=small_bar_align to page-align small BARs for passthrough',
+      body:
+        'Systems that pass devices through to guests need small BARs of\n' +
+        'different devices in different pages. Add pci=small_bar_align, which\n' +
+        'makes the default alignment of memory BARs max(4K, PAGE_SIZE); without\n' +
+        'it nothing changes.',
+      edits: [
+        {
+          file: PCI,
+          anchor: /^ \* pcibios_default_alignment - alignment every device's BARs get by default$/,
+          op: 'before',
+          skip: -1,
+          lines: [
+            '/* pci=small_bar_align: page-align small BARs (for passthrough) */',
+            'static bool pci_small_bar_align;',
+            '',
+          ],
+        },
+        {
+          file: PCI,
+          anchor: /^resource_size_t __weak pcibios_default_alignment\(void\)$/,
+          op: 'replace',
+          count: 4,
+          lines: [
+            'resource_size_t __weak pcibios_default_alignment(void)',
+            '{',
+            '\tif (pci_small_bar_align)',
+            '\t\treturn max_t(resource_size_t, SZ_4K, PAGE_SIZE);',
+            '\treturn 0;',
+            '}',
+          ],
+        },
+        {
+          file: PCI,
+          anchor: /^\t\t\} else if \(!strncmp\(str, "resource_alignment=", 19\)\) \{$/,
+          op: 'before',
+          lines: [
+            '\t\t} else if (!strcmp(str, "small_bar_align")) {',
+            '\t\t\tpci_small_bar_align = true;',
+          ],
+        },
+      ],
+    },
+  },
+
+  // policy-in-weak-default
+  {
+    rule: 'policy-in-weak-default',
+    file: 'fires.eml',
+    patch: {
+      subject: 'PCI: Align small BARs to max(4K, PAGE_SIZE)',
+      body:
+        'Small BARs of different devices end up in one page, so a device passed\n' +
+        'through to a guest exposes the registers of the other (XSA-461). Make\n' +
+        'the default alignment of memory BARs max(4K, PAGE_SIZE).',
+      edits: [
+        {
+          file: PCI,
+          anchor: /^resource_size_t __weak pcibios_default_alignment\(void\)$/,
+          op: 'replace',
+          count: 4,
+          lines: [
+            'resource_size_t __weak pcibios_default_alignment(void)',
+            '{',
+            '\t/*',
+            '\t * PCIe r6.1 sec 7.7.2: MSI-X structures must not share a naturally',
+            '\t * aligned 4 KiB range with other registers.',
+            '\t */',
+            '\treturn max_t(resource_size_t, SZ_4K, PAGE_SIZE);',
+            '}',
+          ],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'policy-in-weak-default',
+    file: 'quiet.eml',
+    patch: {
+      subject: 'PCI: Align small BARs to max(4K, PAGE_SIZE)',
+      body:
+        'Small BARs of different devices end up in one page, so a device passed\n' +
+        'through to a guest exposes the registers of the other (XSA-461). Make\n' +
+        'the default alignment of memory BARs max(4K, PAGE_SIZE).',
+      edits: [
+        {
+          file: PCI,
+          anchor: /^resource_size_t __weak pcibios_default_alignment\(void\)$/,
+          op: 'replace',
+          count: 4,
+          lines: [
+            'resource_size_t __weak pcibios_default_alignment(void)',
+            '{',
+            '\t/*',
+            "\t * Keep small BARs of different devices out of each other's pages:",
+            '\t * a device passed through to a guest must not expose another',
+            "\t * device's registers (XSA-461).",
+            '\t */',
+            '\treturn max_t(resource_size_t, SZ_4K, PAGE_SIZE);',
+            '}',
+          ],
+        },
+      ],
+    },
+  },
 ];
 
 const author = { name: 'Fixture Author', address: 'fixture.author@example.org' };
@@ -393,7 +876,9 @@ const author = { name: 'Fixture Author', address: 'fixture.author@example.org' }
 const work = await mkdtemp(join(tmpdir(), 'pcibot-rule-fixtures-'));
 try {
   const { path: tree, commit } = await buildFixtureTree(join(work, 'tree'));
+  const only = process.argv.slice(2);
   for (const [i, f] of fixtures.entries()) {
+    if (only.length && !only.includes(f.rule)) continue;
     const series: ExampleSeries = {
       name: `${f.rule}-${f.file.replace(/\.eml$/, '')}`,
       version: 1,
