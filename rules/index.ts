@@ -11,6 +11,8 @@ import stableAndFixes from './stable-and-fixes/rule.js';
 import subjectPrefix from './subject-prefix/rule.js';
 import isolationForPerformance from './isolation-for-performance/rule.js';
 import vfioUapi from './vfio-uapi/rule.js';
+import realignByDefault from './realign-by-default/rule.js';
+import policyInWeakDefault from './policy-in-weak-default/rule.js';
 
 export const allRules: readonly Rule[] = [
   driverManagedDma,
@@ -22,6 +24,8 @@ export const allRules: readonly Rule[] = [
   capitaliseMmioBar,
   isolationForPerformance,
   vfioUapi,
+  realignByDefault,
+  policyInWeakDefault,
 ];
 
 export function findRule(id: string): Rule | undefined {

@@ -5,6 +5,7 @@ import parseDiff from 'parse-diff';
 import { allRules } from '../../rules/index.js';
 import { runRules, type RuleError } from '../../rules/run.js';
 import type { Rule, TreeReader } from '../../rules/types.js';
+import { policyBeforeAfter } from '../tree/policy/before-after.js';
 import { openTreeReader } from '../tree/reader.js';
 import type { Applied, Finding, Series } from '../types.js';
 
@@ -13,6 +14,12 @@ export interface AnalyseInput {
   /** null when the series could not be applied anywhere (rules still read the mails). */
   applied: Applied | null;
   rules?: readonly Rule[];
+  /**
+   * The model's before/after on the scenario library (policy read from the base
+   * and the patched tree): on by default; `false` skips it, `scenariosDir`
+   * points it at another library.
+   */
+  model?: false | { scenariosDir?: string };
 }
 
 export interface AnalyseOutput {
@@ -73,5 +80,23 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
     perPatch[index] = findings;
     errors.push(...e);
   }
-  return { perPatch, series: [], errors };
+  // The model's before/after: series-level findings (silent when the policy does not change).
+  const series: Finding[] = [];
+  const appliedAny = applied?.patches.some(
+    (p) => p.status === 'applied' || p.status === 'applied-3way',
+  );
+  if (applied && appliedAny && input.model !== false) {
+    try {
+      const ba = await policyBeforeAfter(input.series, applied, input.model || {});
+      series.push(...ba.findings);
+      for (const e of ba.errors) errors.push({ rule: 'model/before-after', patch: 0, error: e });
+    } catch (err) {
+      errors.push({
+        rule: 'model/before-after',
+        patch: 0,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+  return { perPatch, series, errors };
 }

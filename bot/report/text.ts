@@ -20,16 +20,20 @@ export function originLabel(o: Origin): string {
   return s;
 }
 
+/** Wrap text at width; explicit line breaks are kept, and a line's own leading spaces indent its continuation. */
 function wrap(text: string, width: number, indent: string): string[] {
   const out: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (line && indent.length + line.length + 1 + word.length > width) {
-      out.push(indent + line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
+  for (const para of text.split('\n')) {
+    const lead = indent + (/^ */.exec(para)?.[0] ?? '');
+    let line = '';
+    for (const word of para.split(/\s+/).filter(Boolean)) {
+      if (line && lead.length + line.length + 1 + word.length > width) {
+        out.push(lead + line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    if (line) out.push(lead + line);
   }
-  if (line) out.push(indent + line);
   return out;
 }
 

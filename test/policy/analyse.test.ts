@@ -1,0 +1,218 @@
+// The model's before/after in the analyse stage: the bundled example on the
+// real 6.12 tree (with and without the patch that keeps STARTALIGN on x86),
+// and silence for series that do not change the policy.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { analyseSeries } from '../../bot/analyse/analyse.js';
+import { gitRepo } from '../../bot/tree/git.js';
+import { prepareKernelTree } from '../../bot/tree/kernel.js';
+import type { Finding, Series } from '../../bot/types.js';
+import { cacheDir } from '../../bot/util/cache.js';
+import { repoRoot } from '../../bot/util/paths.js';
+import { exampleMbox } from '../../fixtures/examples/index.js';
+import { generateExampleMbox } from '../../fixtures/examples/generate.js';
+import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
+import { runReview } from '../../workers/pipeline.js';
+import { applyTo, seriesFrom, tempDir } from './helpers.js';
+
+const tmp = tempDir('pcibot-policy-analyse-');
+let real = '';
+let realCommit = '';
+let example: Series;
+
+before(async () => {
+  ({ path: real, commit: realCommit } = await prepareKernelTree());
+  const mbox = await exampleMbox({
+    name: 'align-small-bars',
+    tree: real,
+    commit: realCommit,
+    cacheDir: cacheDir(),
+  });
+  example = await seriesFrom(mbox);
+});
+after(() => tmp.cleanup());
+
+type Row = {
+  pageSize: number;
+  check: string;
+  fixed: number;
+  introduced: number;
+  remaining: number;
+};
+const row = (f: Finding, pageSize: number, check: string) =>
+  (f.evidence['table'] as Row[]).find((r) => r.pageSize === pageSize && r.check === check);
+
+describe('the bundled example on the real 6.12 tree', () => {
+  test('patch 8 raises both review rules; the series gets the before/after table', async () => {
+    const mbox = await exampleMbox({
+      name: 'align-small-bars',
+      tree: real,
+      commit: realCommit,
+      cacheDir: cacheDir(),
+    });
+    const report = await runReview({ inputs: [mbox], tree: real });
+    assert.deepEqual(report.internalErrors, []);
+    const s = report.series[0]!;
+    const rulesAt = (i: number) => s.patches[i - 1]!.findings.map((f) => f.rule);
+    assert.ok(rulesAt(8).includes('realign-by-default'), JSON.stringify(rulesAt(8)));
+    assert.ok(rulesAt(8).includes('policy-in-weak-default'));
+    for (let i = 1; i <= 7; i++) {
+      assert.ok(!rulesAt(i).includes('realign-by-default'), `patch ${i}`);
+      assert.ok(!rulesAt(i).includes('policy-in-weak-default'), `patch ${i}`);
+    }
+    const realign = s.patches[7]!.findings.find((f) => f.rule === 'realign-by-default')!;
+    assert.equal(realign.file, 'drivers/pci/pci.c');
+    assert.match(
+      realign.detail,
+      /pci=small_bar_align \(patch 6\), although nothing on the alignment path reads pci_small_bar_align_order/,
+    );
+    const weak = s.patches[7]!.findings.find((f) => f.rule === 'policy-in-weak-default')!;
+    assert.deepEqual(weak.evidence['appliedIn'], [
+      'pci_specified_resource_alignment',
+      'pci_reassigndev_resource_alignment',
+    ]);
+    assert.deepEqual(weak.evidence['overrides'], ['arch/powerpc/kernel/pci-common.c']);
+
+    const summary = s.findings.find((f) => f.rule === 'model/before-after');
+    assert.ok(summary, JSON.stringify(s.findings.map((f) => f.rule)));
+    assert.equal(summary.severity, 'info');
+    assert.match(
+      summary.detail,
+      /default alignment: 0 -> max\(4K, PAGE_SIZE\); x86 claim pass keeps STARTALIGN alignments/,
+    );
+    // Page sharing fixed at 4K for the kernel-assigned scenarios, nothing introduced.
+    const at4k = row(summary, 4096, 'model/shared-page')!;
+    assert.ok(at4k.fixed >= 3, JSON.stringify(at4k));
+    assert.equal(at4k.introduced, 0);
+    assert.equal(at4k.remaining, 0);
+    assert.match(
+      summary.detail,
+      /At 4K \(\d+ scenario runs\): \d+ shared pages fixed, 0 introduced, 0 remain/,
+    );
+    // What remains at 64K is named, with devices and page.
+    const at64k = row(summary, 65536, 'model/shared-page')!;
+    assert.ok(at64k.fixed > 0 && at64k.remaining > 0, JSON.stringify(at64k));
+    assert.match(
+      summary.detail,
+      /At 64K .*\n(?:.*\n)*? {4}Still there at 64K: .*devices [0-9a-f:., ]+, page 0x[0-9a-f]+/,
+    );
+    // The kernel-assigned arm64 reproducer is fixed at every page size (one
+    // aggregated finding lists every fixed item, with the page sizes it was at).
+    const fixed = s.findings.filter((f) => f.rule === 'model/fixed');
+    assert.equal(fixed.length, 1, 'fixes are reported in one finding');
+    type Item = { scenario: string; rule: string; pageSizes: number[] };
+    const items = (fixed[0]!.evidence['items'] as Item[]).filter(
+      (i) => i.scenario === 'seed-001-reproducer-arm64' && i.rule === 'model/shared-page',
+    );
+    const at = (p: number) => items.filter((i) => i.pageSizes.includes(p)).length;
+    assert.deepEqual([at(4096), at(16384), at(65536)], [1, 2, 3], JSON.stringify(items));
+    // Fixed errors (shared pages) are listed before the sub-page warnings.
+    assert.match(fixed[0]!.detail, /no longer finds: [^:]+: devices [0-9a-f:., ]+, page 0x/);
+    // Nothing introduced (the x86 STARTALIGN drop is fixed by patch 3).
+    assert.deepEqual(
+      s.findings.filter((f) => f.evidence['change'] === 'introduced'),
+      [],
+    );
+    assert.ok(s.findings.some((f) => f.rule === 'model/remaining'));
+    // Patches 1 and 2 change alignment code the model has no field for.
+    assert.deepEqual(
+      s.findings
+        .filter((f) => f.rule === 'policy/not-understood')
+        .map((f) => f.evidence['function']),
+      ['pci_reassigndev_resource_alignment', 'pci_request_resource_alignment'],
+    );
+    assert.deepEqual(JSON.parse(JSON.stringify(report)), report, 'plain JSON');
+  });
+
+  test('without patch 3 the x86 claim pass drops the STARTALIGN alignments: lost BARs, as errors', async () => {
+    const applied = await applyTo(real, example, [1, 2, 4, 5, 6, 7, 8]);
+    const out = await analyseSeries({ series: example, applied, rules: [] });
+    assert.deepEqual(out.errors, []);
+    const summary = out.series.find((f) => f.rule === 'model/before-after')!;
+    assert.deepEqual(summary.evidence['changedFields'], {
+      arm64: ['defaultAlignment'],
+      x86_64: ['defaultAlignment'],
+    });
+    const lost = out.series.filter(
+      (f) => f.rule === 'model/lost-bar' && f.evidence['change'] === 'introduced',
+    );
+    assert.equal(lost.length, 1, 'introduced lost BARs are reported in one finding');
+    const f = lost[0]!;
+    assert.equal(f.severity, 'error');
+    const items = f.evidence['items'] as { scenario: string; arch: string }[];
+    assert.ok(items.length > 0);
+    for (const i of items) assert.equal(i.arch, 'x86_64');
+    assert.match(String((f.evidence['example'] as Record<string, unknown>)['reason']), /alignment/);
+    assert.ok(items.some((i) => i.scenario === 'seed-001-reproducer'));
+    assert.match(f.title, /^The series introduces \d+ lost BARs in \d+ scenarios$/);
+    assert.ok(row(summary, 4096, 'model/lost-bar')!.introduced > 0);
+  });
+
+  test('a series that does not change the policy: the model stays silent', async () => {
+    const mbox = join(tmp.path, 'quiet.mbox');
+    await generateExampleMbox({
+      tree: real,
+      base: realCommit,
+      out: mbox,
+      series: {
+        name: 'policy-quiet',
+        version: 1,
+        author: { name: 'Test Author', address: 'test.author@example.org' },
+        to: ['Bjorn Helgaas <bhelgaas@google.com>'],
+        cc: ['linux-pci@vger.kernel.org'],
+        date: '2026-11-03T10:00:00Z',
+        cover: null,
+        patches: [
+          {
+            subject: 'PCI: Say why requested alignments are ignored under PCI_PROBE_ONLY',
+            body: 'Reword the message and explain the resize choice in a comment.',
+            edits: [
+              {
+                file: 'drivers/pci/pci.c',
+                anchor:
+                  /^\t\tpr_info_once\("PCI: Ignoring requested alignments \(PCI_PROBE_ONLY\)\\n"\);$/,
+                op: 'replace',
+                lines: ['\t\tpr_info_once("PCI: Keeping firmware BARs (PCI_PROBE_ONLY)\\n");'],
+              },
+              {
+                file: 'drivers/pci/pci.c',
+                anchor: /^\tif \(resize\) \{$/,
+                op: 'before',
+                lines: ['\t/* Devices named on the command line get the resize method. */'],
+              },
+            ],
+          },
+        ],
+      },
+    });
+    const series = await seriesFrom(mbox);
+    const applied = await applyTo(real, series);
+    assert.equal(applied.patches[0]!.status, 'applied');
+    const out = await analyseSeries({ series, applied });
+    assert.deepEqual(out.errors, []);
+    assert.deepEqual(out.series, []);
+    assert.deepEqual(
+      out.perPatch[1]!.map((f) => f.rule).filter((r) => /realign|weak/.test(r)),
+      [],
+    );
+  });
+});
+
+describe('the fixture tree', () => {
+  test('a patch outside the policy files, and one inside that changes nothing the model reads', async () => {
+    const t = await buildFixtureTree(join(tmp.path, 'fixture'));
+    try {
+      for (const file of [
+        'rules/subject-prefix/quiet.eml',
+        'rules/capitalise-mmio-bar/quiet.eml',
+      ]) {
+        const report = await runReview({ inputs: [join(repoRoot, file)], tree: t.path });
+        assert.equal(report.series[0]!.status, 'reviewed', file);
+        assert.deepEqual(report.series[0]!.findings, [], file);
+      }
+    } finally {
+      gitRepo(t.path).close();
+    }
+  });
+});
