@@ -36,6 +36,8 @@ export interface ReviewOptions {
   branches?: string[];
   stdin?: NodeJS.ReadableStream;
   rules?: readonly Rule[];
+  /** The model's before/after on the scenario library (default on); false skips it. */
+  model?: false | { scenariosDir?: string };
   onProgress?: (p: Progress) => void;
 }
 
@@ -119,7 +121,7 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
       what: series.title,
     });
     const analysis = await timed('analyse', () =>
-      analyseSeries({ series, applied, rules: opts.rules }),
+      analyseSeries({ series, applied, rules: opts.rules, model: opts.model }),
     );
     for (const e of analysis.errors)
       internalErrors.push({

@@ -88,7 +88,36 @@ const OPAQUE: [string, string[]][] = [
   [F.quirks, ['pci_dev_specific_acs_enabled']],
 ];
 
+/**
+ * Readings per tree state: analyse hands the same reader object to every rule
+ * for one state, and the state after patch i is the state before patch i+1, so
+ * rules reading the policy of one series parse each state once. The name is not
+ * part of the key; each caller gets its own copy of the policy object.
+ */
+const readings = new WeakMap<PolicyTree, Map<string, Promise<PolicyReading>>>();
+
 export async function readPolicy(
+  tree: PolicyTree,
+  arch: PolicyArch,
+  opts: ReadPolicyOptions = {},
+): Promise<PolicyReading> {
+  const { name, ...rest } = opts;
+  const key = `${arch}|${JSON.stringify(rest)}`;
+  let perTree = readings.get(tree);
+  if (!perTree) readings.set(tree, (perTree = new Map()));
+  let reading = perTree.get(key);
+  if (!reading) {
+    reading = readPolicyUncached(tree, arch, rest);
+    perTree.set(key, reading);
+    reading.catch(() => perTree.delete(key));
+  }
+  const r = await reading;
+  const policy = structuredClone(r.policy);
+  if (name !== undefined) policy.name = name;
+  return { ...r, policy };
+}
+
+async function readPolicyUncached(
   tree: PolicyTree,
   arch: PolicyArch,
   opts: ReadPolicyOptions = {},
