@@ -17,9 +17,10 @@ import type { Applied, Finding, Message, ParseFailure, RawMail, Series } from '.
 import type { Rule } from '../rules/types.js';
 import { toolVersion } from '../bot/util/version.js';
 import { gitRepo } from '../bot/tree/git.js';
+import { verifySeries } from '../bot/verify/series.js';
 
 export interface Progress {
-  stage: 'read' | 'parse' | 'assemble' | 'apply' | 'analyse' | 'done';
+  stage: 'read' | 'parse' | 'assemble' | 'apply' | 'analyse' | 'verify' | 'done';
   done: number;
   total: number;
   /** What is being worked on, e.g. the series title. */
@@ -38,6 +39,16 @@ export interface ReviewOptions {
   rules?: readonly Rule[];
   /** The model's before/after on the scenario library (default on); false skips it. */
   model?: false | { scenariosDir?: string };
+  /**
+   * Build each applied series' kernel and boot the bootable scenarios in QEMU
+   * (slow: minutes). Off by default.
+   */
+  verify?: {
+    only?: string[];
+    arch?: 'x86_64' | 'arm64';
+    scenariosDir?: string;
+    log?: (line: string) => void;
+  };
   onProgress?: (p: Progress) => void;
 }
 
@@ -88,7 +99,7 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
   for (const series of assembly.series) {
     const scope = scopes.get(series.id)!;
     if (!scope.inScope) {
-      seriesReports.push(seriesReport(series, scope, null, null));
+      seriesReports.push({ ...seriesReport(series, scope, null, null), verify: null });
       continue;
     }
     reviewedCount++;
@@ -129,7 +140,28 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
         series: series.id,
         detail: `rule ${e.rule} on patch ${e.patch}: ${e.error}`,
       });
-    seriesReports.push(seriesReport(series, scope, applied, analysis));
+    let verified: SeriesReport['verify'] = null;
+    const appliedAny = applied?.patches.some(
+      (p) => p.status === 'applied' || p.status === 'applied-3way',
+    );
+    if (opts.verify && applied && appliedAny) {
+      const done = reviewedCount - 1;
+      progress({ stage: 'verify', done, total: inScope.length, what: series.title });
+      const state = applied;
+      const v = await timed('verify', () => verifySeries({ applied: state, ...opts.verify }));
+      analysis.series.push(...v.findings);
+      verified = {
+        seconds: v.seconds,
+        scenarios: v.scenarios.map(({ name, arch, pageSize, status, reason }) => ({
+          name,
+          arch,
+          pageSize,
+          status,
+          ...(reason ? { reason } : {}),
+        })),
+      };
+    }
+    seriesReports.push({ ...seriesReport(series, scope, applied, analysis), verify: verified });
   }
   progress({ stage: 'done', done: inScope.length, total: inScope.length });
 
@@ -168,7 +200,7 @@ function seriesReport(
   scope: SeriesReport['scope'],
   applied: Applied | null,
   analysis: Awaited<ReturnType<typeof analyseSeries>> | null,
-): SeriesReport {
+): Omit<SeriesReport, 'verify'> {
   const patches: PatchReport[] = series.patches.map((p, pos) => {
     const index = p.tags.index ?? pos + 1;
     const r = applied?.patches.find((a) => a.messageId === p.messageId);

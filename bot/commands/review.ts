@@ -33,6 +33,10 @@ options:
   --markdown      print the report as Markdown
   --no-color      no colours in the terminal report
   --progress      show the progress line even when stderr is not a terminal
+  --verify        also build each applied series' kernel and boot the bootable
+                  scenarios of the library in QEMU (minutes; see pcibot verify):
+                  BARs the patched kernel really loses are errors
+  --scenarios A,B with --verify: only these scenarios (by name)
   --message-id ID review the thread of this message from a local lore mirror
                   (a public-inbox inbox or a pcibot mirror: --mirror DIR, or
                   $PCIBOT_MIRROR); the cover letter and all patches come along
@@ -79,6 +83,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
         'no-color': { type: 'boolean', default: false },
         progress: { type: 'boolean', default: false },
         'message-id': { type: 'string' },
+        verify: { type: 'boolean', default: false },
+        scenarios: { type: 'string' },
         mirror: { type: 'string' },
       },
     });
@@ -131,9 +137,17 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   }
 
   const progress = progressPrinter(io, values.progress);
+  if (values.scenarios && !values.verify) throw new UsageError('--scenarios goes with --verify');
+  const verify = values.verify
+    ? {
+        ...(values.scenarios ? { only: values.scenarios.split(',').map((x) => x.trim()) } : {}),
+        ...(values.progress ? { log: (line: string) => io.stderr(`${line}\n`) } : {}),
+      }
+    : undefined;
   const report = await runReview({
     inputs,
     mails,
+    verify,
     tree,
     branches: values.branch,
     stdin: io.stdin,

@@ -1,4 +1,5 @@
 // `pcibot verify`: build the kernel, boot scenarios in QEMU, print the real layouts.
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveTree } from '../tree/kernel.js';
@@ -24,6 +25,9 @@ import {
 } from './command.js';
 
 const usage = `usage: pcibot verify <scenario file | dir | ground-truth .cmd> ... [options]
+       pcibot verify <series.mbox | patch.eml> [--tree PATH] [--scenarios A,B] [--json]
+                 (the series is applied, its kernel built and the library booted:
+                  the same as pcibot review --verify)
 
 Builds the kernel (tiny config, ccache, sandboxed), boots every scenario QEMU can
 boot as written (x86_64 q35 with SeaBIOS or qboot; arm64 virt at 4K and 64K pages)
@@ -129,7 +133,34 @@ export function parseArch(text: string | undefined): VerifyArch | undefined {
   return text;
 }
 
+/** A patch mail or mbox rather than a scenario: `pcibot verify series.mbox` verifies the series. */
+function isMailInput(path: string): boolean {
+  if (/\.(eml|mbox|patch|mail)$/i.test(path)) return true;
+  if (!existsSync(path) || statSync(path).isDirectory()) return false;
+  const head = readFileSync(path, { encoding: 'latin1' }).slice(0, 200);
+  return (
+    /^From [^\n]+\n/.test(head) ||
+    /^(From|Subject|Message-ID|Date): /im.test(head.split('\n\n')[0] ?? '')
+  );
+}
+
 async function run(argv: string[], io: CommandIO): Promise<number> {
+  // A series: the review pipeline with --verify (apply, build the patched kernel, boot).
+  const withValue = new Set([
+    '--tree',
+    '--scenarios',
+    '--commit',
+    '--arch',
+    '--page-size',
+    '--policy',
+    '--branch',
+  ]);
+  const files = argv.filter((a, i) => !a.startsWith('-') && !withValue.has(argv[i - 1] ?? ''));
+  if (files.length && files.every((f) => f !== '-' && isMailInput(resolve(io.cwd, f)))) {
+    const passthrough = argv.filter((a) => !['--layout'].includes(a));
+    const review = (await import('./review.js')).default;
+    return review.run([...passthrough, '--verify'], io);
+  }
   let parsed;
   try {
     parsed = parseArgs({

@@ -107,6 +107,7 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
         `  supersedes v${old.version} (${old.messageIds.length} message${old.messageIds.length === 1 ? '' : 's'})`,
       );
     out.push(`  scope: ${s.scope.reason}`);
+    if (s.verify) out.push(`  verify: ${verifySummary(s.verify)}`);
     for (const f of sortFindings(s.findings)) pushFinding(f, '  ');
     for (const p of s.patches) {
       const total = s.expected ?? s.patches.length;
@@ -159,6 +160,19 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
   }
 }
 
+/** "9 scenario runs booted, 6 model-only, 1 failed (build-failed: ...), 312 s". */
+export function verifySummary(v: NonNullable<SeriesReport['verify']>): string {
+  const n = (st: string) => v.scenarios.filter((x) => x.status === st).length;
+  const failed = v.scenarios.filter(
+    (x) => x.status === 'boot-failed' || x.status === 'build-failed',
+  );
+  return (
+    `${n('measured')} scenario run${n('measured') === 1 ? '' : 's'} built and booted, ${n('model-only')} model-only` +
+    (failed.length ? `, ${failed.length} failed (${failed[0]!.name}: ${failed[0]!.status})` : '') +
+    `, ${v.seconds.toFixed(0)} s`
+  );
+}
+
 const mdEscape = (t: string) => t.replace(/([\\`*_[\]<>|])/g, '\\$1');
 
 export function renderMarkdown(report: ReviewReport): string {
@@ -179,7 +193,9 @@ export function renderMarkdown(report: ReviewReport): string {
     if (s.missing.length)
       out.push(`- Incomplete: missing ${s.missing.join(', ')} of ${s.expected}`);
     for (const old of s.supersedes) out.push(`- Supersedes v${old.version}`);
-    out.push(`- Scope: ${mdEscape(s.scope.reason)}`, '');
+    out.push(`- Scope: ${mdEscape(s.scope.reason)}`);
+    if (s.verify) out.push(`- Verify: ${mdEscape(verifySummary(s.verify))}`);
+    out.push('');
     out.push('| # | patch | applies |', '|---|---|---|');
     for (const p of s.patches) {
       const st = p.apply ? STATUS_TEXT[p.apply.status] : 'not applied';

@@ -51,6 +51,17 @@ export interface SeriesReport {
   patches: PatchReport[];
   /** Findings about the series as a whole (e.g. the model's before/after). */
   findings: Finding[];
+  /** With --verify: what was built and booted, per scenario and page size; null otherwise. */
+  verify: {
+    seconds: number;
+    scenarios: {
+      name: string;
+      arch: string;
+      pageSize: number;
+      status: 'measured' | 'boot-failed' | 'build-failed' | 'model-only';
+      reason?: string;
+    }[];
+  } | null;
 }
 
 export interface MessageAccount {

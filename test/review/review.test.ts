@@ -85,6 +85,10 @@ describe('pcibot review on a mixed batch', () => {
     assert.equal(code, 1, 'the conflicting patch still raises an error finding');
     const report = JSON.parse(out) as ReviewReport;
     assert.equal(report.schema, 'pcibot/review@1');
+    assert.ok(
+      report.series.every((s) => s.verify === null),
+      'not verified without --verify',
+    );
     assert.equal(report.summary.messages, 5);
     assert.equal(report.messages.length, 5);
     assert.equal(report.summary.failed, 1);
@@ -242,6 +246,12 @@ describe('pcibot review: bad usage and unreadable input', () => {
     const { code, out } = await run(['review', junk, '--tree', tree]);
     assert.equal(code, 2);
     assert.match(out, /unreadable:\n {2}.*junk\.eml/);
+  });
+
+  test('--scenarios without --verify: exit 2', async () => {
+    const { code, err } = await run(['review', batch, '--scenarios', 'a,b']);
+    assert.equal(code, 2);
+    assert.match(err, /--scenarios goes with --verify/);
   });
 
   test('unknown option: exit 2', async () => {
