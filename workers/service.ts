@@ -469,11 +469,25 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
       for (const c of children)
         for (const e of c.errors) log(`internal error in ${req.reviewKey}: ${e}`);
       const quiet = await state.quietRules(req.bucket);
-      const keep = (f: Finding) => !quiet.has(f.rule);
+      const list = listOf(req.list);
+      // Quiet by default: findings below the list's threshold never cause a mail
+      // by themselves; the model's series-level context rides along when one is sent.
+      const rank = { error: 0, warning: 1, info: 2 } as const;
+      const worthMail = (f: Finding) => rank[f.severity] <= rank[list.reply.minSeverity];
+      const unquiet = (f: Finding) => !quiet.has(f.rule);
+      const seriesLevel = children.flatMap((c) => c.series).filter(unquiet);
+      const patchLevel = children.map((c) => ({
+        index: c.index,
+        findings: c.findings.filter(unquiet),
+      }));
+      const mailWorthy =
+        seriesLevel.some(worthMail) || patchLevel.some((c) => c.findings.some(worthMail));
+      const context = (f: Finding) => /^(model|verify)\//.test(f.rule);
       const perPatch: Record<number, Finding[]> = {
-        0: children.flatMap((c) => c.series).filter(keep),
+        0: mailWorthy ? seriesLevel.filter((f) => worthMail(f) || context(f)) : [],
       };
-      for (const c of children) perPatch[c.index] = c.findings.filter(keep);
+      for (const c of patchLevel)
+        perPatch[c.index] = mailWorthy ? c.findings.filter(worthMail) : [];
       const all = Object.values(perPatch).flat();
 
       // What the previous reviewed version had and this one does not.
@@ -490,7 +504,6 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
         };
       }
 
-      const list = listOf(req.list);
       const notes: string[] = [];
       if (series.missing.length)
         notes.push(

@@ -45,6 +45,13 @@ export interface ListConfig {
     ccOriginal: boolean;
     /** Send an "all clear" line when a series has no findings. */
     allClear: boolean;
+    /**
+     * The least severe finding worth a mail on its own (default `warning`): a
+     * series whose findings are all below it gets no reply. When a reply is
+     * sent, the model's series-level findings (model/..., verify/...) go with
+     * it whatever their severity; other findings below the threshold do not.
+     */
+    minSeverity: 'error' | 'warning' | 'info';
   };
   /** Replies on this list. */
   rateLimit: RateLimit;
@@ -255,7 +262,10 @@ export function validateConfig(
     if (startFrom !== 'now' && startFrom !== 'beginning')
       r.fail(`${f}.startFrom`, 'expected "now" or "beginning"');
     const reply = r.obj(o.reply, `${f}.reply`);
-    r.known(reply, `${f}.reply`, ['ccList', 'ccOriginal', 'allClear']);
+    r.known(reply, `${f}.reply`, ['ccList', 'ccOriginal', 'allClear', 'minSeverity']);
+    const minSeverity = r.str(reply.minSeverity, `${f}.reply.minSeverity`, 'warning');
+    if (!['error', 'warning', 'info'].includes(minSeverity))
+      r.fail(`${f}.reply.minSeverity`, 'expected "error", "warning" or "info"');
     return {
       name,
       address: r.email(o.address, `${f}.address`),
@@ -266,6 +276,7 @@ export function validateConfig(
         ccList: r.bool(reply.ccList, `${f}.reply.ccList`, true),
         ccOriginal: r.bool(reply.ccOriginal, `${f}.reply.ccOriginal`, true),
         allClear: r.bool(reply.allClear, `${f}.reply.allClear`, false),
+        minSeverity: minSeverity as ListConfig['reply']['minSeverity'],
       },
       rateLimit: r.rate(o.rateLimit, `${f}.rateLimit`, { max: 30, perSeconds: 3600 }),
     };

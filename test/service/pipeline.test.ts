@@ -11,6 +11,7 @@ import type { RawMail } from '../../bot/types.js';
 import { jobIds } from '../../workers/jobs.js';
 import { lineageOf, startWorkers, type ServiceHandle } from '../../workers/service.js';
 import { removeDir, tempDir, testConfig, testRedis, uniquePrefix, waitFor } from './helpers.js';
+import { repoRoot } from '../../bot/util/paths.js';
 import { buildFixtureSeries, type FixtureSeries } from './series.js';
 
 const raw = (text: string, i: number): RawMail => ({
@@ -130,6 +131,56 @@ describe('service pipeline over time (dry run)', () => {
     } finally {
       await h.close(5_000);
       await cleanup();
+    }
+  });
+
+  it('quiet by default: a series with only info findings gets no mail unless the list asks for info', async () => {
+    const infoOnly = await readFile(
+      join(repoRoot, 'rules', 'subject-prefix', 'fires.eml'),
+      'latin1',
+    );
+    for (const minSeverity of ['warning', 'info'] as const) {
+      const prefix = uniquePrefix(`pipe-min-${minSeverity}`);
+      const { redis, cleanup } = await testRedis(prefix);
+      const outbox = join(dir, `outbox-min-${minSeverity}`);
+      const h = await startWorkers({
+        config: config(prefix, outbox, {
+          lists: [
+            { name: 'linux-pci', address: 'linux-pci@vger.kernel.org', reply: { minSeverity } },
+          ],
+        }),
+        connection: redis,
+        log: () => {},
+        schedule: false,
+      });
+      try {
+        await h.queues.enqueueMails(
+          [{ origin: { kind: 'eml', file: 'info-only.eml' }, raw: infoOnly }],
+          'linux-pci',
+        );
+        const [review] = await waitFor(
+          'review',
+          async () => {
+            const r = await h.state.listReviews();
+            return r.length ? r : null;
+          },
+          20_000,
+          100,
+        );
+        await waitFor('idle', () => idle(h), 20_000);
+        const files = await outboxFiles(outbox);
+        if (minSeverity === 'warning') {
+          assert.deepEqual(files, [], 'info findings alone send nothing');
+          assert.deepEqual(review!.replies, []);
+        } else {
+          assert.equal(files.length, 1);
+          const text = (await readFile(join(outbox, files[0]!), 'utf8')).replace(/\r\n/g, '\n');
+          assert.match(text, /Subject prefix does not match the files touched/);
+        }
+      } finally {
+        await h.close(5_000);
+        await cleanup();
+      }
     }
   });
 
