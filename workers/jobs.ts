@@ -101,6 +101,12 @@ export const jobIds = {
   analyse: (reviewKey: string, index: number) => `an-${reviewKey}-p${index}`,
   report: (reviewKey: string) => `rp-${reviewKey}`,
   send: (replyKey: string) => `sd-${replyKey}`,
+  verify: (reviewKey: string) => `vf-${reviewKey}`,
   follow: (kind: string, list: string, path?: string) =>
     `fo-${kind}-${hashOf(`${list}\0${path ?? ''}`, 12)}`,
 };
+
+/** Build and boot one review's patched kernel (service verify queue). */
+export interface VerifyJob {
+  reviewKey: string;
+}

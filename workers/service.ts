@@ -25,6 +25,8 @@ import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import type { ListConfig, QueueName, ServiceConfig } from '../bot/service/config.js';
 import { applySeries } from '../bot/tree/apply.js';
+import { touchesPolicy } from '../bot/tree/policy.js';
+import { verifySeries } from '../bot/verify/series.js';
 import { AllowList } from '../bot/triggers/allowlist.js';
 import { parseTrigger, type TriggerCommand } from '../bot/triggers/parse.js';
 import type { Finding, Message, Series } from '../bot/types.js';
@@ -42,6 +44,7 @@ import {
   type ReportJob,
   type ReviewRequest,
   type SendJob,
+  type VerifyJob,
 } from './jobs.js';
 import { ServiceQueues } from './queues.js';
 import { ServiceState, type ReviewRecord } from './state.js';
@@ -402,26 +405,50 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
         });
       }
       await state.putApplied(req.reviewKey, applied);
+      // Verify (when the deployment runs it) only series that change kernel policy:
+      // booting cannot show anything for the rest.
+      const verify =
+        config.verify.enabled &&
+        applied !== null &&
+        applied.patches.some((p) => p.status === 'applied' || p.status === 'applied-3way') &&
+        Object.keys(applied.overlay).some(touchesPolicy);
       await queues.flow.add({
         name: 'report',
         queueName: 'report',
         prefix,
         data: req satisfies ReportJob,
         opts: { jobId: jobIds.report(req.reviewKey) },
-        children: series.patches.map((p, pos) => {
-          const index = p.tags.index ?? pos + 1;
-          return {
-            name: 'analyse',
-            queueName: 'analyse',
-            prefix,
-            data: { reviewKey: req.reviewKey, index, first: pos === 0 } satisfies AnalyseJob,
-            opts: {
-              jobId: jobIds.analyse(req.reviewKey, index),
-              attempts: 4,
-              backoff: { type: 'exponential', delay: 2000 },
-            },
-          };
-        }),
+        children: [
+          ...(verify
+            ? [
+                {
+                  name: 'verify',
+                  queueName: 'verify',
+                  prefix,
+                  data: { reviewKey: req.reviewKey } satisfies VerifyJob,
+                  opts: {
+                    jobId: jobIds.verify(req.reviewKey),
+                    attempts: 2,
+                    backoff: { type: 'fixed', delay: 30_000 },
+                  },
+                },
+              ]
+            : []),
+          ...series.patches.map((p, pos) => {
+            const index = p.tags.index ?? pos + 1;
+            return {
+              name: 'analyse',
+              queueName: 'analyse',
+              prefix,
+              data: { reviewKey: req.reviewKey, index, first: pos === 0 } satisfies AnalyseJob,
+              opts: {
+                jobId: jobIds.analyse(req.reviewKey, index),
+                attempts: 4,
+                backoff: { type: 'exponential', delay: 2000 },
+              },
+            };
+          }),
+        ],
       });
       return { base: applied?.base ?? null, patches: applied?.patches.map((p) => p.status) ?? [] };
     },
@@ -452,6 +479,27 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
           ? out.errors.map((e) => `rule ${e.rule} on patch ${e.patch}: ${e.error}`)
           : [],
       };
+    },
+
+    verify: async (job: Job<VerifyJob>) => {
+      const { reviewKey } = job.data;
+      if (await isDropped(reviewKey))
+        return { index: -1, findings: [], series: [], errors: [], dropped: true };
+      const applied = await state.getApplied(reviewKey);
+      if (!applied?.applied)
+        throw new UnrecoverableError(`review ${reviewKey} has no applied state to verify`);
+      const v = await verifySeries({
+        applied: applied.applied,
+        ...(config.verify.scenarios ? { only: config.verify.scenarios } : {}),
+        log: (line) => {
+          if (/^(build|boot)/.test(line)) log(`verify ${reviewKey}: ${line}`);
+        },
+      });
+      log(
+        `verified ${reviewKey}: ${v.scenarios.filter((x) => x.status === 'measured').length} runs measured in ${v.seconds.toFixed(0)} s`,
+      );
+      // Shaped like an analyse child: series-level findings only (index -1: no patch).
+      return { index: -1, findings: [], series: v.findings, errors: [] };
     },
 
     report: async (job: Job<ReportJob>) => {
@@ -518,12 +566,17 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
       const target = series.cover ?? series.patches[0]!;
       const replies: { index: number; original: Message; findings: Finding[]; notes: string[] }[] =
         [];
-      if (perPatch[0]!.length)
+      // Without a cover letter the series-level findings answer the first patch:
+      // in the same mail as that patch's own findings (one reply per message).
+      const first = series.patches[0]!;
+      const seriesOnFirst = !series.cover;
+      if (perPatch[0]!.length && !seriesOnFirst)
         replies.push({ index: 0, original: target, findings: perPatch[0]!, notes: [] });
       series.patches.forEach((p, pos) => {
         const index = p.tags.index ?? pos + 1;
-        if (perPatch[index]?.length)
-          replies.push({ index, original: p, findings: perPatch[index]!, notes: [] });
+        const own = perPatch[index] ?? [];
+        const findings = seriesOnFirst && p === first ? [...perPatch[0]!, ...own] : own;
+        if (findings.length) replies.push({ index, original: p, findings, notes: [] });
       });
       if (replies.length) replies[0]!.notes.push(...notes);
       else if (list.reply.allClear || req.trigger) {

@@ -15,6 +15,7 @@ export const QUEUE_NAMES = [
   'analyse',
   'report',
   'send',
+  'verify',
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
@@ -112,6 +113,13 @@ export interface ServiceConfig {
    */
   jobLockSec: number;
   http: { host: string; port: number };
+  /**
+   * The verify stage in the service (slow: builds the patched kernel and boots
+   * scenarios in QEMU). Off by default; when on, series that touch kernel policy
+   * wait for it before their reply. Run it on dedicated workers with
+   * `pcibot worker --queues verify`.
+   */
+  verify: { enabled: boolean; scenarios: string[] | null };
 }
 
 export class ConfigError extends Error {
@@ -132,6 +140,8 @@ const DEFAULT_CONCURRENCY: Record<QueueName, number> = {
   analyse: 2,
   report: 2,
   send: 1,
+  // Kernel builds and QEMU boots: one at a time per worker (builds hold a lock anyway).
+  verify: 1,
 };
 
 type Json = unknown;
@@ -232,6 +242,7 @@ export function validateConfig(
     'retentionDays',
     'jobLockSec',
     'http',
+    'verify',
   ]);
 
   const redis = r.obj(top.redis, 'redis');
@@ -331,6 +342,18 @@ export function validateConfig(
   const http = r.obj(top.http, 'http');
   r.known(http, 'http', ['host', 'port']);
 
+  const verify = r.obj(top.verify, 'verify');
+  r.known(verify, 'verify', ['enabled', 'scenarios']);
+  if (
+    verify.scenarios !== undefined &&
+    verify.scenarios !== null &&
+    !Array.isArray(verify.scenarios)
+  )
+    r.fail('verify.scenarios', 'expected a list of scenario names');
+  const verifyScenarios = Array.isArray(verify.scenarios)
+    ? (verify.scenarios as Json[]).map((x, i) => r.str(x, `verify.scenarios[${i}]`))
+    : null;
+
   const cfg: ServiceConfig = {
     source: file,
     redis: { url: redisUrl, prefix },
@@ -366,6 +389,10 @@ export function validateConfig(
     drainTimeoutSec: r.int(top.drainTimeoutSec, 'drainTimeoutSec', 30, 1, 3600),
     retentionDays: r.int(top.retentionDays, 'retentionDays', 60, 1),
     jobLockSec: r.int(top.jobLockSec, 'jobLockSec', 120, 1, 3600),
+    verify: {
+      enabled: r.bool(verify.enabled, 'verify.enabled', false),
+      scenarios: verifyScenarios,
+    },
     http: {
       host: r.str(http.host, 'http.host', '127.0.0.1'),
       port: r.int(http.port, 'http.port', 8080, 0, 65535),

@@ -99,6 +99,7 @@ describe('service commands', () => {
         'ingest',
         'report',
         'send',
+        'verify',
       ]);
       assert.equal(health.sending, 'dry-run (outbox)');
       const metrics = await (await fetch(`${base}/metrics`)).text();

@@ -1,0 +1,72 @@
+// Slow: the service with its verify queue on. Seed 001's 8/8 alone, fed to the
+// workers against the real 6.12 tree: the series waits for the verify job (a
+// real kernel build and a qboot boot), and the single dry-run reply carries
+// what the boot showed (the small BARs lost on x86).
+import assert from 'node:assert/strict';
+import { readdir, readFile, rm, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { prepareKernelTree } from '../../bot/tree/kernel.js';
+import { alignSmallBars } from '../../fixtures/examples/align-small-bars.js';
+import { generateExampleMbox } from '../../fixtures/examples/generate.js';
+import { readInputs } from '../../bot/ingest/read.js';
+import { startWorkers } from '../../workers/service.js';
+import { testConfig, testRedis, uniquePrefix, waitFor } from '../../test/service/helpers.js';
+
+test('service verify queue: a policy-changing series waits for its boot, one reply carries the result', async () => {
+  const { path: tree, commit } = await prepareKernelTree();
+  const work = await mkdtemp(join(tmpdir(), 'pcibot-svc-verify-'));
+  const prefix = uniquePrefix('svc-verify');
+  const { redis, cleanup } = await testRedis(prefix);
+  const outbox = join(work, 'outbox');
+  const mbox = join(work, '8of8.mbox');
+  await generateExampleMbox({
+    tree,
+    base: commit,
+    out: mbox,
+    series: {
+      ...alignSmallBars,
+      name: 'svc-8of8',
+      version: 1,
+      cover: null,
+      patches: [alignSmallBars.patches[7]!],
+    },
+  });
+  const h = await startWorkers({
+    config: testConfig(prefix, {
+      tree: { path: tree },
+      lists: [{ name: 'linux-pci', address: 'linux-pci@vger.kernel.org' }],
+      mail: { from: 'pcibot@example.org', outbox },
+      verify: { enabled: true, scenarios: ['seed-001-reproducer-qboot'] },
+      jobLockSec: 600,
+    }),
+    connection: redis,
+    log: () => {},
+    schedule: false,
+  });
+  try {
+    await h.queues.enqueueMails((await readInputs([mbox])).mails, 'linux-pci');
+    const files = await waitFor(
+      'the reply',
+      async () => {
+        const f = (await readdir(outbox).catch(() => [] as string[])).filter((x) =>
+          x.endsWith('.eml'),
+        );
+        return f.length ? f : null;
+      },
+      20 * 60_000,
+      500,
+    );
+    assert.equal(files.length, 1, 'one reply for a one-patch series');
+    const text = (await readFile(join(outbox, files[0]!), 'utf8')).replace(/\r\n/g, '\n');
+    assert.match(text, /Booted: the patched kernel leaves \d+ BARs? without an address/);
+    assert.match(text, /seed-001-reproducer-qboot/);
+    const done = await h.queues.queues.verify.getJobCounts('completed', 'failed');
+    assert.deepEqual(done, { completed: 1, failed: 0 });
+  } finally {
+    await h.close(10_000);
+    await cleanup();
+    await rm(work, { recursive: true, force: true });
+  }
+});
