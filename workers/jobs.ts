@@ -75,6 +75,8 @@ export interface AnalyseJob {
   index: number;
   /** The first child also returns the series-level findings. */
   first: boolean;
+  /** A maintainer asked for these scenarios (`pcibot: scenarios a,b`): the model runs only them. */
+  scenarios?: string[];
 }
 
 export interface SendJob {
@@ -109,4 +111,6 @@ export const jobIds = {
 /** Build and boot one review's patched kernel (service verify queue). */
 export interface VerifyJob {
   reviewKey: string;
+  /** Scenarios a maintainer asked for; else the configured ones. */
+  scenarios?: string[];
 }

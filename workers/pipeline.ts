@@ -38,7 +38,7 @@ export interface ReviewOptions {
   stdin?: NodeJS.ReadableStream;
   rules?: readonly Rule[];
   /** The model's before/after on the scenario library (default on); false skips it. */
-  model?: false | { scenariosDir?: string };
+  model?: false | { scenariosDir?: string; only?: string[] };
   /**
    * Build each applied series' kernel and boot the bootable scenarios in QEMU
    * (slow: minutes). Off by default.

@@ -425,7 +425,10 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
                   name: 'verify',
                   queueName: 'verify',
                   prefix,
-                  data: { reviewKey: req.reviewKey } satisfies VerifyJob,
+                  data: {
+                    reviewKey: req.reviewKey,
+                    ...(req.scenarios?.length ? { scenarios: req.scenarios } : {}),
+                  } satisfies VerifyJob,
                   opts: {
                     jobId: jobIds.verify(req.reviewKey),
                     attempts: 2,
@@ -440,7 +443,12 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
               name: 'analyse',
               queueName: 'analyse',
               prefix,
-              data: { reviewKey: req.reviewKey, index, first: pos === 0 } satisfies AnalyseJob,
+              data: {
+                reviewKey: req.reviewKey,
+                index,
+                first: pos === 0,
+                ...(req.scenarios?.length ? { scenarios: req.scenarios } : {}),
+              } satisfies AnalyseJob,
               opts: {
                 jobId: jobIds.analyse(req.reviewKey, index),
                 attempts: 4,
@@ -454,7 +462,7 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
     },
 
     analyse: async (job: Job<AnalyseJob>) => {
-      const { reviewKey, index, first } = job.data;
+      const { reviewKey, index, first, scenarios } = job.data;
       if (await isDropped(reviewKey))
         return { index, findings: [], series: [], errors: [], dropped: true };
       let p = analyseMemo.get(reviewKey);
@@ -464,7 +472,11 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
           const applied = await state.getApplied(reviewKey);
           if (!series || !applied)
             throw new UnrecoverableError(`review ${reviewKey} has no series/applied state`);
-          return analyseSeries({ series, applied: applied.applied });
+          return analyseSeries({
+            series,
+            applied: applied.applied,
+            ...(scenarios?.length ? { model: { only: scenarios } } : {}),
+          });
         })();
         analyseMemo.set(reviewKey, p);
         p.catch(() => analyseMemo.delete(reviewKey));
@@ -490,7 +502,9 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
         throw new UnrecoverableError(`review ${reviewKey} has no applied state to verify`);
       const v = await verifySeries({
         applied: applied.applied,
-        ...(config.verify.scenarios ? { only: config.verify.scenarios } : {}),
+        ...((job.data.scenarios ?? config.verify.scenarios)
+          ? { only: job.data.scenarios ?? config.verify.scenarios! }
+          : {}),
         log: (line) => {
           if (/^(build|boot)/.test(line)) log(`verify ${reviewKey}: ${line}`);
         },

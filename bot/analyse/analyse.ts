@@ -19,7 +19,7 @@ export interface AnalyseInput {
    * and the patched tree): on by default; `false` skips it, `scenariosDir`
    * points it at another library.
    */
-  model?: false | { scenariosDir?: string };
+  model?: false | { scenariosDir?: string; only?: string[] };
 }
 
 export interface AnalyseOutput {

@@ -149,6 +149,21 @@ describe('the bundled example on the real 6.12 tree', () => {
     assert.ok(row(summary, 4096, 'model/lost-bar')!.introduced > 0);
   });
 
+  test('a maintainer can narrow the model to named scenarios', async () => {
+    const applied = await applyTo(real, example, [1, 2, 3, 4, 5, 6, 7, 8]);
+    const out = await analyseSeries({
+      series: example,
+      applied,
+      rules: [],
+      model: { only: ['seed-001-reproducer-arm64', 'no-such-scenario'] },
+    });
+    const summary = out.series.find((f) => f.rule === 'model/before-after')!;
+    const rows = summary.evidence['rows'] as { scenario: string }[];
+    assert.ok(rows.length > 0);
+    assert.deepEqual([...new Set(rows.map((r) => r.scenario))], ['seed-001-reproducer-arm64']);
+    assert.ok(out.errors.some((e) => /no scenario named no-such-scenario/.test(e.error)));
+  });
+
   test('a series that does not change the policy: the model stays silent', async () => {
     const mbox = join(tmp.path, 'quiet.mbox');
     await generateExampleMbox({

@@ -18,6 +18,8 @@ import type { PolicyArch, PolicyChange, PolicyNote } from './types.js';
 export interface BeforeAfterOptions {
   /** Scenario library (a directory of .scenario files); default fixtures/scenarios. */
   scenariosDir?: string;
+  /** Only these scenarios, by name (a maintainer's `pcibot: scenarios a,b`). */
+  only?: string[];
 }
 
 export interface BeforeAfterResult {
@@ -400,8 +402,13 @@ export async function policyBeforeAfter(
 ): Promise<BeforeAfterResult> {
   const changedPaths = Object.keys(applied.overlay);
   if (!changedPaths.some(touchesPolicy)) return { findings: [], errors: [] };
-  const lib = await libraryAt(opts.scenariosDir ?? join(fixturesDir, 'scenarios'));
-  const errors = [...lib.errors];
+  const all = await libraryAt(opts.scenariosDir ?? join(fixturesDir, 'scenarios'));
+  const errors = [...all.errors];
+  const unknown = (opts.only ?? []).filter((n) => !all.scenarios.some((s) => s.name === n));
+  if (unknown.length) errors.push(`no scenario named ${unknown.join(', ')} in the library`);
+  const lib = opts.only
+    ? { ...all, scenarios: all.scenarios.filter((s) => opts.only!.includes(s.name)) }
+    : all;
   const arches = [...new Set(lib.scenarios.map((s) => s.arch))].sort() as PolicyArch[];
   const base = openTreeReader(applied.tree, applied.base.commit);
   const patched = openTreeReader(applied.tree, applied.base.commit, applied.overlay);
