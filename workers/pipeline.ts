@@ -12,7 +12,7 @@ import {
 } from '../bot/report/types.js';
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
-import { applySeries } from '../bot/tree/apply.js';
+import { applySeries, seriesPatches } from '../bot/tree/apply.js';
 import type { Applied, Finding, Message, ParseFailure, RawMail, Series } from '../bot/types.js';
 import type { Rule } from '../rules/types.js';
 import { toolVersion } from '../bot/util/version.js';
@@ -115,11 +115,7 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
       applied = await timed('apply', () =>
         applySeries({
           tree,
-          patches: series.patches.map((p, pos) => ({
-            index: p.tags.index ?? pos + 1,
-            messageId: p.messageId,
-            diff: p.diff,
-          })),
+          patches: seriesPatches(series),
           baseCommit: series.baseCommit,
           branches: opts.branches,
         }),

@@ -24,7 +24,7 @@ import { outboxTransport, smtpTransport, type Transport } from '../bot/outbound/
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import type { ListConfig, QueueName, ServiceConfig } from '../bot/service/config.js';
-import { applySeries } from '../bot/tree/apply.js';
+import { applySeries, seriesPatches } from '../bot/tree/apply.js';
 import { touchesPolicy } from '../bot/tree/policy.js';
 import { verifySeries } from '../bot/verify/series.js';
 import { AllowList } from '../bot/triggers/allowlist.js';
@@ -395,11 +395,7 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
       if (config.tree.path) {
         applied = await applySeries({
           tree: config.tree.path,
-          patches: series.patches.map((p, pos) => ({
-            index: p.tags.index ?? pos + 1,
-            messageId: p.messageId,
-            diff: p.diff,
-          })),
+          patches: seriesPatches(series),
           baseCommit: req.baseCommit ?? series.baseCommit,
           branches: config.tree.branches,
         });

@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 // The shape of a CLI subcommand. bot/cli.ts maps `pcibot <name>` to
 // bot/commands/<name>.js and calls its `run`. Commands write through `io` (not
 // process.stdout directly) so tests can run them in-process and read the output.
@@ -31,4 +33,15 @@ export interface Command {
   /** Full usage text for `pcibot <name> --help`. */
   usage: string;
   run(argv: string[], io: CommandIO): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** node:util parseArgs with positionals allowed; a bad option is a UsageError (exit 2). */
+export function parseCommandArgs<O extends Options>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }

@@ -2,7 +2,6 @@
 // the real layouts to fixtures/layouts/, which the model's tests are held to.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { resolveTree } from '../tree/kernel.js';
 import { fixturesDir, repoRoot } from '../util/paths.js';
 import { recordedLayoutName, type RecordedLayout } from '../verify/recorded.js';
@@ -13,7 +12,7 @@ import {
   EXIT_FINDINGS,
   EXIT_OK,
   EXIT_USAGE,
-  UsageError,
+  parseCommandArgs,
   type Command,
   type CommandIO,
 } from './command.js';
@@ -36,22 +35,13 @@ options:
   --progress         print build and boot progress on stderr`;
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        arch: { type: 'string' },
-        'page-size': { type: 'string' },
-        tree: { type: 'string' },
-        out: { type: 'string' },
-        progress: { type: 'boolean', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, {
+    arch: { type: 'string' },
+    'page-size': { type: 'string' },
+    tree: { type: 'string' },
+    out: { type: 'string' },
+    progress: { type: 'boolean', default: false },
+  });
   const { values, positionals } = parsed;
   const arch = parseArch(values.arch);
   const pageSizes = parsePageSizes(values['page-size']);

@@ -1,7 +1,6 @@
 // `pcibot review`: the whole pipeline in one process, no server.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { runReview, type Progress } from '../../workers/pipeline.js';
 import { renderMarkdown, renderTerminal } from '../report/text.js';
 import { findThreadInMirror } from '../lore/find.js';
@@ -12,6 +11,7 @@ import {
   EXIT_OK,
   EXIT_USAGE,
   UsageError,
+  parseCommandArgs,
   type Command,
   type CommandIO,
 } from './command.js';
@@ -70,27 +70,18 @@ function progressPrinter(
 }
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        tree: { type: 'string' },
-        branch: { type: 'string', multiple: true },
-        json: { type: 'boolean', default: false },
-        markdown: { type: 'boolean', default: false },
-        'no-color': { type: 'boolean', default: false },
-        progress: { type: 'boolean', default: false },
-        'message-id': { type: 'string' },
-        verify: { type: 'boolean', default: false },
-        scenarios: { type: 'string' },
-        mirror: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, {
+    tree: { type: 'string' },
+    branch: { type: 'string', multiple: true },
+    json: { type: 'boolean', default: false },
+    markdown: { type: 'boolean', default: false },
+    'no-color': { type: 'boolean', default: false },
+    progress: { type: 'boolean', default: false },
+    'message-id': { type: 'string' },
+    verify: { type: 'boolean', default: false },
+    scenarios: { type: 'string' },
+    mirror: { type: 'string' },
+  });
   const { values, positionals } = parsed;
   if (positionals.length === 0 && !values['message-id'])
     throw new UsageError('no input given (a mail, mbox, Maildir, directory, - or --message-id)');

@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
 import { allRules } from '../../rules/index.js';
 import type { Rule } from '../../rules/types.js';
@@ -15,7 +14,14 @@ import { runReview } from '../../workers/pipeline.js';
 import type { Finding, Severity } from '../types.js';
 import { resolveTree } from '../tree/kernel.js';
 import { fixturesDir, repoRoot } from '../util/paths.js';
-import { EXIT_OK, EXIT_USAGE, UsageError, type Command, type CommandIO } from './command.js';
+import {
+  EXIT_OK,
+  EXIT_USAGE,
+  UsageError,
+  parseCommandArgs,
+  type Command,
+  type CommandIO,
+} from './command.js';
 
 /** The corpus `pcibot rules stats` reads when given no directory. */
 export const QUIET_CORPUS = join(fixturesDir, 'quiet-corpus');
@@ -202,16 +208,10 @@ function renderStats(io: CommandIO, s: RuleStats, treeLabel: string): void {
 }
 
 async function stats(argv: string[], io: CommandIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { tree: { type: 'string' }, json: { type: 'boolean', default: false } },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, {
+    tree: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
   const inputs = parsed.positionals.length
     ? parsed.positionals.map((p) => resolve(io.cwd, p))
     : [QUIET_CORPUS];
@@ -253,12 +253,9 @@ async function stats(argv: string[], io: CommandIO): Promise<number> {
 async function run(argv: string[], io: CommandIO): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'list') {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCommandArgs(rest, { json: { type: 'boolean', default: false } });
+    if (parsed.positionals.length)
+      throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
     if (parsed.values.json)
       io.stdout(
         JSON.stringify(

@@ -2,7 +2,6 @@
 // files, compare two kernel policies, or check a pasted lspci / sysfs layout.
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Finding } from '../types.js';
 import { ModelInputError, QemuArgError } from '../../rules/model/errors.js';
 import { FIRMWARE_KINDS, type FirmwareKind } from '../../rules/model/firmware/types.js';
@@ -25,6 +24,7 @@ import {
   EXIT_OK,
   EXIT_USAGE,
   UsageError,
+  parseCommandArgs,
   type Command,
   type CommandIO,
 } from './command.js';
@@ -330,26 +330,17 @@ async function cmdFirmwareCheck(
 }
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        'page-size': { type: 'string' },
-        firmware: { type: 'string' },
-        policy: { type: 'string' },
-        before: { type: 'string' },
-        after: { type: 'string' },
-        'no-layout': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        record: { type: 'string' },
-        qemu: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, {
+    'page-size': { type: 'string' },
+    firmware: { type: 'string' },
+    policy: { type: 'string' },
+    before: { type: 'string' },
+    after: { type: 'string' },
+    'no-layout': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    record: { type: 'string' },
+    qemu: { type: 'string' },
+  });
   const [sub, ...rest] = parsed.positionals;
   switch (sub) {
     case 'run':

@@ -1,7 +1,6 @@
 // `pcibot verify`: build the kernel, boot scenarios in QEMU, print the real layouts.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { resolveTree } from '../tree/kernel.js';
 import { formatSize, shortBdf, hex } from '../verify/compare.js';
 import { loadVerifyScenarios } from '../verify/scenarios.js';
@@ -20,6 +19,7 @@ import {
   EXIT_OK,
   EXIT_USAGE,
   UsageError,
+  parseCommandArgs,
   type Command,
   type CommandIO,
 } from './command.js';
@@ -161,25 +161,16 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     const review = (await import('./review.js')).default;
     return review.run([...passthrough, '--verify'], io);
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        arch: { type: 'string' },
-        'page-size': { type: 'string' },
-        tree: { type: 'string' },
-        commit: { type: 'string' },
-        layout: { type: 'boolean', default: false },
-        policy: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        progress: { type: 'boolean', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, {
+    arch: { type: 'string' },
+    'page-size': { type: 'string' },
+    tree: { type: 'string' },
+    commit: { type: 'string' },
+    layout: { type: 'boolean', default: false },
+    policy: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    progress: { type: 'boolean', default: false },
+  });
   const { values, positionals } = parsed;
   if (positionals.length === 0) throw new UsageError('no scenario given');
   const arch = parseArch(values.arch);

@@ -21,7 +21,7 @@ import { mkdtemp, rm, readFile, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Applied, ApplyConflict, PatchApplyResult, TreeOverlay } from '../types.js';
+import type { Applied, ApplyConflict, PatchApplyResult, TreeOverlay, Series } from '../types.js';
 import { touchedPaths } from '../mail/diffpaths.js';
 import { gitRepo, type GitRepo } from './git.js';
 
@@ -42,6 +42,15 @@ export interface ApplySeriesInput {
 }
 
 /** Test hooks (not part of the JSON input): called at named points, may throw to force a failure. */
+/** The patches of an assembled series as applySeries takes them (index from the subject, else position). */
+export function seriesPatches(series: Series): SeriesPatchInput[] {
+  return series.patches.map((p, pos) => ({
+    index: p.tags.index ?? pos + 1,
+    messageId: p.messageId,
+    diff: p.diff,
+  }));
+}
+
 export interface ApplySeriesHooks {
   stage?: (
     name: 'index-ready' | 'patch-applied',

@@ -5,6 +5,8 @@
 // (top-level definitions start in column 0); anything odd degrades to "no
 // guard found", which keeps the rules that use this quiet.
 
+import { lineAt, lineStarts } from '../../bot/util/text.js';
+
 const LEXEMES = /\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?/g;
 
 /** Comments, string and character literals blanked (same length, newlines kept). */
@@ -55,24 +57,6 @@ function memoFor(text: string) {
 export function codeText(text: string): string {
   const m = memoFor(text);
   return (m.code ??= blankPreprocessor(blankComments(text)));
-}
-
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
-}
-
-/** 1-based line of character offset `pos`. */
-function lineAt(starts: number[], pos: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= pos) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo + 1;
 }
 
 export interface Scope {

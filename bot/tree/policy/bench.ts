@@ -7,7 +7,7 @@ import { assembleSeries } from '../../series/assemble.js';
 import type { Message } from '../../types.js';
 import { cacheDir } from '../../util/cache.js';
 import { exampleMbox } from '../../../fixtures/examples/index.js';
-import { applySeries } from '../apply.js';
+import { applySeries, seriesPatches } from '../apply.js';
 import { benchPolicyRead, type PolicyBench } from '../policy.js';
 
 export { benchPolicyRead, type PolicyBench };
@@ -28,11 +28,7 @@ export async function benchPolicyReadExample(
   if (!series) throw new Error('bench: the example mbox holds no series');
   const applied = await applySeries({
     tree,
-    patches: series.patches.map((p, pos) => ({
-      index: p.tags.index ?? pos + 1,
-      messageId: p.messageId,
-      diff: p.diff,
-    })),
+    patches: seriesPatches(series),
     baseCommit: series.baseCommit,
   });
   const all: PolicyBench[] = [];

@@ -5,6 +5,8 @@
 // body, a table initialiser or a top-level variable's initialiser. Everything
 // here is linear in the file size and cached per blob id by the caller.
 
+import { lineAt, lineStarts } from '../../util/text.js';
+
 export interface CDef {
   kind: 'function' | 'variable' | 'type';
   name: string;
@@ -293,21 +295,8 @@ export class CSource {
 
   /** 1-based line of an offset. */
   lineOf(offset: number): number {
-    if (!this.lineStarts) {
-      const starts = [0];
-      const t = this.text;
-      for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) starts.push(i + 1);
-      this.lineStarts = starts;
-    }
-    const ls = this.lineStarts;
-    let lo = 0;
-    let hi = ls.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (ls[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo + 1;
+    this.lineStarts ??= lineStarts(this.text);
+    return lineAt(this.lineStarts, offset);
   }
 
   /** Every definition of a function with this name (several under #ifdef), in file order. */
