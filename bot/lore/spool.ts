@@ -40,7 +40,9 @@ async function followMbox(opts: SpoolOptions): Promise<{ enqueued: number; failu
   const { mails, failures } = splitMbox(text, opts.path, 'mbox');
   let end = text.length;
   const settle = opts.settleMs ?? 2000;
-  if (mails.length > 0 && Date.now() - st.mtimeMs < settle) {
+  // settle 0 means never wait: file times can be a few ms ahead of Date.now()
+  // (a coarse file-system clock), which made "changed less than 0 ms ago" true.
+  if (mails.length > 0 && settle > 0 && Date.now() - st.mtimeMs < settle) {
     // The MTA may still be writing the last message.
     const last = mails.pop()!;
     end = last.origin.offset ?? end;
