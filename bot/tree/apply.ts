@@ -17,7 +17,7 @@
 //                  patch's index lines exist in the repository
 //   conflict       with file, hunk, line and what did not match
 //   malformed      no diff, refused paths (never shown to git), unparsable diff
-import { mkdtemp, rm, readFile, writeFile, unlink } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, readFile, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -536,6 +536,29 @@ async function restore(file: string, saved: Buffer | null): Promise<void> {
 
 const APPLY = ['apply', '--cached', '--whitespace=nowarn'];
 
+let swept = false;
+
+/**
+ * A process killed mid-apply (a worker SIGKILLed, OOM) cannot run its finally:
+ * its temporary index stays behind. Temp dirs carry the owner's pid; once per
+ * process, remove those whose owner is gone.
+ */
+export async function sweepStaleTempDirs(opts: { again?: boolean } = {}): Promise<void> {
+  if (swept && !opts.again) return;
+  swept = true;
+  const names = await readdir(tmpdir()).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = /^pcibot-apply-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH')
+        await rm(join(tmpdir(), name), { recursive: true, force: true }).catch(() => {});
+    }
+  }
+}
+
 /** Apply a series patch by patch on a temporary index; see the header comment for the statuses. */
 export async function applySeries(
   input: ApplySeriesInput,
@@ -579,7 +602,8 @@ export async function applySeries(
   const results: PatchApplyResult[] = [];
   const overlays: TreeOverlay[] = [];
   let overlay: TreeOverlay = {};
-  const tempDir = await mkdtemp(join(tmpdir(), 'pcibot-apply-'));
+  await sweepStaleTempDirs();
+  const tempDir = await mkdtemp(join(tmpdir(), `pcibot-apply-${process.pid}-`));
   try {
     const indexFile = join(tempDir, 'index');
     const env = { GIT_INDEX_FILE: indexFile };

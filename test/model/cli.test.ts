@@ -1,13 +1,17 @@
 // `pcibot scenario`, run in-process: output and exit codes.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, writeFile, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { repoRoot } from '../../bot/util/paths.js';
 import { UsageError, type CommandIO } from '../../bot/commands/command.js';
 import scenarioCommand from '../../bot/commands/scenario.js';
+
+/** Temporary directories made by the tests, removed at the end. */
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
 
 function io(stdin = ''): CommandIO & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -89,6 +93,7 @@ test('scenario run --before/--after prints per-page summaries', async () => {
 
 test('scenario run: a bad scenario file is named, the others still run, exit 2', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'pcibot-cli-'));
+  temps.push(dir);
   await writeFile(
     join(dir, 'good.scenario'),
     'name: good\ndescription: d\narch: x86_64\nqemu: -M q35 -vga none -nic none\n',
@@ -140,6 +145,7 @@ test('scenario check-lspci: file, stdin and sysfs directory; exit codes', async 
     ['model/msix-page', 'model/subpage-mmap', 'model/subpage-mmap', 'model/subpage-mmap'],
   );
   const dir = await mkdtemp(join(tmpdir(), 'pcibot-sysfs-'));
+  temps.push(dir);
   for (const [bdf, start] of [
     ['0000:01:00.0', '0x00000000fe800000'],
     ['0000:01:01.0', '0x00000000fe800100'],

@@ -1,12 +1,16 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturesDir } from '../../bot/util/paths.js';
 import { ModelInputError } from '../../rules/model/errors.js';
 import { buildScenarioMachine } from '../../rules/model/place.js';
 import { loadScenarios, loadScenariosLenient, parseScenario } from '../../rules/model/scenario.js';
+
+/** Temporary directories made by the tests, removed at the end. */
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
 
 const BASIC = `# a comment
 name: demo
@@ -134,6 +138,7 @@ test('the scenario library: at least 20 scenarios, all valid, names unique, desc
 
 test('loadScenariosLenient: a bad file is reported by name and the rest of the batch still loads', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'pcibot-scen-'));
+  temps.push(dir);
   await writeFile(join(dir, 'a.scenario'), 'name: a\ndescription: d\narch: x86_64\nqemu: -M q35\n');
   await writeFile(
     join(dir, 'b.scenario'),

@@ -3,9 +3,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { applySeries, measureApplyFloor } from '../../bot/tree/apply.js';
+import { applySeries, measureApplyFloor, sweepStaleTempDirs } from '../../bot/tree/apply.js';
 import { openTreeReader } from '../../bot/tree/reader.js';
 import { gitRepo } from '../../bot/tree/git.js';
 import { buildFixtureTree, fixtureTreeFiles } from '../../fixtures/kernel-tree/build.js';
@@ -559,5 +559,18 @@ describe('the user checkout is never touched', () => {
       readdirSync(process.env.TMPDIR!).filter((n) => n.startsWith('pcibot-floor-')),
       [],
     );
+  });
+});
+
+describe('temporary index directories', () => {
+  test('those of a process that died (SIGKILL mid-apply) are removed; a live owner keeps its own', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // has exited by now
+    const tmp = process.env.TMPDIR!;
+    mkdirSync(join(tmp, `pcibot-apply-${dead}-stale`));
+    mkdirSync(join(tmp, `pcibot-apply-${process.ppid}-live`));
+    await sweepStaleTempDirs({ again: true });
+    assert.deepEqual(leftovers(), [`pcibot-apply-${process.ppid}-live`]);
+    rmSync(join(tmp, `pcibot-apply-${process.ppid}-live`), { recursive: true });
   });
 });
