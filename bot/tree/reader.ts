@@ -38,6 +38,31 @@ function cleanPath(path: string): string | null {
  * A reader over `commit` (any name git resolves, but pass a full id for a
  * stable `commit` property) with `overlay` on top.
  */
+/**
+ * Blob text by oid, decoded once: every rule and the policy reader read the same
+ * few big files (drivers/pci/pci.c is 180 KB) in every state of a series.
+ * Bounded by total size; the oldest entries go first.
+ */
+const decoded = new Map<string, string>();
+let decodedBytes = 0;
+const DECODED_LIMIT = 32 << 20;
+
+async function decodedBlob(repo: GitRepo, oid: string): Promise<string | null> {
+  const hit = decoded.get(oid);
+  if (hit !== undefined) return hit;
+  const data = await repo.readBlob(oid);
+  if (data === null) return null;
+  const text = data.toString('utf8');
+  decoded.set(oid, text);
+  decodedBytes += text.length;
+  for (const [k, v] of decoded) {
+    if (decodedBytes <= DECODED_LIMIT) break;
+    decoded.delete(k);
+    decodedBytes -= v.length;
+  }
+  return text;
+}
+
 export function openTreeReader(
   repoPath: string,
   commit: string,
@@ -95,8 +120,7 @@ export function openTreeReader(
     async read(path: string): Promise<string | null> {
       const id = await oid(path);
       if (id === null) return null;
-      const data = await repo.readBlob(id);
-      return data === null ? null : data.toString('utf8');
+      return decodedBlob(repo, id);
     },
     async exists(path: string): Promise<boolean> {
       return (await oid(path)) !== null;

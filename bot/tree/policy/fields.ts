@@ -478,9 +478,10 @@ export async function readDefaultAlignment(
       const platforms: DefaultAlignmentResult['platforms'] = [];
       for (const pf of af.platformFiles) {
         const ps = await ctx.src.c(pf);
-        if (!ps) continue;
+        if (!ps || !ps.text.includes(`ppc_md.${it.hook}`)) continue;
+        // [ \t]*, not \s*: at every line start \s* would run on across the blank lines.
         for (const m of ps.text.matchAll(
-          new RegExp(`^\\s*ppc_md\\.${it.hook}\\s*=\\s*(\\w+)\\s*;`, 'gm'),
+          new RegExp(`^[ \\t]*ppc_md\\.${it.hook}[ \\t]*=[ \\t]*(\\w+)[ \\t]*;`, 'gm'),
         )) {
           const fn = ps.fn(m[1]!);
           const v = fn ? interpretAlignFn(ctx, ps, fn, pciOptions) : null;
@@ -1182,9 +1183,14 @@ export async function readReassignAll(
   const srcs = await Promise.all(list.map((f) => ctx.src.c(f)));
   for (const [i, file] of list.entries()) {
     const src = srcs[i];
-    if (!src || !/\bpci_(?:add|set)_flags\s*\([^;]*PCI_REASSIGN_ALL_RSRC/.test(src.text)) continue;
+    // The cheap test first: the regex alone backtracks over every pci_*_flags( in big files.
+    if (!src || !src.text.includes('PCI_REASSIGN_ALL_RSRC')) continue;
+    if (!/\bpci_(?:add|set)_flags\s*\([^;]*PCI_REASSIGN_ALL_RSRC/.test(src.text)) continue;
     for (const d of src.defs) {
       if (d.kind !== 'function') continue;
+      // Only functions that name the flag (most of a big file does not).
+      const at = src.bare.indexOf('PCI_REASSIGN_ALL_RSRC', d.open);
+      if (at < 0 || at > d.close) continue;
       const body = src.bare.slice(d.open, d.close + 1);
       const re = /\bpci_(?:add|set)_flags\s*\(([^;]*)\)\s*;/g;
       for (const m of body.matchAll(re)) {
