@@ -12,7 +12,7 @@ import {
 } from '../bot/report/types.js';
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
-import { applySeries, seriesPatches } from '../bot/tree/apply.js';
+import { anyApplied, applySeries, seriesPatches } from '../bot/tree/apply.js';
 import type { Applied, Finding, Message, ParseFailure, RawMail, Series } from '../bot/types.js';
 import type { Rule } from '../rules/types.js';
 import { toolVersion } from '../bot/util/version.js';
@@ -137,10 +137,7 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
         detail: `rule ${e.rule} on patch ${e.patch}: ${e.error}`,
       });
     let verified: SeriesReport['verify'] = null;
-    const appliedAny = applied?.patches.some(
-      (p) => p.status === 'applied' || p.status === 'applied-3way',
-    );
-    if (opts.verify && applied && appliedAny) {
+    if (opts.verify && anyApplied(applied)) {
       const done = reviewedCount - 1;
       progress({ stage: 'verify', done, total: inScope.length, what: series.title });
       const state = applied;

@@ -24,7 +24,7 @@ import { outboxTransport, smtpTransport, type Transport } from '../bot/outbound/
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import type { ListConfig, QueueName, ServiceConfig } from '../bot/service/config.js';
-import { applySeries, seriesPatches } from '../bot/tree/apply.js';
+import { anyApplied, applySeries, seriesPatches } from '../bot/tree/apply.js';
 import { touchesPolicy } from '../bot/tree/policy.js';
 import { verifySeries } from '../bot/verify/series.js';
 import { AllowList } from '../bot/triggers/allowlist.js';
@@ -405,8 +405,7 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
       // booting cannot show anything for the rest.
       const verify =
         config.verify.enabled &&
-        applied !== null &&
-        applied.patches.some((p) => p.status === 'applied' || p.status === 'applied-3way') &&
+        anyApplied(applied) &&
         Object.keys(applied.overlay).some(touchesPolicy);
       await queues.flow.add({
         name: 'report',

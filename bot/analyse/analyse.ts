@@ -6,6 +6,7 @@ import { allRules } from '../../rules/index.js';
 import { runRules, type RuleError } from '../../rules/run.js';
 import type { Rule, TreeReader } from '../../rules/types.js';
 import { policyBeforeAfter } from '../tree/policy/before-after.js';
+import { anyApplied, isApplied } from '../tree/apply.js';
 import { openTreeReader } from '../tree/reader.js';
 import type { Applied, Finding, Series } from '../types.js';
 
@@ -63,7 +64,7 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
   for (const [pos, patch] of input.series.patches.entries()) {
     const index = patch.tags.index ?? pos + 1;
     const result = applied?.patches.find((r) => r.messageId === patch.messageId);
-    const ok = result?.status === 'applied' || result?.status === 'applied-3way';
+    const ok = result !== undefined && isApplied(result.status);
     const before = stateAfter(pos);
     const after = ok ? stateAfter(pos + 1) : null;
     const subject = patch.tags.title;
@@ -82,10 +83,7 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
   }
   // The model's before/after: series-level findings (silent when the policy does not change).
   const series: Finding[] = [];
-  const appliedAny = applied?.patches.some(
-    (p) => p.status === 'applied' || p.status === 'applied-3way',
-  );
-  if (applied && appliedAny && input.model !== false) {
+  if (anyApplied(applied) && input.model !== false) {
     try {
       const ba = await policyBeforeAfter(input.series, applied, input.model || {});
       series.push(...ba.findings);

@@ -12,6 +12,7 @@ import { allRules } from '../../rules/index.js';
 import type { Rule } from '../../rules/types.js';
 import { runReview } from '../../workers/pipeline.js';
 import type { Finding, Severity } from '../types.js';
+import { isApplied } from '../tree/apply.js';
 import { resolveTree } from '../tree/kernel.js';
 import { fixturesDir, repoRoot } from '../util/paths.js';
 import {
@@ -110,7 +111,7 @@ export async function ruleStats(
     }
     for (const p of s.patches) {
       patches++;
-      if (p.apply && ['applied', 'applied-3way'].includes(p.apply.status)) applied++;
+      if (p.apply && isApplied(p.apply.status)) applied++;
       for (const f of p.findings) {
         const c = countOf(f);
         c.hits[f.severity]++;

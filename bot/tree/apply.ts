@@ -21,7 +21,14 @@ import { mkdtemp, readdir, rm, readFile, writeFile, unlink } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Applied, ApplyConflict, PatchApplyResult, TreeOverlay, Series } from '../types.js';
+import type {
+  Applied,
+  ApplyConflict,
+  PatchApplyResult,
+  PatchApplyStatus,
+  TreeOverlay,
+  Series,
+} from '../types.js';
 import { touchedPaths } from '../mail/diffpaths.js';
 import { gitRepo, type GitRepo } from './git.js';
 
@@ -42,6 +49,16 @@ export interface ApplySeriesInput {
 }
 
 /** Test hooks (not part of the JSON input): called at named points, may throw to force a failure. */
+/** Whether a patch's change is in the patched state (applied directly or by a 3-way merge). */
+export function isApplied(status: PatchApplyStatus): boolean {
+  return status === 'applied' || status === 'applied-3way';
+}
+
+/** Whether any patch of an applied series changed the tree. */
+export function anyApplied(applied: Applied | null): applied is Applied {
+  return applied !== null && applied.patches.some((p) => isApplied(p.status));
+}
+
 /** The patches of an assembled series as applySeries takes them (index from the subject, else position). */
 export function seriesPatches(series: Series): SeriesPatchInput[] {
   return series.patches.map((p, pos) => ({
