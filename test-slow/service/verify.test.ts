@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
-import { alignSmallBars } from '../../fixtures/examples/align-small-bars.js';
+import { alignSmallBarsPatch8Alone } from '../../fixtures/examples/align-small-bars.js';
 import { generateExampleMbox } from '../../fixtures/examples/generate.js';
 import { readInputs } from '../../bot/ingest/read.js';
 import { startWorkers } from '../../workers/service.js';
@@ -25,13 +25,7 @@ test('service verify queue: a policy-changing series waits for its boot, one rep
     tree,
     base: commit,
     out: mbox,
-    series: {
-      ...alignSmallBars,
-      name: 'svc-8of8',
-      version: 1,
-      cover: null,
-      patches: [alignSmallBars.patches[7]!],
-    },
+    series: alignSmallBarsPatch8Alone,
   });
   const h = await startWorkers({
     config: testConfig(prefix, {

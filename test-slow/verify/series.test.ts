@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
-import { alignSmallBars } from '../../fixtures/examples/align-small-bars.js';
+import { alignSmallBarsPatch8Alone } from '../../fixtures/examples/align-small-bars.js';
 import { generateExampleMbox } from '../../fixtures/examples/generate.js';
 import { runReview } from '../../workers/pipeline.js';
 
@@ -24,13 +24,7 @@ test('seed 001 8/8 alone, built and booted: x86 loses the small BARs, arm64 64K 
       tree,
       base: commit,
       out: mbox,
-      series: {
-        ...alignSmallBars,
-        name: 'align-8of8',
-        version: 1,
-        cover: null,
-        patches: [alignSmallBars.patches[7]!],
-      },
+      series: alignSmallBarsPatch8Alone,
     });
     const status = execFileSync('git', [
       '-C',

@@ -1,35 +1,19 @@
 // `pcibot rules list` and `pcibot rules stats`, run in-process through the
 // command's own entry point with a captured IO.
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import rulesCommand, { type RuleStats } from '../../bot/commands/rules.js';
-import { EXIT_OK, EXIT_USAGE, UsageError, type CommandIO } from '../../bot/commands/command.js';
+import { EXIT_OK, EXIT_USAGE, UsageError } from '../../bot/commands/command.js';
+import { captureIO } from '../cli-io.js';
 import { allRules } from '../../rules/index.js';
 import { repoRoot } from '../../bot/util/paths.js';
 
-function captureIO(): { io: CommandIO; out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    io: {
-      stdout: (t) => (out += t),
-      stderr: (t) => (err += t),
-      stdin: new PassThrough(),
-      isTTY: false,
-      stdoutIsTTY: false,
-      env: {},
-      cwd: repoRoot,
-    },
-    out: () => out,
-    err: () => err,
-  };
-}
+const capture = () => captureIO({ env: {}, cwd: repoRoot });
 
 describe('pcibot rules', () => {
   test('list names every rule with its severity; --json gives rationale and references', async () => {
-    const c = captureIO();
+    const c = capture();
     assert.equal(await rulesCommand.run(['list'], c.io), EXIT_OK);
     const lines = c.out().trim().split('\n');
     assert.equal(lines.length, allRules.length);
@@ -38,7 +22,7 @@ describe('pcibot rules', () => {
         lines.some((l) => l.startsWith(r.id) && l.includes(r.severity)),
         r.id,
       );
-    const j = captureIO();
+    const j = capture();
     assert.equal(await rulesCommand.run(['list', '--json'], j.io), EXIT_OK);
     const parsed = JSON.parse(j.out()) as { id: string; references: string[] }[];
     assert.deepEqual(
@@ -49,7 +33,7 @@ describe('pcibot rules', () => {
   });
 
   test('stats counts hits per rule and severity over given inputs, on the fixture tree', async () => {
-    const c = captureIO();
+    const c = capture();
     const dir = join(repoRoot, 'rules', 'vfio-uapi');
     assert.equal(await rulesCommand.run(['stats', dir, '--json'], c.io), EXIT_OK);
     const s = JSON.parse(c.out()) as RuleStats;
@@ -63,7 +47,7 @@ describe('pcibot rules', () => {
   });
 
   test('stats prints a table and defaults to the quiet corpus', async () => {
-    const c = captureIO();
+    const c = capture();
     assert.equal(await rulesCommand.run(['stats'], c.io), EXIT_OK);
     const text = c.out();
     assert.match(text, /fixtures\/quiet-corpus \(tree: fixture tree [0-9a-f]{12}\)/);
@@ -77,7 +61,7 @@ describe('pcibot rules', () => {
   });
 
   test('bad usage', async () => {
-    const c = captureIO();
+    const c = capture();
     assert.equal(await rulesCommand.run(['stats', 'no/such/dir'], c.io), EXIT_USAGE);
     assert.match(c.err(), /no such file or directory/);
     await assert.rejects(rulesCommand.run(['frobnicate'], c.io), UsageError);

@@ -2,10 +2,8 @@
 // fed with Debian's public-inbox tools): the whole thread is found and
 // reviewed, whichever of its messages is named.
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { main } from '../../bot/cli.js';
-import type { CommandIO } from '../../bot/commands/command.js';
+import { runCli } from '../cli-io.js';
 import type { ReviewReport } from '../../bot/report/types.js';
 import { PublicInbox, removeDir, tempDir } from '../service/helpers.js';
 import { buildFixtureSeries, type FixtureSeries } from '../service/series.js';
@@ -25,22 +23,8 @@ after(async () => {
   await removeDir(dir);
 });
 
-async function review(args: string[]) {
-  let out = '';
-  let err = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const io: CommandIO = {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-    stdin,
-    isTTY: false,
-    stdoutIsTTY: false,
-    env: { PATH: process.env.PATH },
-    cwd: dir,
-  };
-  return { code: await main(['review', ...args], io), out, err };
-}
+const review = (args: string[]) =>
+  runCli(['review', ...args], { env: { PATH: process.env.PATH }, cwd: dir });
 
 test('a patch named by Message-ID brings its whole series along', async () => {
   const { code, out, err } = await review([

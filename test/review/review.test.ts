@@ -8,38 +8,17 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { main } from '../../bot/cli.js';
-import type { CommandIO } from '../../bot/commands/command.js';
 import type { ReviewReport } from '../../bot/report/types.js';
 import { repoRoot } from '../../bot/util/paths.js';
+import { runCli, type CaptureOptions } from '../cli-io.js';
 import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
 
 let work = '';
 let tree = '';
 let batch = '';
 
-async function run(
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string } = {},
-) {
-  let out = '';
-  let err = '';
-  const stdin = new PassThrough();
-  stdin.end(opts.stdin ?? '');
-  const io: CommandIO = {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-    stdin,
-    isTTY: false,
-    stdoutIsTTY: false,
-    env: opts.env ?? { PATH: process.env.PATH, HOME: process.env.HOME },
-    cwd: opts.cwd ?? work,
-  };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const run = (args: string[], opts: CaptureOptions = {}) => runCli(args, { cwd: work, ...opts });
 
 const rule = (id: string, file: string) =>
   readFileSync(join(repoRoot, 'rules', id, file), 'latin1');
