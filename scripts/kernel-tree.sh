@@ -6,6 +6,11 @@
 #   scripts/kernel-tree.sh            prepare (install the package if needed), print "<path> <commit>"
 #   PCIBOT_CACHE=/some/dir ...        where the tree lives (default ~/.cache/pcibot)
 #
+# Debian's package follows the 6.12 stable point releases (6.12.117, 6.12.118, ...):
+# the tree is made from whichever one is installed, recorded in .git/pcibot-source
+# and tagged v<version>-debian; a cached tree is kept when Debian moves on (a note
+# says so) so that reviews keep one base until the cache is removed.
+#
 # The commit is made with a fixed author, committer and date so that the same
 # tarball gives the same commit id on every machine.
 set -euo pipefail
@@ -15,7 +20,17 @@ tree="$cache/linux-6.12"
 tarball=/usr/src/linux-source-6.12.tar.xz
 log() { printf 'kernel-tree: %s\n' "$*" >&2; }
 
+# The Debian package version the tarball came from (e.g. 6.12.118-1), or empty.
+package_version() { dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || true; }
+
 if [ -f "$tree/.pcibot-ready" ]; then
+  # Debian's linux-source-6.12 follows the stable point releases; a tree made
+  # from an older one stays as it is (reviews need a stable base) but says so.
+  made_from=$(cat "$tree/.git/pcibot-source" 2>/dev/null || true)
+  now=$(package_version)
+  if [ -n "$now" ] && [ -n "$made_from" ] && [ "${made_from##* }" != "$now" ]; then
+    log "$made_from; Debian now has linux-source-6.12 $now (remove $tree to remake the tree from it)"
+  fi
   printf '%s %s\n' "$tree" "$(git -C "$tree" rev-parse HEAD)"
   exit 0
 fi
@@ -68,9 +83,12 @@ git -C "$work" tag "v$version-debian"
 rm -rf "$tree"
 mv "$work" "$tree"
 trap - EXIT
+# Which point release the tree was made from: the kernel version and the Debian
+# package version, e.g. "linux 6.12.118 from Debian linux-source-6.12 6.12.118-1".
+printf 'linux %s from Debian linux-source-6.12 %s\n' "$version" "$(package_version)" >"$tree/.git/pcibot-source"
 touch "$tree/.pcibot-ready"
 # The marker must not show up as an untracked change in the checkout.
 echo ".pcibot-ready" >> "$tree/.git/info/exclude"
 commit=$(git -C "$tree" rev-parse HEAD)
-log "ready: $tree at $commit ($(git -C "$tree" ls-files | wc -l) files)"
+log "ready: $tree at $commit, $(cat "$tree/.git/pcibot-source") ($(git -C "$tree" ls-files | wc -l) files)"
 printf '%s %s\n' "$tree" "$commit"

@@ -90,3 +90,20 @@ export async function resolveTree(
   if (!head.trim()) throw new Error(`tree ${wanted}: the repository has no commit at HEAD`);
   return top;
 }
+
+/**
+ * The kernel version a tree declares in its top-level Makefile at `rev` (e.g.
+ * "6.12.118"), read from git objects; null when the Makefile has no version.
+ * Debian's linux-source-6.12 follows the stable point releases, so this is how
+ * tests and reports say which one a tree (and a kernel built from it) is.
+ */
+export async function treeKernelVersion(tree: string, rev = 'HEAD'): Promise<string | null> {
+  const makefile = await simpleGit({ baseDir: tree })
+    .raw(['cat-file', 'blob', `${rev}:Makefile`])
+    .catch(() => '');
+  const field = (name: string) =>
+    new RegExp(`^${name}\\s*=\\s*(\\d+)\\s*$`, 'm').exec(makefile)?.[1];
+  const [v, p, s] = [field('VERSION'), field('PATCHLEVEL'), field('SUBLEVEL')];
+  if (v === undefined || p === undefined) return null;
+  return s === undefined || s === '0' ? `${v}.${p}` : `${v}.${p}.${s}`;
+}

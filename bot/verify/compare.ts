@@ -2,7 +2,7 @@
 // device by device and BAR by BAR. Each difference says exactly what differs,
 // in the words a reviewer would use:
 //   01:00.0 BAR2: model 0x110000000 (32 B), measured 0x110000020 (32 B)
-// Depends on nothing but the Layout type.
+// Depends on nothing but the Layout type (and the kernel version helpers).
 import type {
   IommuGroup,
   Layout,
@@ -10,6 +10,7 @@ import type {
   LayoutDevice,
   LayoutWindow,
 } from '../../rules/model/layout.js';
+import { kernelRelease, kernelSeries } from '../util/kernel-version.js';
 
 export type DifferenceKind =
   | 'missing-device'
@@ -381,7 +382,31 @@ export function compareGroups(
   return diffs;
 }
 
-/** One line per difference, for terminals and reports. */
-export function formatDifferences(diffs: LayoutDifference[]): string {
-  return diffs.map((d) => d.message).join('\n');
+/** The kernel versions behind a comparison, when they are known. */
+export interface ComparedKernels {
+  /** The kernel that made the expected layout (a recording, a ground-truth boot). */
+  expected: string | null;
+  /** The kernel that made the layout compared with it. */
+  measured: string | null;
+}
+
+/**
+ * One line per difference, for terminals and reports. Given the two kernels'
+ * versions, a comparison of layouts made on different point releases (Debian
+ * moves its linux-source-6.12 from one to the next) says so first: the
+ * difference may come from the kernel, not from what was changed.
+ */
+export function formatDifferences(diffs: LayoutDifference[], kernels?: ComparedKernels): string {
+  const lines = diffs.map((d) => d.message);
+  const note = kernels && diffs.length ? pointReleaseNote(kernels) : null;
+  return (note ? [note, ...lines] : lines).join('\n');
+}
+
+/** "recorded on Linux 6.12.117, measured on 6.12.118: ..." when the releases differ, else null. */
+export function pointReleaseNote({ expected, measured }: ComparedKernels): string | null {
+  const a = kernelRelease(expected);
+  const b = kernelRelease(measured);
+  if (!a || !b || a === b) return null;
+  const same = kernelSeries(a) === kernelSeries(b);
+  return `recorded on Linux ${a}, measured on ${b}: ${same ? 'another point release of the same stable series' : 'another kernel series'}, which may explain the differences below`;
 }
