@@ -25,12 +25,6 @@ const MAIL_HEADERS = new Set([
 const WEB_HINTS =
   /^\s*(?:From|Date|Subject|Message-I[Dd]|To|Cc)\s*:|\[(?:Date|Thread) (?:Prev|Next|Index)\]|^\s*(?:Re|Fwd?|Aw):\s|\[[^\]]*PATCH[^\]]*\]|mailing list archive|lore\.kernel\.org|patchwork|<\/?(?:html|body|div|head)\b/im;
 
-function firstLine(text: string): string {
-  const line = /^[^\r\n]*/.exec(text)![0];
-  const shown = line.replace(/[^\x20-\x7e]/g, '?');
-  return shown.length > 60 ? shown.slice(0, 57) + '...' : shown;
-}
-
 export interface ShapeProblem {
   reason: string;
   /** Best guesses, for the failure record. */
@@ -73,11 +67,16 @@ export function notAMail(raw: string): ShapeProblem | null {
   if (!firstIsField || !fields.some((f) => MAIL_HEADERS.has(f.name))) {
     const looksWeb = WEB_HINTS.test(probe.slice(0, 8192));
     // A first line like "Re: [PATCH] ..." is a header field by syntax but no mail header.
+    // Never quote the input: it may be any file (a symlink to a secret, a config file).
+    if (looksWeb)
+      return {
+        reason: 'not a mail: no header block; looks like a copy of a web page',
+        ...guessIds(probe),
+      };
     return {
-      reason:
-        'not a mail: no header block' +
-        (looksWeb ? '; looks like a copy of a web page' : `; first line: "${firstLine(probe)}"`),
-      ...guessIds(probe),
+      reason: firstIsField
+        ? 'not a mail: no header block (no From, Subject, Message-ID or other mail header field)'
+        : 'not a mail: no header block (the first line is not a "Name: value" header field)',
     };
   }
   return null;
