@@ -169,7 +169,16 @@ export interface B4Info {
   warnings: string[];
 }
 
-const B4_LINE = /^(base-commit|change-id|prerequisite-[a-z-]+):[ \t]*(\S.*?)[ \t]*$/;
+// No lazy `(\S.*?)[ \t]*$`: on a line with a long run of blanks inside it, every
+// extension of the lazy group rescans the run (quadratic). Match greedily, trim after.
+const B4_LINE = /^(base-commit|change-id|prerequisite-[a-z-]+):[ \t]*(\S.*)$/;
+
+/** Remove trailing spaces and tabs (what a `[ \t]*$` tail in a regex would, in linear time). */
+function trimBlanksEnd(s: string): string {
+  let end = s.length;
+  while (end > 0 && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--;
+  return end === s.length ? s : s.slice(0, end);
+}
 
 /** base-commit / change-id / prerequisite-* lines outside the diff and outside quoted text. */
 export function readB4Info(body: string): B4Info {
@@ -180,7 +189,7 @@ export function readB4Info(body: string): B4Info {
     const m = B4_LINE.exec(line);
     if (!m) return;
     const key = m[1]!;
-    const value = m[2]!;
+    const value = trimBlanksEnd(m[2]!);
     if (key === 'base-commit') {
       if (!/^[0-9a-f]{7,64}$/i.test(value)) {
         info.warnings.push(`base-commit "${value}" is not a commit id; ignored`);
@@ -232,7 +241,7 @@ const KNOWN_KEYS = new Set(
   ].map((k) => k.toLowerCase()),
 );
 
-const TRAILER_LINE = /^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(\S.*?)[ \t]*$/;
+const TRAILER_LINE = /^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(\S.*)$/;
 /** Maintainer notes between trailers: `[bhelgaas: reword commit log]`. */
 const NOTE_LINE = /^\[.*\]$/;
 
@@ -256,7 +265,7 @@ function paragraphTrailers(
     const line = lines[i]!;
     const m = TRAILER_LINE.exec(line);
     if (m) {
-      out.push({ key: m[1]!, value: m[2]!, line: i + 1 });
+      out.push({ key: m[1]!, value: trimBlanksEnd(m[2]!), line: i + 1 });
       if (KNOWN_KEYS.has(m[1]!.toLowerCase())) known++;
       else if (!rules.anyKey) return null;
       continue;
@@ -275,7 +284,10 @@ function paragraphTrailers(
 
 /** Trailers: the last paragraph in `Key: value` form, plus trailer-only paragraphs right above it (a lone `Fixes:`). */
 export function parseTrailers(commitMessage: string): Trailer[] {
-  const lines = commitMessage.replace(/\n+$/, '').split('\n');
+  // (not .replace(/\n+$/, ''): that regex is quadratic in a run of newlines not at the end)
+  let end = commitMessage.length;
+  while (end > 0 && commitMessage.charCodeAt(end - 1) === 0x0a) end--;
+  const lines = commitMessage.slice(0, end).split('\n');
   const paragraphs: [number, number][] = [];
   let start = 0;
   for (let i = 0; i <= lines.length; i++) {

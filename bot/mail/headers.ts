@@ -94,10 +94,15 @@ export function parseParamHeader(raw: string | undefined): ParamValue {
     if (s[i] === '"') {
       i++;
       let out = '';
-      while (i < s.length && s[i] !== '"') {
-        if (s[i] === '\\' && i + 1 < s.length) i++;
-        out += s[i];
-        i++;
+      for (;;) {
+        let j = i;
+        while (j < s.length && s[j] !== '"' && s[j] !== '\\') j++;
+        out += s.slice(i, j);
+        i = j;
+        if (i >= s.length || s[i] === '"') break;
+        // a backslash quotes the next character (a last backslash stands for itself)
+        out += i + 1 < s.length ? s[i + 1] : s[i];
+        i += i + 1 < s.length ? 2 : 1;
       }
       i++;
       readUntil(';');

@@ -4,6 +4,7 @@
 // the raw bytes instead of taking mailparser's `text`, because mailparser
 // reflows format=flowed without exceptions and joins parts with its own
 // separators; a patch must come out byte for byte as it was written.
+import { DEFAULT_LIMITS, type InputLimits } from '../limits.js';
 import { decodeFlowed } from './flowed.js';
 import {
   decodeBytes,
@@ -26,8 +27,6 @@ export interface MimeResult {
   parts: TextPart[];
   warnings: string[];
 }
-
-const MAX_DEPTH = 12;
 
 /** Text types that are not for reading as plain text. */
 const NOT_PLAIN = new Set([
@@ -82,7 +81,12 @@ function decodeTransfer(body: string, cte: string, warnings: string[]): Buffer {
 }
 
 /** The pieces of a multipart body between its boundary lines (preamble and epilogue dropped). */
-function splitMultipart(body: string, boundary: string, warnings: string[]): string[] {
+function splitMultipart(
+  body: string,
+  boundary: string,
+  warnings: string[],
+  maxPieces: number,
+): string[] {
   const delim = '--' + boundary;
   const parts: string[] = [];
   let start = -1; // body start of the current part
@@ -107,6 +111,7 @@ function splitMultipart(body: string, boundary: string, warnings: string[]): str
       if (body[end - 1] === '\n') end--;
       if (body[end - 1] === '\r') end--;
       parts.push(body.slice(start, Math.max(start, end)));
+      if (parts.length >= maxPieces) return parts;
     }
     if (isClose) {
       closed = true;
@@ -127,6 +132,12 @@ function splitMultipart(body: string, boundary: string, warnings: string[]): str
 interface Walk {
   parts: TextPart[];
   warnings: string[];
+  /** Entities walked so far, against maxParts. */
+  entities: number;
+  maxDepth: number;
+  maxParts: number;
+  /** The part limit was hit (warned once). */
+  cut: boolean;
 }
 
 function filenameOf(fields: HeaderField[]): string | null {
@@ -147,9 +158,17 @@ function walkEntity(
   const disposition = parseParamHeader(headerValue(fields, 'content-disposition')).value;
   const filename = filenameOf(fields);
 
+  if (++w.entities > w.maxParts) {
+    if (!w.cut)
+      w.warnings.push(
+        `more than maxMimeParts (${w.maxParts}) MIME parts; the rest of the message was ignored`,
+      );
+    w.cut = true;
+    return;
+  }
   if (type.startsWith('multipart/')) {
-    if (depth >= MAX_DEPTH) {
-      w.warnings.push(`MIME nesting deeper than ${MAX_DEPTH}; inner parts ignored`);
+    if (depth >= w.maxDepth) {
+      w.warnings.push(`MIME nesting deeper than ${w.maxDepth} (maxMimeDepth); inner parts ignored`);
       return;
     }
     const boundary = ct.params['boundary'];
@@ -158,7 +177,9 @@ function walkEntity(
       leaf(fields, body, 'text/plain', ct.params, false, null, w);
       return;
     }
-    const children = splitMultipart(body, boundary, w.warnings).map((p) => {
+    // (never more pieces than parts may still be walked: a flood of boundaries stays cheap)
+    const pieces = splitMultipart(body, boundary, w.warnings, w.maxParts - w.entities + 1);
+    const children = pieces.map((p) => {
       const split = splitHeaderBody(p);
       return { fields: parseHeaderFields(split.header).fields, body: split.body };
     });
@@ -222,8 +243,19 @@ function leaf(
 }
 
 /** Walk a message body given its top-level header fields. */
-export function readTextParts(topFields: HeaderField[], body: string): MimeResult {
-  const w: Walk = { parts: [], warnings: [] };
+export function readTextParts(
+  topFields: HeaderField[],
+  body: string,
+  limits: Pick<InputLimits, 'maxMimeDepth' | 'maxMimeParts'> = DEFAULT_LIMITS,
+): MimeResult {
+  const w: Walk = {
+    parts: [],
+    warnings: [],
+    entities: 0,
+    maxDepth: limits.maxMimeDepth,
+    maxParts: limits.maxMimeParts,
+    cut: false,
+  };
   walkEntity(topFields, body, 0, w);
   if (w.parts.length === 0) w.warnings.push('no text/plain part in the message');
   return { parts: w.parts, warnings: w.warnings };

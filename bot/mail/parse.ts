@@ -6,6 +6,8 @@ import { simpleParser, type AddressObject, type EmailAddress } from 'mailparser'
 import type { Address, Message, ParseFailure, RawMail } from '../types.js';
 import { extractDiff, parseTrailers, readB4Info } from './body.js';
 import { headerValue, parseHeaderFields, splitHeaderBody, type HeaderField } from './headers.js';
+import { formatBytes, resolveLimits, type InputLimits } from '../limits.js';
+import { touchedPaths } from './diffpaths.js';
 import { readTextParts } from './mime.js';
 import { notAMail } from './shape.js';
 import { parseSubject } from './subject.js';
@@ -63,7 +65,67 @@ function headerBuffer(fields: HeaderField[], warnings: string[]): Buffer {
   }
 }
 
-export async function parseMail(raw: RawMail): Promise<Message | ParseFailure> {
+/** At most this many warnings per message are kept (a message can repeat one per MIME part). */
+const MAX_WARNINGS = 20;
+
+/** The same warning once, and no more than MAX_WARNINGS of them. */
+function tidyWarnings(warnings: string[]): string[] {
+  const unique = [...new Set(warnings)];
+  if (unique.length <= MAX_WARNINGS) return unique;
+  return [
+    ...unique.slice(0, MAX_WARNINGS - 1),
+    `... and ${unique.length - MAX_WARNINGS + 1} more warnings`,
+  ];
+}
+
+/** Lines of a text (newline count, plus an unterminated last line). */
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return text.endsWith('\n') || text === '' ? n : n + 1;
+}
+
+/** Why a diff is beyond the limits, or null. */
+function diffTooBig(diff: string, limits: InputLimits): string | null {
+  const lines = countLines(diff);
+  if (lines > limits.maxDiffLines)
+    return `the diff has ${lines} lines, more than maxDiffLines (${limits.maxDiffLines}); not reviewed`;
+  const touched = touchedPaths(diff);
+  const files = touched.paths.length + touched.invalid.length;
+  if (files > limits.maxDiffFiles)
+    return `the diff touches ${files} files, more than maxDiffFiles (${limits.maxDiffFiles}); not reviewed`;
+  return null;
+}
+
+/**
+ * Parse one mail. Never throws: whatever the bytes, the result is a Message
+ * or a ParseFailure saying why (limits included: message, header and diff
+ * size; see bot/limits.ts).
+ */
+export async function parseMail(
+  raw: RawMail,
+  limitsIn: Partial<InputLimits> = {},
+): Promise<Message | ParseFailure> {
+  try {
+    return await parseMailUnguarded(raw, resolveLimits(limitsIn));
+  } catch (err) {
+    // A bug, not the input's fault; still only this message fails.
+    return {
+      origin: raw.origin,
+      reason: `unparsable mail (pcibot error: ${err instanceof Error ? err.message : String(err)})`,
+    };
+  }
+}
+
+async function parseMailUnguarded(
+  raw: RawMail,
+  limits: InputLimits,
+): Promise<Message | ParseFailure> {
+  if (raw.raw.length > limits.maxMessageBytes)
+    return {
+      origin: raw.origin,
+      reason: `message larger than maxMessageBytes (${formatBytes(limits.maxMessageBytes)}): ${raw.raw.length} bytes; not read`,
+    };
   let text = raw.raw;
   if (text.startsWith('\xef\xbb\xbf')) text = text.slice(3); // UTF-8 BOM from an editor
   if (text.startsWith('From ')) text = text.slice(text.indexOf('\n') + 1 || text.length); // mbox From_ line
@@ -72,6 +134,11 @@ export async function parseMail(raw: RawMail): Promise<Message | ParseFailure> {
 
   const warnings: string[] = [];
   const split = splitHeaderBody(text);
+  if (split.header.length > limits.maxHeaderBytes)
+    return {
+      origin: raw.origin,
+      reason: `header block larger than maxHeaderBytes (${formatBytes(limits.maxHeaderBytes)}): ${split.header.length} bytes; not read`,
+    };
   const { fields, junk } = parseHeaderFields(split.header);
   if (junk.length > 0)
     warnings.push(`header line(s) ${junk.join(', ')} are not header fields; ignored`);
@@ -111,7 +178,7 @@ export async function parseMail(raw: RawMail): Promise<Message | ParseFailure> {
       else date = d.toISOString();
     }
 
-    const mime = readTextParts(fields, split.body);
+    const mime = readTextParts(fields, split.body, limits);
     warnings.push(...mime.warnings);
     let body = '';
     for (const part of mime.parts) {
@@ -119,6 +186,8 @@ export async function parseMail(raw: RawMail): Promise<Message | ParseFailure> {
       body += part.text;
     }
     const extracted = extractDiff(body);
+    const tooBig = extracted.diff === null ? null : diffTooBig(extracted.diff, limits);
+    if (tooBig) return { origin: raw.origin, reason: tooBig, messageId, subject };
     const b4 = readB4Info(body);
     warnings.push(...b4.warnings);
 
@@ -141,7 +210,7 @@ export async function parseMail(raw: RawMail): Promise<Message | ParseFailure> {
       baseCommit: b4.baseCommit,
       changeId: b4.changeId,
       prerequisites: b4.prerequisites,
-      warnings,
+      warnings: tidyWarnings(warnings),
     };
   } catch (err) {
     const failure: ParseFailure = {
