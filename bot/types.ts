@@ -137,6 +137,11 @@ export interface Series {
   replies: string[];
   /** What assembly had to guess or work around (unthreaded patches, duplicate indexes, ...). */
   warnings?: string[];
+  /**
+   * Why the series is not to be applied or reviewed although it was assembled
+   * (more patches than maxPatchesPerSeries); absent when it may be.
+   */
+  refused?: string;
 }
 
 export interface SupersededSeries {
@@ -152,6 +157,8 @@ export type Disposition =
   | { kind: 'superseded'; seriesId: string; byVersion: number }
   | { kind: 'not-a-patch'; reason: string }
   | { kind: 'duplicate'; of: string }
+  /** Another message with the same Message-ID but other content came first; this one is not used. */
+  | { kind: 'id-conflict'; of: string; reason: string }
   | { kind: 'failed'; reason: string };
 
 /** Result of assembling a batch of messages: every message is accounted for. */
@@ -163,6 +170,8 @@ export interface Assembly {
     origin: Origin;
     subject: string | null;
     disposition: Disposition;
+    /** Parse warnings of the message (MIME too deep, undecodable charset, ...), when any. */
+    warnings?: string[];
   }[];
 }
 
