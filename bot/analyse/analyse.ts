@@ -1,12 +1,12 @@
 // The analyse stage: review rules over each patch, with read access to the tree
 // before and after it. Input and output are plain data so the stage runs the
 // same in-process and in a worker; the tree is opened from its path here.
-import parseDiff from 'parse-diff';
 import { allRules } from '../../rules/index.js';
 import { runRules, type RuleError } from '../../rules/run.js';
 import type { Rule, TreeReader } from '../../rules/types.js';
 import { policyBeforeAfter } from '../tree/policy/before-after.js';
 import { anyApplied, isApplied } from '../tree/apply.js';
+import { parseUnifiedDiff, type DiffFile } from '../mail/diffparse.js';
 import { openTreeReader } from '../tree/reader.js';
 import type { Applied, Finding, Series } from '../types.js';
 
@@ -29,6 +29,11 @@ export interface AnalyseOutput {
   /** Findings about the series as a whole. */
   series: Finding[];
   errors: RuleError[];
+  /**
+   * Patches whose diff the rules could not read (the rules then saw the
+   * commit message only): the input's problem, not pcibot's.
+   */
+  diffErrors?: { patch: number; reason: string }[];
 }
 
 /** A tree with nothing in it, for reviews without a kernel tree. */
@@ -43,6 +48,7 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
   const rules = input.rules ?? allRules;
   const perPatch: Record<number, Finding[]> = {};
   const errors: RuleError[] = [];
+  const diffErrors: { patch: number; reason: string }[] = [];
   const { applied } = input;
   const readers = new Map<number, TreeReader>();
   const stateAfter = (i: number): TreeReader => {
@@ -69,12 +75,22 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
     const after = ok ? stateAfter(pos + 1) : null;
     const subject = patch.tags.title;
     const commitMessage = `${subject}\n\n${patch.commitMessage}`;
+    let diff: DiffFile[] = [];
+    try {
+      diff = parseUnifiedDiff(patch.diff);
+    } catch (err) {
+      // parseUnifiedDiff does not throw; should it ever, this patch's rules go on without the diff.
+      diffErrors.push({
+        patch: index,
+        reason: `the diff could not be read (${err instanceof Error ? err.message : String(err)}); the rules saw the commit message only`,
+      });
+    }
     const { findings, errors: e } = await runRules(rules, {
       series: input.series,
       patch,
       index,
       commitMessage,
-      diff: patch.diff ? parseDiff(patch.diff) : [],
+      diff,
       before,
       after,
     });
@@ -96,5 +112,5 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
       });
     }
   }
-  return { perPatch, series, errors };
+  return { perPatch, series, errors, ...(diffErrors.length ? { diffErrors } : {}) };
 }

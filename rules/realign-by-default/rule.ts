@@ -16,7 +16,7 @@ import { describeAlignment } from '../../bot/tree/policy/expr.js';
 import { ARCH_FILES } from '../../bot/tree/policy/fields.js';
 import { addedLines, touchedFiles, type DiffLine } from '../lib/diff.js';
 import type { Rule, RuleContext, RuleHit } from '../types.js';
-import parseDiff from 'parse-diff';
+import { parseUnifiedDiff } from '../../bot/mail/diffparse.js';
 
 const ARCHES: PolicyArch[] = ['x86_64', 'arm64', 'ppc64', 's390x'];
 const ALIGN_FUNCTIONS = [
@@ -32,7 +32,7 @@ function seriesOptions(ctx: RuleContext): { name: string; patch: number }[] {
   for (const [pos, p] of ctx.series.patches.entries()) {
     if (!p.diff) continue;
     const index = p.tags.index ?? pos + 1;
-    for (const l of addedLines(parseDiff(p.diff))) {
+    for (const l of addedLines(parseUnifiedDiff(p.diff))) {
       const m =
         /\bstrn?cmp\s*\(\s*str\s*,\s*"([a-z0-9_]+)=?"/.exec(l.text) ??
         /\b(?:__setup|early_param)\s*\(\s*"([a-z0-9_.]+)=?"/.exec(l.text);

@@ -17,7 +17,7 @@
 //    introduces, not on a flag the caller sets.
 // An additive, documented ioctl, capability or flag that the kernel
 // implements stays quiet.
-import parseDiff from 'parse-diff';
+import { parseUnifiedDiff } from '../../bot/mail/diffparse.js';
 import type { Rule, RuleContext, RuleHit, TreeReader } from '../types.js';
 import { addedLines, filePath, isC, removedLines } from '../lib/diff.js';
 import { findGuards, topLevelScopes } from '../isolation-for-performance/csource.js';
@@ -95,7 +95,7 @@ function laterUse(ctx: RuleContext, name: string): string | null {
     const index = p.tags.index ?? pos + 1;
     if (index <= ctx.index || !p.diff) continue;
     for (const l of addedLines(
-      parseDiff(p.diff),
+      parseUnifiedDiff(p.diff),
       (f) => isC(f) && !UAPI.test(f) && !f.startsWith('tools/'),
     ))
       if (re.test(l.text)) return `patch ${index}, ${l.file}:${l.line}`;

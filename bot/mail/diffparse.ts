@@ -1,0 +1,244 @@
+// The unified-diff reader the review rules see (parse-diff's File/Chunk/Change
+// shapes), in linear time and without throwing. It follows parse-diff 0.12
+// line for line, with three differences that only hostile input notices:
+// - parse-diff reads file names from a `diff` line with a regex that is
+//   quadratic in the line length (a 20 KB `diff --git a/a/a/...` line takes
+//   1.5 s, and a diff may hold thousands), and hunk headers with another
+//   (`@@ -1111...`); both are matched here by hand with the same result;
+// - a `\ No newline at end of file` line that follows no change line (a hunk
+//   `@@ -0,0 +1 @@` followed only by the marker) made parse-diff throw a
+//   TypeError; here it is ignored;
+// - nothing else changes: test/fuzz compares the two on generated diffs.
+import type parseDiff from 'parse-diff';
+
+export type DiffFile = parseDiff.File;
+export type DiffChunk = parseDiff.Chunk;
+export type DiffChange = parseDiff.Change;
+
+const isSpace = (c: string | undefined) => c !== undefined && /\s/.test(c);
+const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
+
+/** `.` in a JS regex stops at these. */
+const isTerminator = (c: string) => c === '\n' || c === '\r' || c === '\u2028' || c === '\u2029';
+
+const PREFIX_A = new Set(['a', 'i', 'w', 'c', 'o', '1', '2']);
+const PREFIX_B = new Set(['b', 'i', 'w', 'c', 'o', '1', '2']);
+
+/**
+ * What parse-diff's
+ * /(a|i|w|c|o|1|2)\/.*(?=["']? ["']?(b|i|w|c|o|1|2)\/)|(b|i|w|c|o|1|2)\/.*$/g
+ * matches in a line, found in one pass.
+ */
+function fileNameMatches(line: string): string[] {
+  const n = line.length;
+  // look[q]: the lookahead ["']? ["']?[biwco12]/ holds at q.
+  const holds = (q: number) => {
+    let k = q;
+    if (line[k] === '"' || line[k] === "'") k++;
+    if (line[k] !== ' ') return false;
+    k++;
+    if (line[k] === '"' || line[k] === "'") k++;
+    return PREFIX_B.has(line[k]!) && line[k + 1] === '/';
+  };
+  // noTermFrom[q]: no terminator in line[q..] (`.*$` can reach the end from q).
+  const noTermFrom = new Uint8Array(n + 1);
+  noTermFrom[n] = 1;
+  for (let q = n - 1; q >= 0; q--) noTermFrom[q] = isTerminator(line[q]!) ? 0 : noTermFrom[q + 1]!;
+  // lastLook[q]: the largest q' >= q where the lookahead holds with no terminator
+  // in line[q..q') (so `.*` from q reaches it), or -1.
+  const lastLook = new Int32Array(n + 1).fill(-1);
+  let best = -1;
+  for (let q = n - 1; q >= 0; q--) {
+    if (isTerminator(line[q]!)) best = -1;
+    else if (best === -1 && holds(q)) best = q;
+    lastLook[q] = best;
+  }
+  const out: string[] = [];
+  let s = 0;
+  while (s < n) {
+    if (PREFIX_A.has(line[s]!) && line[s + 1] === '/') {
+      const q = s + 2 <= n ? lastLook[s + 2]! : -1;
+      if (q >= 0) {
+        out.push(line.slice(s, q));
+        s = q > s ? q : s + 1;
+        continue;
+      }
+    }
+    if (PREFIX_B.has(line[s]!) && line[s + 1] === '/' && noTermFrom[s + 2]) {
+      out.push(line.slice(s));
+      break;
+    }
+    s++;
+  }
+  return out;
+}
+
+function parseFiles(line: string | undefined): [string | undefined, string | undefined] {
+  if (!line) return [undefined, undefined];
+  const m = fileNameMatches(line).map((a) =>
+    a.replace(/^(a|b|i|w|c|o|1|2)\//, '').replace(/("|')$/, ''),
+  );
+  return [m[0], m[1]];
+}
+
+const TIMESTAMP = /\t.*|\d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d(.\d+)?\s(\+|-)\d\d\d\d/;
+
+function parseOldOrNewFile(line: string): string {
+  let s = line.replace(/^[-+]+/, '').trim();
+  const ts = TIMESTAMP.exec(s);
+  if (ts) s = s.substring(0, ts.index).trim();
+  return s.replace(/^\\?['"]|\\?['"]$/g, '').replace(/^(a|b|i|w|c|o|1|2)\//, '');
+}
+
+interface HunkHeader {
+  oldStart: string;
+  oldLines: string;
+  newStart: string;
+  newLines: string;
+}
+
+/** parse-diff's /^@@\s+-(\d+),?(\d+)?\s+\+(\d+),?(\d+)?\s@@/, by hand (no backtracking). */
+function hunkHeader(line: string): HunkHeader | null {
+  if (!line.startsWith('@@')) return null;
+  let i = 2;
+  if (!isSpace(line[i])) return null;
+  while (isSpace(line[i])) i++;
+  if (line[i] !== '-') return null;
+  i++;
+  const num = () => {
+    const start = i;
+    while (isDigit(line[i])) i++;
+    return line.slice(start, i);
+  };
+  const oldStart = num();
+  if (oldStart === '') return null;
+  if (line[i] === ',') i++;
+  const oldLines = num();
+  if (!isSpace(line[i])) return null;
+  while (isSpace(line[i])) i++;
+  // `\s+\+`: the run of blanks must end at the '+'.
+  if (line[i] !== '+') return null;
+  i++;
+  const newStart = num();
+  if (newStart === '') return null;
+  if (line[i] === ',') i++;
+  const newLines = num();
+  if (!isSpace(line[i])) return null;
+  i++;
+  if (!line.startsWith('@@', i)) return null;
+  return { oldStart, oldLines, newStart, newLines };
+}
+
+const count = (e: string | undefined) => +(e || 1);
+
+/** A diff as parse-diff would read it (see the header comment). Never throws. */
+export function parseUnifiedDiff(input: string | null | undefined): DiffFile[] {
+  if (!input) return [];
+  if (typeof input !== 'string' || /^\s+$/.test(input)) return [];
+  const lines = input.split('\n');
+  const files: DiffFile[] = [];
+  let file: DiffFile | null = null;
+  let chunk: DiffChunk | null = null;
+  let ln1 = 0;
+  let ln2 = 0;
+  let left: { oldLines: number; newLines: number } | null = null;
+
+  const startFile = (line?: string) => {
+    const [from, to] = parseFiles(line);
+    file = { chunks: [], deletions: 0, additions: 0, from, to } as DiffFile;
+    files.push(file);
+  };
+  const restart = () => {
+    if (!file || file.chunks.length) startFile();
+  };
+  const noNewline = (line: string) => {
+    if (!chunk) return;
+    const last = chunk.changes[chunk.changes.length - 1];
+    if (!last) return; // parse-diff throws here
+    const c = last as { ln1?: number; ln2?: number; ln?: number };
+    const copy: Record<string, unknown> = { type: last.type, [last.type]: true };
+    copy.ln1 = c.ln1;
+    copy.ln2 = c.ln2;
+    copy.ln = c.ln;
+    copy.content = line;
+    chunk.changes.push(copy as unknown as DiffChange);
+  };
+
+  const header = (line: string) => {
+    let m: RegExpExecArray | null;
+    if (/^diff\s/.test(line)) startFile(line);
+    else if ((m = /^new file mode (\d+)$/.exec(line))) {
+      restart();
+      file!.new = true;
+      file!.newMode = m[1];
+      file!.from = '/dev/null';
+    } else if ((m = /^deleted file mode (\d+)$/.exec(line))) {
+      restart();
+      file!.deleted = true;
+      file!.oldMode = m[1];
+      file!.to = '/dev/null';
+    } else if ((m = /^old mode (\d+)$/.exec(line))) {
+      restart();
+      file!.oldMode = m[1];
+    } else if ((m = /^new mode (\d+)$/.exec(line))) {
+      restart();
+      file!.newMode = m[1];
+    } else if ((m = /^index\s[\da-zA-Z]+\.\.[\da-zA-Z]+(\s(\d+))?$/.exec(line))) {
+      restart();
+      file!.index = line.split(' ').slice(1);
+      if (m[1]) file!.oldMode = file!.newMode = m[1].trim();
+    } else if (/^---\s/.test(line)) {
+      restart();
+      file!.from = parseOldOrNewFile(line);
+    } else if (/^\+\+\+\s/.test(line)) {
+      restart();
+      file!.to = parseOldOrNewFile(line);
+    } else {
+      const h = hunkHeader(line);
+      if (h) {
+        if (!file) startFile(line);
+        ln1 = +h.oldStart;
+        ln2 = +h.newStart;
+        chunk = {
+          content: line,
+          changes: [],
+          oldStart: +h.oldStart,
+          oldLines: count(h.oldLines),
+          newStart: +h.newStart,
+          newLines: count(h.newLines),
+        };
+        left = { oldLines: count(h.oldLines), newLines: count(h.newLines) };
+        file!.chunks.push(chunk);
+      } else if (line === '\\ No newline at end of file') noNewline(line);
+    }
+  };
+
+  const inHunk = (line: string) => {
+    const l = left!;
+    if (line === '\\ No newline at end of file') noNewline(line);
+    else if (line.startsWith('-')) {
+      if (chunk) {
+        chunk.changes.push({ type: 'del', del: true, ln: ln1++, content: line });
+        file!.deletions++;
+      }
+      l.oldLines--;
+    } else if (line.startsWith('+')) {
+      if (chunk) {
+        chunk.changes.push({ type: 'add', add: true, ln: ln2++, content: line });
+        file!.additions++;
+      }
+      l.newLines--;
+    } else {
+      chunk?.changes.push({ type: 'normal', normal: true, ln1: ln1++, ln2: ln2++, content: line });
+      l.oldLines--;
+      l.newLines--;
+    }
+    if (l.oldLines === 0 && l.newLines === 0) left = null;
+  };
+
+  for (const line of lines) {
+    if (left) inHunk(line);
+    else header(line);
+  }
+  return files;
+}
