@@ -2,18 +2,29 @@
 // one process, no Redis. The service mode (workers/queues) calls the same stage
 // functions as jobs; nothing here knows about the CLI or output formats.
 import { analyseSeries } from '../bot/analyse/analyse.js';
-import { readInputs } from '../bot/ingest/read.js';
+import { iterateInputs } from '../bot/ingest/read.js';
+import type { InputLimits } from '../bot/limits.js';
 import { isParseFailure, parseMail } from '../bot/mail/parse.js';
 import {
   REVIEW_SCHEMA,
   type PatchReport,
   type ReviewReport,
+  type SeriesError,
   type SeriesReport,
 } from '../bot/report/types.js';
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import { anyApplied, applySeries, seriesPatches } from '../bot/tree/apply.js';
-import type { Applied, Finding, Message, ParseFailure, RawMail, Series } from '../bot/types.js';
+import type {
+  Applied,
+  Assembly,
+  Finding,
+  Message,
+  ParseFailure,
+  RawMail,
+  ScopeDecision,
+  Series,
+} from '../bot/types.js';
 import type { Rule } from '../rules/types.js';
 import { toolVersion } from '../bot/util/version.js';
 import { gitRepo } from '../bot/tree/git.js';
@@ -50,6 +61,60 @@ export interface ReviewOptions {
     log?: (line: string) => void;
   };
   onProgress?: (p: Progress) => void;
+  /** Input limits (bot/limits.ts); the defaults for any not given. */
+  limits?: Partial<InputLimits>;
+  /**
+   * Test hooks: called before each stage for one message (parse: its file;
+   * assemble: the batch, then each message alone if the batch failed) or one
+   * series (apply, analyse); may throw to force a failure there.
+   */
+  hooks?: {
+    stage?: (
+      name: 'parse' | 'assemble' | 'apply' | 'analyse',
+      detail: { file?: string; messageId?: string; seriesId?: string },
+    ) => void | Promise<void>;
+  };
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Assembly of the batch failed (a pcibot bug): assemble each message alone,
+ * so lone patches are still reviewed and only a message that fails alone is
+ * lost (reported as failed, with why).
+ */
+async function assembleEachAlone(
+  messages: Message[],
+  failures: ParseFailure[],
+  opts: ReviewOptions,
+): Promise<Assembly> {
+  const out: Assembly = { series: [], accounting: [] };
+  const earlier = failures.length; // failures from reading and parsing, accounted at the end
+  for (const m of messages) {
+    try {
+      await opts.hooks?.stage?.('assemble', { messageId: m.messageId });
+      const a = assembleSeries([m], [], { limits: opts.limits });
+      out.series.push(...a.series);
+      out.accounting.push(...a.accounting);
+    } catch (err) {
+      const reason = `assembly failed for this message (pcibot error: ${errorText(err)})`;
+      failures.push({ origin: m.origin, reason, messageId: m.messageId, subject: m.subject });
+      out.accounting.push({
+        messageId: m.messageId,
+        origin: m.origin,
+        subject: m.subject,
+        disposition: { kind: 'failed', reason },
+      });
+    }
+  }
+  for (const f of failures.slice(0, earlier))
+    out.accounting.push({
+      messageId: f.messageId ?? null,
+      origin: f.origin,
+      subject: f.subject ?? null,
+      disposition: { kind: 'failed', reason: f.reason },
+    });
+  return out;
 }
 
 const countSeverities = (findings: Finding[]) => ({
@@ -70,36 +135,78 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
     }
   };
 
-  // ingest + parse
+  // ingest + parse, one message at a time: the raw bytes of a message are
+  // dropped as soon as it is parsed, so memory holds messages, not inputs.
+  // A failure of one message (a limit, a bug) is that message's failure only.
   progress({ stage: 'read', done: 0, total: opts.inputs.length });
-  const read = await timed('read', () => readInputs(opts.inputs, { stdin: opts.stdin }));
-  read.mails.push(...(opts.mails ?? []));
   const messages: Message[] = [];
-  const failures: ParseFailure[] = [...read.failures];
-  await timed('parse', async () => {
-    for (const [i, raw] of read.mails.entries()) {
-      const parsed = await parseMail(raw);
+  const failures: ParseFailure[] = [];
+  let parsedCount = 0;
+  const parseOne = async (raw: RawMail) => {
+    const t0 = performance.now();
+    try {
+      await opts.hooks?.stage?.('parse', { file: raw.origin.file });
+      const parsed = await parseMail(raw, opts.limits);
       if (isParseFailure(parsed)) failures.push(parsed);
       else messages.push(parsed);
-      if (i % 50 === 0) progress({ stage: 'parse', done: i, total: read.mails.length });
+    } catch (err) {
+      failures.push({
+        origin: raw.origin,
+        reason: `unparsable mail (pcibot error: ${errorText(err)})`,
+      });
     }
-  });
+    timing.parse = (timing.parse ?? 0) + performance.now() - t0;
+    if (++parsedCount % 50 === 0) progress({ stage: 'parse', done: parsedCount, total: 0 });
+  };
+  const t0 = performance.now();
+  for await (const item of iterateInputs(opts.inputs, { stdin: opts.stdin, limits: opts.limits })) {
+    if ('failure' in item) failures.push(item.failure);
+    else await parseOne(item.mail);
+  }
+  for (const raw of opts.mails ?? []) await parseOne(raw);
+  timing.parse = Math.round(timing.parse ?? 0);
+  timing.read = Math.max(0, Math.round(performance.now() - t0) - timing.parse);
 
   // assemble + scope
   progress({ stage: 'assemble', done: 0, total: 1 });
-  const assembly = await timed('assemble', () => assembleSeries(messages, failures));
-  const scopes = new Map(assembly.series.map((s) => [s.id, scopeSeries(s)]));
+  const internalErrors: ReviewReport['internalErrors'] = [];
+  const assembly = await timed('assemble', async () => {
+    try {
+      await opts.hooks?.stage?.('assemble', {});
+      return assembleSeries(messages, failures, { limits: opts.limits });
+    } catch (err) {
+      internalErrors.push({
+        stage: 'assemble',
+        detail: `assembling the batch failed (${errorText(err)}); each message was assembled on its own`,
+      });
+      return assembleEachAlone(messages, failures, opts);
+    }
+  });
+  const scopes = new Map<string, ScopeDecision>();
+  const scopeErrors = new Map<string, string>();
+  for (const s of assembly.series) {
+    try {
+      scopes.set(s.id, scopeSeries(s));
+    } catch (err) {
+      scopeErrors.set(s.id, `scope could not be decided (pcibot error: ${errorText(err)})`);
+      scopes.set(s.id, { seriesId: s.id, inScope: false, reason: 'not decided', paths: [] });
+    }
+  }
 
   const head = opts.tree ? await gitRepo(opts.tree).revParse('HEAD') : null;
-  const internalErrors: ReviewReport['internalErrors'] = [];
   const seriesReports: SeriesReport[] = [];
-  const inScope = assembly.series.filter((s) => scopes.get(s.id)!.inScope);
+  const reviewable = (s: Series) => scopes.get(s.id)!.inScope && !s.refused;
+  const inScope = assembly.series.filter(reviewable);
   let reviewedCount = 0;
 
   for (const series of assembly.series) {
     const scope = scopes.get(series.id)!;
-    if (!scope.inScope) {
-      seriesReports.push({ ...seriesReport(series, scope, null, null), verify: null });
+    const errors: SeriesError[] = [];
+    const scopeError = scopeErrors.get(series.id);
+    if (scopeError) errors.push({ stage: 'scope', reason: scopeError });
+    if (series.refused) errors.push({ stage: 'assemble', reason: series.refused });
+    if (!reviewable(series)) {
+      seriesReports.push({ ...seriesReport(series, scope, null, null, errors), verify: null });
       continue;
     }
     reviewedCount++;
@@ -109,17 +216,24 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
       total: inScope.length,
       what: series.title,
     });
+    // Each stage of one series is isolated: its failure is this series' error, the batch goes on.
     let applied: Applied | null = null;
     if (opts.tree) {
       const tree = opts.tree;
-      applied = await timed('apply', () =>
-        applySeries({
-          tree,
-          patches: seriesPatches(series),
-          baseCommit: series.baseCommit,
-          branches: opts.branches,
-        }),
-      );
+      try {
+        applied = await timed('apply', async () => {
+          await opts.hooks?.stage?.('apply', { seriesId: series.id });
+          return applySeries({
+            tree,
+            patches: seriesPatches(series),
+            baseCommit: series.baseCommit,
+            branches: opts.branches,
+          });
+        });
+      } catch (err) {
+        errors.push({ stage: 'apply', reason: `applying the series failed: ${errorText(err)}` });
+        internalErrors.push({ stage: 'apply', series: series.id, detail: errorText(err) });
+      }
     }
     progress({
       stage: 'analyse',
@@ -127,34 +241,51 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
       total: inScope.length,
       what: series.title,
     });
-    const analysis = await timed('analyse', () =>
-      analyseSeries({ series, applied, rules: opts.rules, model: opts.model }),
-    );
-    for (const e of analysis.errors)
-      internalErrors.push({
-        stage: 'analyse',
-        series: series.id,
-        detail: `rule ${e.rule} on patch ${e.patch}: ${e.error}`,
+    let analysis: Awaited<ReturnType<typeof analyseSeries>> | null = null;
+    try {
+      analysis = await timed('analyse', async () => {
+        await opts.hooks?.stage?.('analyse', { seriesId: series.id });
+        return analyseSeries({ series, applied, rules: opts.rules, model: opts.model });
       });
+      for (const e of analysis.errors)
+        internalErrors.push({
+          stage: 'analyse',
+          series: series.id,
+          detail: `rule ${e.rule} on patch ${e.patch}: ${e.error}`,
+        });
+      for (const d of analysis.diffErrors ?? [])
+        errors.push({ stage: 'analyse', patch: d.patch, reason: d.reason });
+    } catch (err) {
+      errors.push({ stage: 'analyse', reason: `reviewing the series failed: ${errorText(err)}` });
+      internalErrors.push({ stage: 'analyse', series: series.id, detail: errorText(err) });
+    }
     let verified: SeriesReport['verify'] = null;
-    if (opts.verify && anyApplied(applied)) {
+    if (opts.verify && anyApplied(applied) && analysis) {
       const done = reviewedCount - 1;
       progress({ stage: 'verify', done, total: inScope.length, what: series.title });
       const state = applied;
-      const v = await timed('verify', () => verifySeries({ applied: state, ...opts.verify }));
-      analysis.series.push(...v.findings);
-      verified = {
-        seconds: v.seconds,
-        scenarios: v.scenarios.map(({ name, arch, pageSize, status, reason }) => ({
-          name,
-          arch,
-          pageSize,
-          status,
-          ...(reason ? { reason } : {}),
-        })),
-      };
+      try {
+        const v = await timed('verify', () => verifySeries({ applied: state, ...opts.verify }));
+        analysis.series.push(...v.findings);
+        verified = {
+          seconds: v.seconds,
+          scenarios: v.scenarios.map(({ name, arch, pageSize, status, reason }) => ({
+            name,
+            arch,
+            pageSize,
+            status,
+            ...(reason ? { reason } : {}),
+          })),
+        };
+      } catch (err) {
+        errors.push({ stage: 'verify', reason: `verify failed: ${errorText(err)}` });
+        internalErrors.push({ stage: 'verify', series: series.id, detail: errorText(err) });
+      }
     }
-    seriesReports.push({ ...seriesReport(series, scope, applied, analysis), verify: verified });
+    seriesReports.push({
+      ...seriesReport(series, scope, applied, analysis, errors),
+      verify: verified,
+    });
   }
   progress({ stage: 'done', done: inScope.length, total: inScope.length });
 
@@ -181,6 +312,7 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
       subject: a.subject,
       origin: a.origin,
       disposition: a.disposition,
+      ...(a.warnings?.length ? { warnings: a.warnings } : {}),
     })),
     failures,
     internalErrors,
@@ -193,10 +325,13 @@ function seriesReport(
   scope: SeriesReport['scope'],
   applied: Applied | null,
   analysis: Awaited<ReturnType<typeof analyseSeries>> | null,
+  errors: SeriesError[] = [],
 ): Omit<SeriesReport, 'verify'> {
+  const applyFailed = errors.find((e) => e.stage === 'apply');
+  const byMessage = new Map(applied?.patches.map((a) => [a.messageId, a]) ?? []);
   const patches: PatchReport[] = series.patches.map((p, pos) => {
     const index = p.tags.index ?? pos + 1;
-    const r = applied?.patches.find((a) => a.messageId === p.messageId);
+    const r = byMessage.get(p.messageId);
     return {
       index,
       messageId: p.messageId,
@@ -208,7 +343,9 @@ function seriesReport(
             ...(r.detail !== undefined ? { detail: r.detail } : {}),
             ...(r.conflicts?.length ? { conflicts: r.conflicts } : {}),
           }
-        : null,
+        : applyFailed
+          ? { status: 'not-attempted', detail: applyFailed.reason }
+          : null,
       findings: analysis?.perPatch[index] ?? [],
     };
   });
@@ -232,5 +369,7 @@ function seriesReport(
     base: applied?.base ?? null,
     patches,
     findings: analysis?.series ?? [],
+    ...(series.warnings?.length ? { warnings: series.warnings } : {}),
+    ...(errors.length ? { errors } : {}),
   };
 }

@@ -105,7 +105,9 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       io.stderr(`pcibot review: mirror ${dir}: no such directory\n`);
       return EXIT_USAGE;
     }
-    mails = await findThreadInMirror(dir, values['message-id']);
+    mails = await findThreadInMirror(dir, values['message-id'], {
+      onProblem: (text) => io.stderr(`pcibot review: mirror ${dir}: ${text}\n`),
+    });
     if (mails.length === 0) {
       io.stderr(
         `pcibot review: <${values['message-id'].replace(/^<|>$/g, '')}> is not in the mirror ${dir}\n`,

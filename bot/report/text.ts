@@ -3,7 +3,7 @@
 // applied and its findings, and every message that failed, so nothing given to
 // pcibot goes unmentioned.
 import type { ApplyConflict, Finding, Origin, PatchApplyStatus } from '../types.js';
-import type { ReviewReport, SeriesReport } from './types.js';
+import type { MessageAccount, ReviewReport, SeriesError, SeriesReport } from './types.js';
 
 export interface TextOptions {
   color?: boolean;
@@ -107,6 +107,8 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
         `  supersedes v${old.version} (${old.messageIds.length} message${old.messageIds.length === 1 ? '' : 's'})`,
       );
     out.push(`  scope: ${s.scope.reason}`);
+    for (const e of s.errors ?? []) out.push(`  ${c('1;31', 'ERROR')} ${seriesErrorText(e)}`);
+    for (const w of s.warnings ?? []) out.push(`  note: ${w}`);
     if (s.verify) out.push(`  verify: ${verifySummary(s.verify)}`);
     for (const f of sortFindings(s.findings)) pushFinding(f, '  ');
     for (const p of s.patches) {
@@ -122,25 +124,36 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
     }
   }
 
-  const skipped = report.series.filter((x) => x.status === 'skipped');
+  const refused = report.series.filter((x) => x.status === 'skipped' && x.errors?.length);
+  if (refused.length) {
+    out.push('', c('1;31', 'not reviewed (refused):'));
+    for (const s of refused) {
+      out.push(`  ${seriesHeading(s)}`);
+      for (const e of s.errors ?? []) out.push(`      ${seriesErrorText(e)}`);
+    }
+  }
+  const skipped = report.series.filter((x) => x.status === 'skipped' && !x.errors?.length);
   if (skipped.length) {
     out.push('', c('1', 'skipped (not PCI/VFIO):'));
     for (const s of skipped) out.push(`  ${seriesHeading(s)}`, `      ${s.scope.reason}`);
   }
   const others = report.messages.filter((m) =>
-    ['not-a-patch', 'duplicate'].includes(m.disposition.kind),
+    ['not-a-patch', 'duplicate', 'id-conflict'].includes(m.disposition.kind),
   );
   if (others.length) {
     out.push('', c('1', 'not reviewed:'));
-    for (const m of others) {
-      const why =
-        m.disposition.kind === 'not-a-patch'
-          ? m.disposition.reason
-          : m.disposition.kind === 'duplicate'
-            ? `duplicate of ${m.disposition.of}`
-            : '';
-      out.push(`  ${m.subject ?? '(no subject)'}  [${originLabel(m.origin)}]: ${why}`);
-    }
+    for (const m of others)
+      out.push(
+        `  ${m.subject ?? '(no subject)'}  [${originLabel(m.origin)}]: ${dispositionWhy(m)}`,
+      );
+  }
+  const warned = report.messages.filter((m) => m.warnings?.length);
+  if (warned.length) {
+    out.push('', c('33', 'mail warnings:'));
+    for (const m of warned)
+      out.push(
+        `  ${m.subject ?? '(no subject)'}  [${originLabel(m.origin)}]: ${m.warnings!.join('; ')}`,
+      );
   }
   if (report.failures.length) {
     out.push('', c('1;31', 'unreadable:'));
@@ -158,6 +171,18 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
     out.push(`${indent}  ${f.title}`);
     out.push(...wrap(f.detail, width, `${indent}  `));
   }
+}
+
+function seriesErrorText(e: SeriesError): string {
+  return `${e.stage}${e.patch !== undefined ? `, patch ${e.patch}` : ''}: ${e.reason}`;
+}
+
+function dispositionWhy(m: MessageAccount): string {
+  const d = m.disposition;
+  if (d.kind === 'not-a-patch') return d.reason;
+  if (d.kind === 'duplicate') return `duplicate of ${d.of}`;
+  if (d.kind === 'id-conflict') return `Message-ID conflict: ${d.reason}`;
+  return '';
 }
 
 /** "9 scenario runs booted, 6 model-only, 1 failed (build-failed: ...), 312 s". */
@@ -194,6 +219,8 @@ export function renderMarkdown(report: ReviewReport): string {
       out.push(`- Incomplete: missing ${s.missing.join(', ')} of ${s.expected}`);
     for (const old of s.supersedes) out.push(`- Supersedes v${old.version}`);
     out.push(`- Scope: ${mdEscape(s.scope.reason)}`);
+    for (const e of s.errors ?? []) out.push(`- **Error** ${mdEscape(seriesErrorText(e))}`);
+    for (const w of s.warnings ?? []) out.push(`- Note: ${mdEscape(w)}`);
     if (s.verify) out.push(`- Verify: ${mdEscape(verifySummary(s.verify))}`);
     out.push('');
     out.push('| # | patch | applies |', '|---|---|---|');
@@ -228,16 +255,46 @@ export function renderMarkdown(report: ReviewReport): string {
         );
     }
   }
-  const skipped = report.series.filter((x) => x.status === 'skipped');
+  const refused = report.series.filter((x) => x.status === 'skipped' && x.errors?.length);
+  if (refused.length) {
+    out.push('', '## Not reviewed (refused)', '');
+    for (const s of refused)
+      out.push(
+        `- ${mdEscape(seriesHeading(s))}: ${mdEscape((s.errors ?? []).map(seriesErrorText).join('; '))}`,
+      );
+  }
+  const skipped = report.series.filter((x) => x.status === 'skipped' && !x.errors?.length);
   if (skipped.length) {
     out.push('', '## Skipped', '');
     for (const s of skipped)
       out.push(`- ${mdEscape(seriesHeading(s))}: ${mdEscape(s.scope.reason)}`);
   }
+  const others = report.messages.filter((m) =>
+    ['not-a-patch', 'duplicate', 'id-conflict'].includes(m.disposition.kind),
+  );
+  if (others.length) {
+    out.push('', '## Not reviewed', '');
+    for (const m of others)
+      out.push(
+        `- ${mdEscape(m.subject ?? '(no subject)')} (\`${originLabel(m.origin)}\`): ${mdEscape(dispositionWhy(m))}`,
+      );
+  }
   if (report.failures.length) {
     out.push('', '## Unreadable', '');
     for (const f of report.failures)
       out.push(`- \`${originLabel(f.origin)}\`: ${mdEscape(f.reason)}`);
+  }
+  const warned = report.messages.filter((m) => m.warnings?.length);
+  if (warned.length) {
+    out.push('', '## Mail warnings', '');
+    for (const m of warned)
+      out.push(
+        `- ${mdEscape(m.subject ?? '(no subject)')} (\`${originLabel(m.origin)}\`): ${mdEscape(m.warnings!.join('; '))}`,
+      );
+  }
+  if (report.internalErrors.length) {
+    out.push('', '## pcibot internal errors (please report)', '');
+    for (const e of report.internalErrors) out.push(`- ${e.stage}: ${mdEscape(e.detail)}`);
   }
   return out.join('\n') + '\n';
 }

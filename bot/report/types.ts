@@ -31,6 +31,14 @@ export interface PatchReport {
   findings: Finding[];
 }
 
+/** Something that went wrong for one series, and at which stage; the rest of the batch went on. */
+export interface SeriesError {
+  stage: 'assemble' | 'scope' | 'apply' | 'analyse' | 'verify';
+  /** The patch it concerns, when it concerns one. */
+  patch?: number;
+  reason: string;
+}
+
 export interface SeriesReport {
   id: string;
   title: string;
@@ -62,6 +70,13 @@ export interface SeriesReport {
       reason?: string;
     }[];
   } | null;
+  /** What assembly had to guess or work around (unthreaded patches, two different 2/5, ...); absent when nothing. */
+  warnings?: string[];
+  /**
+   * What went wrong for this series (refused by a limit, a stage that failed);
+   * absent when nothing did. A series with errors may be partly reviewed.
+   */
+  errors?: SeriesError[];
 }
 
 export interface MessageAccount {
@@ -69,6 +84,8 @@ export interface MessageAccount {
   subject: string | null;
   origin: Origin;
   disposition: Disposition;
+  /** Parse warnings (MIME too deep, truncated base64, unknown charset, ...); absent when none. */
+  warnings?: string[];
 }
 
 export interface ReviewReport {
