@@ -12,6 +12,10 @@
 //           1 and 2 workers, against the raw git log walk of the same repository.
 //   verify: a one-file patch rebuilt incrementally (x86, warm ccache) and three
 //           scenarios booted in QEMU; build and boot times apart.
+//   input:  read + parse + assemble (pcibot review without a tree) of 10k, 50k
+//           and 100k messages in three shapes (list traffic, a reply chain, a
+//           flood of unthreaded numbered patches): the per-message time must not
+//           grow with the count; and the peak memory of a 200 MB mbox.
 //
 // `npm run bench -- model` runs only the named benches.
 import { execFile, spawn } from 'node:child_process';
@@ -32,6 +36,8 @@ import { benchVerifyIncremental } from '../bot/verify/bench.js';
 import { benchPolicyReadExample } from '../bot/tree/policy/bench.js';
 import { QUIET_CORPUS, ruleStats } from '../bot/commands/rules.js';
 import { buildFixtureTree } from '../fixtures/kernel-tree/build.js';
+import { writeSyntheticMbox, type MboxShape } from '../bot/ingest/bench.js';
+import { fileURLToPath } from 'node:url';
 
 const exec = promisify(execFile);
 
@@ -206,6 +212,71 @@ async function benchRuleStats(): Promise<void> {
   }
 }
 
+interface InputRun {
+  ms: number;
+  maxRssMB: number;
+  messages: number;
+  series: number;
+  failed: number;
+}
+
+/** One review in a child process (its own peak memory). */
+async function inputRun(mbox: string): Promise<InputRun> {
+  const child = fileURLToPath(new URL('./bench-input-child.js', import.meta.url));
+  const { stdout } = await exec(process.execPath, [child, mbox], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as InputRun;
+}
+
+/** The peak memory allowed for the 200 MB mbox (README, Limits). */
+const PEAK_BOUND_MB = 1024;
+
+async function benchInput(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'pcibot-bench-input-'));
+  try {
+    const sizes = [10_000, 50_000, 100_000];
+    console.log(
+      '\n== input: pcibot review without a tree or rules (read, parse, assemble), one child process per run',
+    );
+    console.log(
+      `  ${'shape'.padEnd(34)}${sizes.map((n) => `${n / 1000}k msgs`.padStart(12)).join('')}   per-message time, 100k vs 10k (linear: 1.0)`,
+    );
+    const shapes: [MboxShape, string][] = [
+      ['list', 'list traffic (series, replies, noise)'],
+      ['chain', 'one reply chain, each replying to the last'],
+      ['flood', 'unthreaded numbered patches [PATCH i/N]'],
+    ];
+    for (const [shape, label] of shapes) {
+      const runs: InputRun[] = [];
+      for (const count of sizes) {
+        const mbox = join(work, `${shape}-${count}.mbox`);
+        await writeSyntheticMbox(mbox, { shape, count });
+        runs.push(await inputRun(mbox));
+        await rm(mbox);
+      }
+      const per = runs.map((r, i) => r.ms / sizes[i]!);
+      const ratio = per[2]! / per[0]!;
+      console.log(
+        `  ${label.padEnd(34)}${runs.map((r) => fmt(r.ms).padStart(12)).join('')}   ${ratio.toFixed(2)}x` +
+          (runs.some((r, i) => r.messages !== sizes[i]) ? '   MESSAGES LOST' : ''),
+      );
+    }
+    const mbox = join(work, 'big.mbox');
+    const big = await writeSyntheticMbox(mbox, {
+      shape: 'list',
+      bytes: 200 * 1024 * 1024,
+      scale: 6,
+    });
+    const r = await inputRun(mbox);
+    const mb = big.bytes / (1024 * 1024);
+    console.log(
+      `  peak memory, a ${mb.toFixed(0)} MB mbox of list traffic (${big.messages} messages, ${r.series} series): ` +
+        `${r.maxRssMB.toFixed(0)} MB RSS in ${fmt(r.ms)} (${(r.maxRssMB / mb).toFixed(2)}x the input; bound ${PEAK_BOUND_MB} MB: ${r.maxRssMB <= PEAK_BOUND_MB ? 'ok' : 'OVER'})`,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 const benches: Record<string, () => Promise<void>> = {
   review: benchReview,
   policy: benchPolicy,
@@ -213,6 +284,7 @@ const benches: Record<string, () => Promise<void>> = {
   rules: benchRuleStats,
   ingest: benchIngestEpoch,
   verify: benchVerify,
+  input: benchInput,
 };
 const only = process.argv.slice(2);
 for (const [name, fn] of Object.entries(benches)) {

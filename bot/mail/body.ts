@@ -150,16 +150,33 @@ function inBodyHeaderEnd(lines: string[], end: number): number {
 export function extractDiff(body: string): ExtractedDiff {
   const l = layout(body);
   const from = inBodyHeaderEnd(l.lines, l.messageEnd);
-  const msgLines = l.lines.slice(from, l.messageEnd);
-  while (msgLines.length > 0 && msgLines[msgLines.length - 1]!.trim() === '') msgLines.pop();
-  const commitMessage = msgLines.length > 0 ? msgLines.join('\n') + '\n' : '';
+  let last = l.messageEnd - 1;
+  while (last >= from && l.lines[last]!.trim() === '') last--;
+  // Slices of the body, not joined copies of its lines: a message costs its
+  // body once in memory, however it is cut up.
+  const starts = lineStarts(body, l.lines.length);
+  /** lines[first..last] with a newline after each. */
+  const span = (first: number, lastLine: number) => {
+    const end = starts[lastLine]! + l.lines[lastLine]!.length;
+    const text = body.slice(starts[first]!, end);
+    return body[end] === '\n' ? body.slice(starts[first]!, end + 1) : text + '\n';
+  };
+  const commitMessage = last >= from ? span(from, last) : '';
   if (l.diffStart === null || l.diffLast === null)
     return { commitMessage, diff: null, diffLine: null };
-  return {
-    commitMessage,
-    diff: l.lines.slice(l.diffStart, l.diffLast + 1).join('\n') + '\n',
-    diffLine: l.diffStart + 1,
-  };
+  return { commitMessage, diff: span(l.diffStart, l.diffLast), diffLine: l.diffStart + 1 };
+}
+
+/** Offsets of the first `n` line starts of `text`. */
+function lineStarts(text: string, n: number): number[] {
+  const out = new Array<number>(n);
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    out[i] = pos;
+    const nl = text.indexOf('\n', pos);
+    pos = nl < 0 ? text.length : nl + 1;
+  }
+  return out;
 }
 
 export interface B4Info {

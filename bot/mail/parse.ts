@@ -65,12 +65,22 @@ function headerBuffer(fields: HeaderField[], warnings: string[]): Buffer {
   }
 }
 
+/**
+ * A copy of `s` that shares no memory with the string it was cut from. V8
+ * keeps substrings as views of their parent: a Message-ID cut from the raw
+ * mail would keep the whole mail (and the 1 MiB read chunk under it) alive
+ * for as long as the Message lives. utf16le round-trips any JS string.
+ */
+function detach(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf16le').toString('utf16le');
+}
+
 /** At most this many warnings per message are kept (a message can repeat one per MIME part). */
 const MAX_WARNINGS = 20;
 
 /** The same warning once, and no more than MAX_WARNINGS of them. */
 function tidyWarnings(warnings: string[]): string[] {
-  const unique = [...new Set(warnings)];
+  const unique = [...new Set(warnings)].map(detach);
   if (unique.length <= MAX_WARNINGS) return unique;
   return [
     ...unique.slice(0, MAX_WARNINGS - 1),
@@ -107,7 +117,13 @@ export async function parseMail(
   limitsIn: Partial<InputLimits> = {},
 ): Promise<Message | ParseFailure> {
   try {
-    return await parseMailUnguarded(raw, resolveLimits(limitsIn));
+    const r = await parseMailUnguarded(raw, resolveLimits(limitsIn));
+    if (isParseFailure(r)) {
+      r.reason = detach(r.reason);
+      if (r.messageId !== undefined) r.messageId = detach(r.messageId);
+      if (r.subject !== undefined) r.subject = detach(r.subject);
+    }
+    return r;
   } catch (err) {
     // A bug, not the input's fault; still only this message fails.
     return {
@@ -191,11 +207,12 @@ async function parseMailUnguarded(
     const b4 = readB4Info(body);
     warnings.push(...b4.warnings);
 
+    const inReplyTo = messageIds(headerValue(fields, 'in-reply-to'))[0];
     return {
       origin: raw.origin,
-      messageId,
-      inReplyTo: messageIds(headerValue(fields, 'in-reply-to'))[0] ?? null,
-      references: messageIds(headerValue(fields, 'references')),
+      messageId: detach(messageId),
+      inReplyTo: inReplyTo === undefined ? null : detach(inReplyTo),
+      references: messageIds(headerValue(fields, 'references')).map(detach),
       subject,
       tags: parseSubject(subject),
       from,
