@@ -21,9 +21,24 @@ const MAIL_HEADERS = new Set([
   'sender',
 ]);
 
+// These run on up to 8 KiB of anything (a file that is not a mail at all), so
+// none may backtrack over an unbounded run: no `^\s*` under the m flag (it
+// spans blank lines), no `[^\]]*` between brackets (a run of `[` rescans).
+
+/** A bracket group naming PATCH: `[PATCH v2 1/3]`, `[RFC PATCH]` (bounded, no nested brackets). */
+const PATCH_GROUP = /\[[^\][\n]{0,200}PATCH[^\][\n]{0,200}\]/i;
+
 /** What a web page copy of a list thread tends to contain near its top. */
-const WEB_HINTS =
-  /^\s*(?:From|Date|Subject|Message-I[Dd]|To|Cc)\s*:|\[(?:Date|Thread) (?:Prev|Next|Index)\]|^\s*(?:Re|Fwd?|Aw):\s|\[[^\]]*PATCH[^\]]*\]|mailing list archive|lore\.kernel\.org|patchwork|<\/?(?:html|body|div|head)\b/im;
+const WEB_HINTS = new RegExp(
+  [
+    /^[ \t]*(?:From|Date|Subject|Message-I[Dd]|To|Cc)[ \t]*:/.source,
+    /\[(?:Date|Thread) (?:Prev|Next|Index)\]/.source,
+    /^[ \t]*(?:Re|Fwd?|Aw):\s/.source,
+    PATCH_GROUP.source,
+    /mailing list archive|lore\.kernel\.org|patchwork|<\/?(?:html|body|div|head)\b/.source,
+  ].join('|'),
+  'im',
+);
 
 export interface ShapeProblem {
   reason: string;
@@ -86,15 +101,16 @@ export function notAMail(raw: string): ShapeProblem | null {
 function guessIds(text: string): { messageId?: string; subject?: string } {
   const top = text.slice(0, 8192);
   const out: { messageId?: string; subject?: string } = {};
-  const mid = /^\s*Message[- ]I[Dd]:?\s*<?([^\s<>]+@[^\s<>]+?)>?(?:\s|$)/m.exec(top);
+  const mid = /^[ \t]*Message[- ]I[Dd]:?[ \t]*<?([^\s<>@]+@[^\s<>]+?)>?(?:\s|$)/m.exec(top);
   if (mid) out.messageId = mid[1]!;
   const subj = /^Subject:[ \t]*(.+(?:\r?\n[ \t]+.+)*)/m.exec(top);
   if (subj) out.subject = subj[1]!.replace(/\r?\n[ \t]+/g, ' ').trim();
   else {
+    const lines = top.split(/\r?\n/);
     const title =
-      /^[^\r\n]*\[[^\]]*PATCH[^\]]*\][^\r\n]*$/im.exec(top) ??
-      /^\s*\[v?\d+,\s*\d+\/\d+\][^\r\n]*$/m.exec(top);
-    if (title) out.subject = title[0].trim();
+      lines.find((l) => PATCH_GROUP.test(l)) ??
+      lines.find((l) => /^[ \t]*\[v?\d+,[ \t]*\d+\/\d+\]/.test(l));
+    if (title) out.subject = title.trim();
   }
   return out;
 }
