@@ -221,9 +221,10 @@ interface InputRun {
 }
 
 /** One review in a child process (its own peak memory). */
-async function inputRun(mbox: string): Promise<InputRun> {
+async function inputRun(mbox: string, warmup?: string): Promise<InputRun> {
   const child = fileURLToPath(new URL('./bench-input-child.js', import.meta.url));
-  const { stdout } = await exec(process.execPath, [child, mbox], { maxBuffer: 1 << 20 });
+  const args = [child, mbox, ...(warmup ? [warmup] : [])];
+  const { stdout } = await exec(process.execPath, args, { maxBuffer: 1 << 20 });
   return JSON.parse(stdout.trim().split('\n').pop()!) as InputRun;
 }
 
@@ -238,7 +239,7 @@ async function benchInput(): Promise<void> {
       '\n== input: pcibot review without a tree or rules (read, parse, assemble), one child process per run',
     );
     console.log(
-      `  ${'shape'.padEnd(34)}${sizes.map((n) => `${n / 1000}k msgs`.padStart(12)).join('')}   per-message time, 100k vs 10k (linear: 1.0)`,
+      `  ${'shape'.padEnd(44)}${sizes.map((n) => `${n / 1000}k msgs`.padStart(11)).join('')}   µs per message at 10k / 100k, ratio (linear: ~1.0)`,
     );
     const shapes: [MboxShape, string][] = [
       ['list', 'list traffic (series, replies, noise)'],
@@ -246,17 +247,18 @@ async function benchInput(): Promise<void> {
       ['flood', 'unthreaded numbered patches [PATCH i/N]'],
     ];
     for (const [shape, label] of shapes) {
+      const warmup = join(work, `${shape}-warmup.mbox`);
+      await writeSyntheticMbox(warmup, { shape, count: 2000 });
       const runs: InputRun[] = [];
       for (const count of sizes) {
         const mbox = join(work, `${shape}-${count}.mbox`);
         await writeSyntheticMbox(mbox, { shape, count });
-        runs.push(await inputRun(mbox));
+        runs.push(await inputRun(mbox, warmup));
         await rm(mbox);
       }
-      const per = runs.map((r, i) => r.ms / sizes[i]!);
-      const ratio = per[2]! / per[0]!;
+      const us = runs.map((r, i) => (r.ms * 1000) / sizes[i]!);
       console.log(
-        `  ${label.padEnd(34)}${runs.map((r) => fmt(r.ms).padStart(12)).join('')}   ${ratio.toFixed(2)}x` +
+        `  ${label.padEnd(44)}${runs.map((r) => fmt(r.ms).padStart(11)).join('')}   ${us[0]!.toFixed(0)} / ${us[2]!.toFixed(0)} µs, ${(us[2]! / us[0]!).toFixed(2)}x` +
           (runs.some((r, i) => r.messages !== sizes[i]) ? '   MESSAGES LOST' : ''),
       );
     }
