@@ -365,7 +365,7 @@ function seriesReport(
     supersedes: series.supersedes,
     baseCommit: series.baseCommit,
     scope,
-    status: scope.inScope ? 'reviewed' : 'skipped',
+    status: scope.inScope && !series.refused ? 'reviewed' : 'skipped',
     base: applied?.base ?? null,
     patches,
     findings: analysis?.series ?? [],

@@ -71,7 +71,8 @@ function decodeTransfer(body: string, cte: string, warnings: string[]): Buffer {
       return decodeQuotedPrintable(body);
     case 'base64': {
       const clean = body.replace(/[^A-Za-z0-9+/=]/g, '');
-      if (clean.length % 4 === 1) warnings.push('base64 body is truncated; decoded what is there');
+      // Mailers pad base64 to a multiple of 4: anything else was cut off.
+      if (clean.length % 4 !== 0) warnings.push('base64 body is truncated; decoded what is there');
       return Buffer.from(clean, 'base64');
     }
     default:
