@@ -218,6 +218,7 @@ interface InputRun {
   messages: number;
   series: number;
   failed: number;
+  timing: Record<string, number>;
 }
 
 /** One review in a child process (its own peak memory). */
@@ -260,6 +261,10 @@ async function benchInput(): Promise<void> {
       console.log(
         `  ${label.padEnd(44)}${runs.map((r) => fmt(r.ms).padStart(11)).join('')}   ${us[0]!.toFixed(0)} / ${us[2]!.toFixed(0)} µs, ${(us[2]! / us[0]!).toFixed(2)}x` +
           (runs.some((r, i) => r.messages !== sizes[i]) ? '   MESSAGES LOST' : ''),
+      );
+      const asm = runs.map((r) => r.timing.assemble ?? 0);
+      console.log(
+        `  ${'  of which assembly'.padEnd(44)}${asm.map((ms) => fmt(ms).padStart(11)).join('')}   ${((asm[2]! * 1000) / sizes[2]! / ((asm[0]! * 1000) / sizes[0]!)).toFixed(2)}x`,
       );
     }
     const mbox = join(work, 'big.mbox');

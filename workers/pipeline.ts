@@ -33,6 +33,7 @@ import { verifySeries } from '../bot/verify/series.js';
 export interface Progress {
   stage: 'read' | 'parse' | 'assemble' | 'apply' | 'analyse' | 'verify' | 'done';
   done: number;
+  /** 0 when not known (messages are parsed as the inputs are read). */
   total: number;
   /** What is being worked on, e.g. the series title. */
   what?: string;

@@ -59,7 +59,7 @@ function progressPrinter(
       // Only long runs get a progress line; a quick review prints nothing extra.
       if (Date.now() - started < 1000 || p.stage === 'done') return;
       const what = p.what ? `: ${p.what.slice(0, 50)}` : '';
-      const line = `pcibot: ${p.stage} ${p.done}/${p.total}${what}`;
+      const line = `pcibot: ${p.stage} ${p.done}${p.total ? `/${p.total}` : ''}${what}`;
       io.stderr(io.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
       drawn = true;
     },

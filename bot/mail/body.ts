@@ -322,14 +322,15 @@ export function parseTrailers(commitMessage: string): Trailer[] {
     otherRatio: only ? 0 : 1 / 3,
   });
   if (!trailers) return [];
-  const before: Trailer[] = [];
+  // Paragraphs above, nearest first (no unshift(...spread): a paragraph may hold 100,000 lines).
+  const before: Trailer[][] = [];
   for (let p = paragraphs.length - 2; p >= 0; p--) {
     const t = paragraphTrailers(lines, paragraphs[p]![0], paragraphs[p]![1], {
       anyKey: false,
       otherRatio: 0,
     });
     if (!t) break;
-    before.unshift(...t);
+    before.push(t);
   }
-  return [...before, ...trailers];
+  return [...before.reverse().flat(), ...trailers];
 }

@@ -195,7 +195,7 @@ async function parseMailUnguarded(
     }
 
     const mime = readTextParts(fields, split.body, limits);
-    warnings.push(...mime.warnings);
+    for (const w of mime.warnings) warnings.push(w);
     let body = '';
     for (const part of mime.parts) {
       if (body !== '' && !body.endsWith('\n')) body += '\n';
@@ -205,7 +205,7 @@ async function parseMailUnguarded(
     const tooBig = extracted.diff === null ? null : diffTooBig(extracted.diff, limits);
     if (tooBig) return { origin: raw.origin, reason: tooBig, messageId, subject };
     const b4 = readB4Info(body);
-    warnings.push(...b4.warnings);
+    for (const w of b4.warnings) warnings.push(w);
 
     const inReplyTo = messageIds(headerValue(fields, 'in-reply-to'))[0];
     return {

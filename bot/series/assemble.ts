@@ -64,10 +64,17 @@ function classify(m: Message): Kind {
   return 'other';
 }
 
+/** Parsed dates, once per message (sorting a 100k-patch flood compares dates millions of times). */
+const times = new WeakMap<Message, number | null>();
+
 function time(m: Message): number | null {
-  if (!m.date) return null;
-  const t = Date.parse(m.date);
-  return Number.isNaN(t) ? null : t;
+  let t = times.get(m);
+  if (t === undefined) {
+    const parsed = m.date ? Date.parse(m.date) : NaN;
+    t = Number.isNaN(parsed) ? null : parsed;
+    times.set(m, t);
+  }
+  return t;
 }
 
 function normaliseTitle(title: string): string {
@@ -105,6 +112,14 @@ function sameMail(a: Message, b: Message): string | null {
   const y = b.commitMessage;
   if (x !== y && !x.startsWith(y) && !y.startsWith(x)) return 'the texts differ';
   return null;
+}
+
+/** At most this many assembly notes per series are listed; the rest are counted. */
+const MAX_NOTES = 50;
+
+function boundedNotes(notes: string[]): string[] {
+  if (notes.length <= MAX_NOTES) return notes;
+  return [...notes.slice(0, MAX_NOTES - 1), `... and ${notes.length - MAX_NOTES + 1} more notes`];
 }
 
 function minOf(xs: Iterable<number>): number {
@@ -401,7 +416,7 @@ export function assembleSeries(
         ),
       ),
     ];
-    let expected: number | null = totals.length ? Math.max(...totals) : null;
+    let expected: number | null = totals.length ? maxOf(totals) : null;
     if (totals.length > 1) {
       p.warnings.push(
         `subjects disagree on the series length (${totals.join(', ')}); expecting ${expected}`,
@@ -545,7 +560,12 @@ export function assembleSeries(
         `Message-ID <${first.msg.messageId}> is also used by a different message (${describeOrigin(other.msg.origin)}); the first one was used`,
       );
   }
-  for (const p of list) if (p.warnings.length) (p.series!.warnings ??= []).push(...p.warnings);
+  for (const p of list) {
+    if (!p.warnings.length) continue;
+    // (no push(...spread): a flood can leave 100,000 notes, past the argument limit)
+    const notes = (p.series!.warnings ??= []);
+    for (const w of boundedNotes(p.warnings)) notes.push(w);
+  }
 
   // 5. Replies, and whatever else is neither patch nor cover: the posting of
   // the nearest message up the thread that belongs to one (In-Reply-To first,

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeSyntheticMbox } from '../../bot/ingest/bench.js';
+import { parseTrailers } from '../../bot/mail/body.js';
 import { parseSubject } from '../../bot/mail/subject.js';
 import { assembleSeries } from '../../bot/series/assemble.js';
 import type { Message } from '../../bot/types.js';
@@ -81,7 +82,30 @@ describe('hostile threads', () => {
       s.patches.map((p) => p.index),
       Array.from({ length: 800 }, (_, i) => i + 1),
     );
-    assert.equal(s.warnings?.filter((w) => /has no In-Reply-To\/References/.test(w)).length, 799);
+    // one note per grouped patch, at most 50 listed and the rest counted
+    assert.equal(s.warnings?.filter((w) => /has no In-Reply-To\/References/.test(w)).length, 49);
+    assert.equal(s.warnings?.at(-1), '... and 750 more notes');
+  });
+
+  it('150,000 unthreaded patches and a 150,000-line trailer block: no argument-limit crash', () => {
+    const ms: Message[] = [];
+    for (let i = 0; i < 150_000; i++)
+      ms.push(
+        msg(`u${i}`, `[PATCH ${i + 1}/150000] PCI: Part ${i}`, {
+          diff: DIFF,
+          date: new Date(Date.UTC(2025, 0, 6) + i * 1000).toISOString(),
+        }),
+      );
+    const a = assembleSeries(ms);
+    assert.equal(a.series.length, 1);
+    assert.equal(a.series[0]!.patches.length, 150_000);
+    assert.match(a.series[0]!.refused!, /150000 patches/);
+    assert.equal(a.series[0]!.warnings!.length, 50);
+    const trailers = parseTrailers(
+      'Title\n\nText.\n\nFixes: x\n\n' + 'Cc: a@example.org\n'.repeat(150_000),
+    );
+    assert.equal(trailers.length, 150_001);
+    assert.equal(trailers[0]!.key, 'Fixes', 'the paragraph above comes first');
   });
 
   it('3,000 unthreaded numbered patches: one series, refused by maxPatchesPerSeries', async () => {
