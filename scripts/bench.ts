@@ -26,7 +26,7 @@ import { prepareKernelTree } from '../bot/tree/kernel.js';
 import { cacheDir } from '../bot/util/cache.js';
 import { exampleMbox } from '../fixtures/examples/index.js';
 import { runReview } from '../workers/pipeline.js';
-import { benchModel } from '../rules/model/run.js';
+import { benchModel } from '../bot/kernel/model/run.js';
 import { benchIngest } from '../workers/bench-ingest.js';
 import { benchVerifyIncremental } from '../bot/verify/bench.js';
 import { benchPolicyReadExample } from '../bot/tree/policy/bench.js';

@@ -7,7 +7,7 @@ import { fixturesDir, repoRoot } from '../util/paths.js';
 import { recordedLayoutName, type RecordedLayout } from '../verify/recorded.js';
 import { loadVerifyScenarios } from '../verify/scenarios.js';
 import { planScenario, verifyScenarios, type ScenarioVerification } from '../verify/verify.js';
-import type { Scenario } from '../../rules/model/scenario.js';
+import type { Scenario } from '../kernel/model/scenario.js';
 import {
   EXIT_FINDINGS,
   EXIT_OK,

@@ -3,22 +3,22 @@
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Finding } from '../types.js';
-import { ModelInputError, QemuArgError } from '../../rules/model/errors.js';
-import { FIRMWARE_KINDS, type FirmwareKind } from '../../rules/model/firmware/types.js';
-import { formatLayout } from '../../rules/model/format.js';
-import { checkPastedLayout } from '../../rules/model/lspci.js';
-import { runSeabios } from '../../rules/model/firmware/seabios.js';
-import { buildScenarioMachine } from '../../rules/model/place.js';
+import { ModelInputError, QemuArgError } from '../kernel/model/errors.js';
+import { FIRMWARE_KINDS, type FirmwareKind } from '../kernel/model/firmware/types.js';
+import { formatLayout } from '../kernel/model/format.js';
+import { checkPastedLayout } from '../kernel/model/lspci.js';
+import { runSeabios } from '../kernel/model/firmware/seabios.js';
+import { buildScenarioMachine } from '../kernel/model/place.js';
 import {
   compareFirmware,
   parseInfoPci,
   probeInfoPci,
   seabiosDone,
-} from '../../rules/model/qemu-info.js';
-import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../../rules/model/policy.js';
-import { evaluate, runModel } from '../../rules/model/run.js';
-import { loadScenariosLenient, parsePageSizes, type Scenario } from '../../rules/model/scenario.js';
-import { pageLabel } from '../../rules/model/safety.js';
+} from '../kernel/model/qemu-info.js';
+import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../kernel/model/policy.js';
+import { evaluate, runModel } from '../kernel/model/run.js';
+import { loadScenariosLenient, parsePageSizes, type Scenario } from '../kernel/model/scenario.js';
+import { pageLabel } from '../kernel/model/safety.js';
 import {
   EXIT_FINDINGS,
   EXIT_OK,

@@ -11,9 +11,9 @@ import {
   type VerifyReport,
 } from '../verify/verify.js';
 import type { VerifyArch } from '../verify/build.js';
-import type { Layout } from '../../rules/model/layout.js';
-import { placeScenario } from '../../rules/model/place.js';
-import { NAMED_POLICIES } from '../../rules/model/policy.js';
+import type { Layout } from '../kernel/model/layout.js';
+import { placeScenario } from '../kernel/model/place.js';
+import { NAMED_POLICIES } from '../kernel/model/policy.js';
 import {
   EXIT_FINDINGS,
   EXIT_OK,

@@ -1,5 +1,5 @@
 // The policy reader: the kernel behaviour the BAR/VFIO model depends on
-// (rules/model/policy.ts KernelPolicy), read per architecture from one state of
+// (bot/kernel/model/policy.ts KernelPolicy), read per architecture from one state of
 // a kernel tree, straight from git objects and only from the files that carry
 // it. Reading the base and the patched state of a series and comparing them
 // says what the series changes for the model, and where it changed a
@@ -25,7 +25,7 @@
 //   acsGrouping            pci_device_group(): pci_bus_isolated() is the 2025 ACS series
 //   smmuRejectsSharedStreamIds  arm_smmu_insert_master()
 import { performance } from 'node:perf_hooks';
-import type { KernelPolicy } from '../../rules/model/policy.js';
+import type { KernelPolicy } from '../kernel/model/policy.js';
 import type { TreeOverlay } from '../types.js';
 import { describeAlignment } from './policy/expr.js';
 import {

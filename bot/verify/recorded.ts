@@ -3,7 +3,7 @@
 // them on every `npm test` (no QEMU needed); `pcibot record-layouts` writes them.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Layout, LostBar } from '../../rules/model/layout.js';
+import type { Layout, LostBar } from '../kernel/model/layout.js';
 import { fixturesDir } from '../util/paths.js';
 import type { IomemEntry, VfioRegion } from './bootlog.js';
 

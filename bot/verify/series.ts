@@ -12,10 +12,10 @@
 // Scenarios that cannot boot here are model-only; the summary says so. Input and
 // output are plain data like every stage.
 import { join } from 'node:path';
-import type { Layout } from '../../rules/model/layout.js';
-import { placeScenario } from '../../rules/model/place.js';
-import type { KernelPolicy } from '../../rules/model/policy.js';
-import { loadScenariosLenient, type Scenario } from '../../rules/model/scenario.js';
+import type { Layout } from '../kernel/model/layout.js';
+import { placeScenario } from '../kernel/model/place.js';
+import type { KernelPolicy } from '../kernel/model/policy.js';
+import { loadScenariosLenient, type Scenario } from '../kernel/model/scenario.js';
 import { readPolicy } from '../tree/policy.js';
 import type { PolicyArch } from '../tree/policy/types.js';
 import { openTreeReader } from '../tree/reader.js';

@@ -1,7 +1,7 @@
 // The verify stage: build the (patched) kernel once per architecture and page
 // size, boot every scenario QEMU can boot as written, read the real layout, and
 // (given the model's prediction) list the differences.
-import type { Layout } from '../../rules/model/layout.js';
+import type { Layout } from '../kernel/model/layout.js';
 import type { TreeOverlay } from '../types.js';
 import { bootScenario, type Firmware } from './boot.js';
 import type { BootResult, BootMessages, IomemEntry, VfioRegion } from './bootlog.js';
@@ -9,7 +9,7 @@ import { buildKernel, BuildError, verifyRoot, type PageSize, type VerifyArch } f
 import { compareLayouts, type CompareOptions, type LayoutDifference } from './compare.js';
 
 /**
- * What verify needs of a scenario (rules/model/scenario.ts's Scenario has these
+ * What verify needs of a scenario (bot/kernel/model/scenario.ts's Scenario has these
  * fields; anything shaped like it works). `qemuArgs` is the tokenised command
  * line without the program name.
  */

@@ -18,7 +18,7 @@ import type { TreeOverlay } from '../../bot/types.js';
 import { cacheDir } from '../../bot/util/cache.js';
 import { exampleMbox } from '../../fixtures/examples/index.js';
 import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
-import { policyAlignSmallBarsV3, policyFor6_12 } from '../../rules/model/policy.js';
+import { policyAlignSmallBarsV3, policyFor6_12 } from '../../bot/kernel/model/policy.js';
 import { applyTo, overlayOf, replaceOnce, seriesFrom, tempDir } from './helpers.js';
 
 const tmp = tempDir('pcibot-policy-reader-');

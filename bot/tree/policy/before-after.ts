@@ -8,9 +8,9 @@
 import { join } from 'node:path';
 import type { Applied, Finding, Series } from '../../types.js';
 import { fixturesDir } from '../../util/paths.js';
-import { runModel, type ModelRun, type PageResult } from '../../../rules/model/run.js';
-import { loadScenariosLenient, type Scenario } from '../../../rules/model/scenario.js';
-import { pageLabel } from '../../../rules/model/safety.js';
+import { runModel, type ModelRun, type PageResult } from '../../kernel/model/run.js';
+import { loadScenariosLenient, type Scenario } from '../../kernel/model/scenario.js';
+import { pageLabel } from '../../kernel/model/safety.js';
 import { openTreeReader } from '../reader.js';
 import { describePolicyChange, readPolicyChange, touchesPolicy } from '../policy.js';
 import type { PolicyArch, PolicyChange, PolicyNote } from './types.js';
@@ -45,7 +45,7 @@ function libraryAt(dir: string) {
 }
 
 const REFERENCES = [
-  'pcibot model: rules/model (placement per drivers/pci/setup-bus.c and arch/x86/pci/i386.c, vfio_pci_probe_mmaps(), pci_device_group())',
+  'pcibot model: bot/kernel/model (placement per drivers/pci/setup-bus.c and arch/x86/pci/i386.c, vfio_pci_probe_mmaps(), pci_device_group())',
   'XSA-461 / CVE-2024-31146: devices sharing a page cannot be passed through safely',
   'Bjorn Helgaas, Re: [PATCH v3 8/8] PCI: Align small BARs, linux-pci, 2024-08',
 ];

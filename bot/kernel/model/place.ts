@@ -1,6 +1,6 @@
 // From a scenario to a Layout: build the machine, run the firmware, run the
 // Linux placement for the guest kernel's page size, and describe the result
-// with the shared Layout types (rules/model/layout.ts).
+// with the shared Layout types (bot/kernel/model/layout.ts).
 import { QemuArgError } from './errors.js';
 import { runSeabios } from './firmware/seabios.js';
 import { emptyFirmware, type FirmwareState } from './firmware/types.js';

@@ -4,8 +4,8 @@
 // introduces or leaves. Findings are matched by a stable key (check, devices,
 // BARs, page size), never by address, since fixing a layout moves addresses.
 import { join } from 'node:path';
-import type { Finding } from '../../bot/types.js';
-import { fixturesDir } from '../../bot/util/paths.js';
+import type { Finding } from '../../types.js';
+import { fixturesDir } from '../../util/paths.js';
 import type { FirmwareKind } from './firmware/types.js';
 import type { Layout } from './layout.js';
 import { kernelPageSizeFor, placeScenario, type Placement } from './place.js';

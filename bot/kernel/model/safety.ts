@@ -9,7 +9,7 @@
 //   model/oversized-bar a BAR too large to map whose mmap the policy still offers  error
 //   model/group         devices that cannot be assigned apart (IOMMU groups)       warning
 //   model/viommu-attach devices the guest's vIOMMU refuses (SMMUv3 StreamID clash)  info
-import type { Finding } from '../../bot/types.js';
+import type { Finding } from '../../types.js';
 import type { IommuGroup, Layout, LayoutBar, LayoutDevice, MsixInfo } from './layout.js';
 import type { KernelPolicy } from './policy.js';
 

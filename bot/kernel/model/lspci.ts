@@ -4,7 +4,7 @@
 // quoting (`> `) and indentation are stripped. checkPastedLayout() runs the
 // safety checks on what was pasted, as-is: no IOMMU groups are known, so every
 // function counts as its own owner.
-import type { Finding } from '../../bot/types.js';
+import type { Finding } from '../../types.js';
 import { ModelInputError } from './errors.js';
 import type { Layout, LayoutBar, LayoutDevice, LayoutWindow, MsixInfo } from './layout.js';
 import { policyFor6_12, type KernelPolicy } from './policy.js';
