@@ -25,7 +25,7 @@ import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import type { ListConfig, QueueName, ServiceConfig } from '../bot/service/config.js';
 import { anyApplied, applySeries, seriesPatches } from '../bot/tree/apply.js';
-import { touchesPolicy } from '../bot/tree/policy.js';
+import { touchesPolicy } from '../bot/kernel/policy/read.js';
 import { verifySeries } from '../bot/verify/series.js';
 import { AllowList } from '../bot/triggers/allowlist.js';
 import { parseTrigger, type TriggerCommand } from '../bot/triggers/parse.js';

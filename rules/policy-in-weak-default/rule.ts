@@ -6,10 +6,10 @@
 // "doing this in pcibios_default_alignment() ends up being a very non-obvious
 // way to make this happen" (all implementations of the hook must be looked at,
 // and the value only applies two calls up, in pci_reassigndev_resource_alignment()).
-import { readPolicyChange, type PolicyArch } from '../../bot/tree/policy.js';
-import { ARCH_FILES } from '../../bot/tree/policy/fields.js';
-import { SourceSet } from '../../bot/tree/policy/sources.js';
-import type { CDef, CSource } from '../../bot/tree/policy/csource.js';
+import { readPolicyChange, type PolicyArch } from '../../bot/kernel/policy/read.js';
+import { ARCH_FILES } from '../../bot/kernel/policy/fields.js';
+import { SourceSet } from '../../bot/kernel/policy/sources.js';
+import type { CDef, CSource } from '../../bot/kernel/policy/csource.js';
 import { addedLines, isC, touchedFiles } from '../lib/diff.js';
 import { prose } from '../lib/message.js';
 import type { Rule, RuleContext, RuleHit } from '../types.js';

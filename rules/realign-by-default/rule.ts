@@ -4,16 +4,16 @@
 // Bjorn Helgaas on "PCI: Align small BARs" (seed 001): "I'm frankly pretty
 // scared about reassigning every BAR by default ... I'd be more comfortable if
 // users had to specify a new option to get this behavior". The rule reads the
-// kernel policy before and after the patch (bot/tree/policy.ts), so it speaks
+// kernel policy before and after the patch (bot/kernel/policy/read.ts), so it speaks
 // only when the default really changes, not when a patch adds an opt-in.
 import {
   readPolicyChange,
   touchesPolicy,
   type PolicyArch,
   type PolicyChange,
-} from '../../bot/tree/policy.js';
-import { describeAlignment } from '../../bot/tree/policy/expr.js';
-import { ARCH_FILES } from '../../bot/tree/policy/fields.js';
+} from '../../bot/kernel/policy/read.js';
+import { describeAlignment } from '../../bot/kernel/policy/expr.js';
+import { ARCH_FILES } from '../../bot/kernel/policy/fields.js';
 import { addedLines, touchedFiles, type DiffLine } from '../lib/diff.js';
 import type { Rule, RuleContext, RuleHit } from '../types.js';
 import parseDiff from 'parse-diff';

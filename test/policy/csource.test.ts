@@ -3,9 +3,9 @@
 // normalisation, and expression evaluation.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CSource, normaliseBody } from '../../bot/tree/policy/csource.js';
-import { evalAlignment, evalInt } from '../../bot/tree/policy/expr.js';
-import { parseKconfig, boolDefault } from '../../bot/tree/policy/kconfig.js';
+import { CSource, normaliseBody } from '../../bot/kernel/policy/csource.js';
+import { evalAlignment, evalInt } from '../../bot/kernel/policy/expr.js';
+import { parseKconfig, boolDefault } from '../../bot/kernel/policy/kconfig.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import { openTreeReader } from '../../bot/tree/reader.js';
 

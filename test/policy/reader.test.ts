@@ -10,7 +10,7 @@ import {
   readPolicyChange,
   type PolicyArch,
   type PolicyChange,
-} from '../../bot/tree/policy.js';
+} from '../../bot/kernel/policy/read.js';
 import { gitRepo } from '../../bot/tree/git.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import { openTreeReader } from '../../bot/tree/reader.js';

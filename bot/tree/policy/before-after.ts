@@ -12,8 +12,8 @@ import { runModel, type ModelRun, type PageResult } from '../../kernel/model/run
 import { loadScenariosLenient, type Scenario } from '../../kernel/model/scenario.js';
 import { pageLabel } from '../../kernel/model/safety.js';
 import { openTreeReader } from '../reader.js';
-import { describePolicyChange, readPolicyChange, touchesPolicy } from '../policy.js';
-import type { PolicyArch, PolicyChange, PolicyNote } from './types.js';
+import { describePolicyChange, readPolicyChange, touchesPolicy } from '../../kernel/policy/read.js';
+import type { PolicyArch, PolicyChange, PolicyNote } from '../../kernel/policy/types.js';
 
 export interface BeforeAfterOptions {
   /** Scenario library (a directory of .scenario files); default fixtures/scenarios. */
@@ -248,7 +248,7 @@ function noteFinding(note: PolicyNote, arches: PolicyArch[]): Finding {
       ...(note.fields ? { fields: note.fields } : {}),
       arches,
     },
-    references: ['pcibot policy reader: bot/tree/policy.ts'],
+    references: ['pcibot policy reader: bot/kernel/policy/read.ts'],
   };
 }
 

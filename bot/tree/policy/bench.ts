@@ -8,7 +8,7 @@ import type { Message } from '../../types.js';
 import { cacheDir } from '../../util/cache.js';
 import { exampleMbox } from '../../../fixtures/examples/index.js';
 import { applySeries, seriesPatches } from '../apply.js';
-import { benchPolicyRead, type PolicyBench } from '../policy.js';
+import { benchPolicyRead, type PolicyBench } from '../../kernel/policy/read.js';
 
 export { benchPolicyRead, type PolicyBench };
 

@@ -4,7 +4,7 @@
 // (the 6.12 tree, the fixture tree, the shapes patches have proposed); what it
 // masks in a body is exactly what it read, so a change anywhere else in a
 // policy-carrying function shows up as "not understood".
-import type { DefaultAlignment } from '../../kernel/model/policy.js';
+import type { DefaultAlignment } from '../model/policy.js';
 import { skipBraces, skipParens, skipStatement, type CDef, type CSource } from './csource.js';
 import { describeAlignment, evalAlignment, evalInt } from './expr.js';
 import { boolDefault, evalCondition, type Kconfig } from './kconfig.js';

@@ -6,7 +6,7 @@
 // policy-carrying function in a way the reader cannot interpret ("not
 // understood"), so that the model is never fed a guess.
 //
-// How each field is read (the shapes understood are in bot/tree/policy/fields.ts):
+// How each field is read (the shapes understood are in bot/kernel/policy/fields.ts):
 //   defaultAlignment       pcibios_default_alignment(): the __weak default in drivers/pci/pci.c
 //                          or an arch's own definition; `return 0|PAGE_SIZE|max(SZ_4K, PAGE_SIZE)|N`,
 //                          `if (IS_ENABLED(CONFIG_X) / variable) return A; return B;`, #ifdef
@@ -25,9 +25,9 @@
 //   acsGrouping            pci_device_group(): pci_bus_isolated() is the 2025 ACS series
 //   smmuRejectsSharedStreamIds  arm_smmu_insert_master()
 import { performance } from 'node:perf_hooks';
-import type { KernelPolicy } from '../kernel/model/policy.js';
-import type { TreeOverlay } from '../types.js';
-import { describeAlignment } from './policy/expr.js';
+import type { KernelPolicy } from '../model/policy.js';
+import type { TreeOverlay } from '../../types.js';
+import { describeAlignment } from './expr.js';
 import {
   ARCH_FILES,
   F,
@@ -49,19 +49,19 @@ import {
   readX86Claim,
   trackOpaque,
   type ReadCtx,
-} from './policy/fields.js';
-import type { Kconfig } from './policy/kconfig.js';
-import { clearPolicyCaches, SourceSet, type PolicyTree } from './policy/sources.js';
+} from './fields.js';
+import type { Kconfig } from './kconfig.js';
+import { clearPolicyCaches, SourceSet, type PolicyTree } from './sources.js';
 import type {
   FunctionShape,
   PolicyArch,
   PolicyChange,
   PolicyNote,
   PolicyReading,
-} from './policy/types.js';
-import { openTreeReader } from './reader.js';
+} from './types.js';
+import { openTreeReader } from '../../tree/reader.js';
 
-export * from './policy/types.js';
+export * from './types.js';
 export { clearPolicyCaches, type PolicyTree };
 
 export interface ReadPolicyOptions {

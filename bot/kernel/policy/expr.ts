@@ -1,7 +1,7 @@
 // Evaluating the few kinds of C expression policy code returns: integer
 // constants (with the kernel's SZ_* and shift idioms, macros of the same
 // file) and BAR alignments (0, PAGE_SIZE, max(SZ_4K, PAGE_SIZE), a byte count).
-import type { DefaultAlignment } from '../../kernel/model/policy.js';
+import type { DefaultAlignment } from '../model/policy.js';
 
 const SZ: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 

@@ -1,5 +1,5 @@
 // What the policy reader returns. Everything is plain JSON data.
-import type { DefaultAlignment, KernelPolicy } from '../../kernel/model/policy.js';
+import type { DefaultAlignment, KernelPolicy } from '../model/policy.js';
 
 export type PolicyArch = 'x86_64' | 'arm64' | 'ppc64' | 's390x';
 export const POLICY_ARCHES: PolicyArch[] = ['x86_64', 'arm64', 'ppc64', 's390x'];
