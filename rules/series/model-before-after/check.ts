@@ -1,19 +1,24 @@
-// The model's before/after for a series: read the kernel policy of the base
-// and of the patched state (per architecture the scenario library covers); if
-// it differs, run the model over the library with both and turn the
-// differences into series-level findings: what the series introduces (with
-// the model's own severity), what it fixes and what it leaves (info), and one
-// summary with the table. When the policy does not change, nothing is said
-// except the reader's "not understood" notes, which are info.
+// Series check (see rules/series/README.md; what it checks, why and its
+// references are in ./README.md): the model's before/after for a series. Read
+// the kernel policy of the base and of the patched state (per architecture the
+// scenario library covers); if it differs, run the model over the library with
+// both and turn the differences into series-level findings: what the series
+// introduces (with the model's own severity), what it fixes and what it leaves
+// (info), and one summary with the table. When the policy does not change,
+// nothing is said except the reader's "not understood" notes, which are info.
 import { join } from 'node:path';
-import type { Applied, Finding, Series } from '../../types.js';
-import { fixturesDir } from '../../util/paths.js';
-import { runModel, type ModelRun, type PageResult } from '../../kernel/model/run.js';
-import { loadScenariosLenient, type Scenario } from '../../kernel/model/scenario.js';
-import { pageLabel } from '../../kernel/model/safety.js';
-import { openTreeReader } from '../reader.js';
-import { describePolicyChange, readPolicyChange, touchesPolicy } from '../../kernel/policy/read.js';
-import type { PolicyArch, PolicyChange, PolicyNote } from '../../kernel/policy/types.js';
+import type { Applied, Finding, Series } from '../../../bot/types.js';
+import { fixturesDir } from '../../../bot/util/paths.js';
+import { runModel, type ModelRun, type PageResult } from '../../../bot/kernel/model/run.js';
+import { loadScenariosLenient, type Scenario } from '../../../bot/kernel/model/scenario.js';
+import { pageLabel } from '../../../bot/kernel/model/safety.js';
+import { openTreeReader } from '../../../bot/tree/reader.js';
+import {
+  describePolicyChange,
+  readPolicyChange,
+  touchesPolicy,
+} from '../../../bot/kernel/policy/read.js';
+import type { PolicyArch, PolicyChange, PolicyNote } from '../../../bot/kernel/policy/types.js';
 
 export interface BeforeAfterOptions {
   /** Scenario library (a directory of .scenario files); default fixtures/scenarios. */
