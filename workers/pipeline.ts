@@ -15,6 +15,7 @@ import { scopeSeries } from '../bot/series/scope.js';
 import { anyApplied, applySeries, seriesPatches } from '../bot/tree/apply.js';
 import type { Applied, Finding, Message, ParseFailure, RawMail, Series } from '../bot/types.js';
 import type { Rule } from '../rules/types.js';
+import type { BootArch } from '../bot/kernel/vocabulary.js';
 import { toolVersion } from '../bot/util/version.js';
 import { gitRepo } from '../bot/tree/git.js';
 import { verifySeries } from '../bot/verify/series.js';
@@ -45,7 +46,7 @@ export interface ReviewOptions {
    */
   verify?: {
     only?: string[];
-    arch?: 'x86_64' | 'arm64';
+    arch?: BootArch;
     scenariosDir?: string;
     log?: (line: string) => void;
   };

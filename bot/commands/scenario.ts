@@ -4,7 +4,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Finding } from '../types.js';
 import { ModelInputError, QemuArgError } from '../kernel/model/errors.js';
-import { FIRMWARE_KINDS, type FirmwareKind } from '../kernel/model/firmware/types.js';
+import { FIRMWARES, type Firmware } from '../kernel/vocabulary.js';
 import { formatLayout } from '../kernel/model/format.js';
 import { checkPastedLayout } from '../kernel/model/lspci.js';
 import { runSeabios } from '../kernel/model/firmware/seabios.js';
@@ -43,7 +43,7 @@ firmware-check  run each x86 SeaBIOS scenario in the installed QEMU (firmware on
 
 options:
   --page-size SIZES   page sizes to check, e.g. 4k,16k,64k (default: the scenario's)
-  --firmware NAME     override the firmware: ${FIRMWARE_KINDS.filter((f) => f !== 'ovmf').join(', ')}
+  --firmware NAME     override the firmware: ${FIRMWARES.filter((f) => f !== 'ovmf').join(', ')}
   --policy NAME       kernel policy: ${Object.keys(NAMED_POLICIES).join(', ')} (default 6.12)
   --before NAME       with --after: compare two policies; prints what the change fixes,
   --after NAME          introduces and leaves per scenario and page size
@@ -102,9 +102,9 @@ async function cmdRun(
     throw new UsageError(`--page-size: ${(e as Error).message}`);
   }
   const fw = values['firmware'] as string | undefined;
-  if (fw !== undefined && !FIRMWARE_KINDS.includes(fw as FirmwareKind))
+  if (fw !== undefined && !FIRMWARES.includes(fw as Firmware))
     throw new UsageError(`unknown firmware "${fw}"`);
-  const firmware = fw as FirmwareKind | undefined;
+  const firmware = fw as Firmware | undefined;
   const json = Boolean(values['json']);
   const showLayout = !values['no-layout'];
   const { scenarios, bad } = await loadAll(args, io);

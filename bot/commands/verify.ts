@@ -10,7 +10,7 @@ import {
   verifyScenarios,
   type VerifyReport,
 } from '../verify/verify.js';
-import type { VerifyArch } from '../verify/build.js';
+import type { BootArch } from '../kernel/vocabulary.js';
 import type { Layout } from '../kernel/model/layout.js';
 import { placeScenario } from '../kernel/model/place.js';
 import { NAMED_POLICIES } from '../kernel/model/policy.js';
@@ -126,7 +126,7 @@ export function parsePageSizes(text: string | undefined): number[] | undefined {
   }
 }
 
-export function parseArch(text: string | undefined): VerifyArch | undefined {
+export function parseArch(text: string | undefined): BootArch | undefined {
   if (text === undefined) return undefined;
   if (text !== 'x86_64' && text !== 'arm64')
     throw new UsageError(`--arch must be x86_64 or arm64, not "${text}"`);

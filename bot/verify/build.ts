@@ -37,6 +37,7 @@ import {
 import { homedir, availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BootArch, BootPageSize } from '../kernel/vocabulary.js';
 import type { TreeOverlay } from '../types.js';
 import { gitEnv } from '../tree/git.js';
 import {
@@ -51,9 +52,6 @@ import {
   type SandboxResult,
 } from './sandbox.js';
 
-export type VerifyArch = 'x86_64' | 'arm64';
-export type PageSize = 4096 | 65536;
-
 export interface BuildOptions {
   /** The kernel git repository (read-only). */
   tree: string;
@@ -61,9 +59,9 @@ export interface BuildOptions {
   commit?: string;
   /** Patched files over the commit: path -> blob id in `tree` (null: deleted). */
   overlay?: TreeOverlay;
-  arch: VerifyArch;
+  arch: BootArch;
   /** Guest page size; arm64 only (default 64 KiB), x86_64 is always 4 KiB. */
-  pageSize?: PageSize;
+  pageSize?: BootPageSize;
   /** The verify cache root (default verifyRoot()). */
   workDir?: string;
   log?: (line: string) => void;
@@ -108,7 +106,7 @@ export function verifyRoot(env: NodeJS.ProcessEnv = process.env): string {
 export const configsDir = join(dirname(fileURLToPath(import.meta.url)), 'configs');
 
 /** The config fragment files for an arch/page size, in merge order. */
-export function fragmentsFor(arch: VerifyArch, pageSize: PageSize): string[] {
+export function fragmentsFor(arch: BootArch, pageSize: BootPageSize): string[] {
   const dir = existsSync(configsDir) ? configsDir : sourceConfigsDir();
   if (arch === 'x86_64') return [join(dir, 'x86_64.fragment')];
   return [
@@ -470,15 +468,15 @@ export function treeKey(tree: string): string {
   return `${basename(real).replace(/[^A-Za-z0-9._-]/g, '_')}-${hash}`;
 }
 
-function kbuildArch(arch: VerifyArch): string[] {
+function kbuildArch(arch: BootArch): string[] {
   return arch === 'x86_64' ? ['ARCH=x86_64'] : ['ARCH=arm64', 'CROSS_COMPILE=aarch64-linux-gnu-'];
 }
 
-function compiler(arch: VerifyArch): string {
+function compiler(arch: BootArch): string {
   return arch === 'x86_64' ? 'gcc' : 'aarch64-linux-gnu-gcc';
 }
 
-export function imageTarget(arch: VerifyArch): { target: string; path: string } {
+export function imageTarget(arch: BootArch): { target: string; path: string } {
   return arch === 'x86_64'
     ? { target: 'bzImage', path: 'arch/x86/boot/bzImage' }
     : { target: 'Image', path: 'arch/arm64/boot/Image' };
@@ -490,7 +488,7 @@ function hashOf(parts: (string | Buffer)[]): string {
   return h.digest('hex');
 }
 
-function compilerVersion(arch: VerifyArch): Promise<string> {
+function compilerVersion(arch: BootArch): Promise<string> {
   return new Promise((resolve) => {
     const c = spawn(compiler(arch), ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
@@ -510,7 +508,7 @@ function failure(what: string, r: SandboxResult): BuildError {
 export async function buildKernel(opts: BuildOptions): Promise<BuildResult> {
   const root = opts.workDir ?? verifyRoot();
   const arch = opts.arch;
-  const pageSize: PageSize = arch === 'x86_64' ? 4096 : (opts.pageSize ?? 65536);
+  const pageSize: BootPageSize = arch === 'x86_64' ? 4096 : (opts.pageSize ?? 65536);
   if (arch === 'x86_64' && opts.pageSize && opts.pageSize !== 4096) {
     throw new BuildError('x86_64 guests have 4 KiB pages only');
   }

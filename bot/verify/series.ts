@@ -17,7 +17,7 @@ import { placeScenario } from '../kernel/model/place.js';
 import type { KernelPolicy } from '../kernel/model/policy.js';
 import { loadScenariosLenient, type Scenario } from '../kernel/model/scenario.js';
 import { readPolicy } from '../kernel/policy/read.js';
-import type { PolicyArch } from '../kernel/policy/types.js';
+import type { BootArch } from '../kernel/vocabulary.js';
 import { openTreeReader } from '../tree/reader.js';
 import type { Applied, Finding } from '../types.js';
 import { fixturesDir } from '../util/paths.js';
@@ -36,7 +36,7 @@ export interface VerifySeriesInput {
   /** Only these scenarios, by name (default: every bootable one). */
   only?: string[];
   /** Only this architecture. */
-  arch?: 'x86_64' | 'arm64';
+  arch?: BootArch;
   log?: (line: string) => void;
 }
 
@@ -71,10 +71,9 @@ export async function verifySeries(input: VerifySeriesInput): Promise<VerifySeri
   const patched = openTreeReader(applied.tree, applied.base.commit, applied.overlay);
   const policies = new Map<string, { before: KernelPolicy; after: KernelPolicy }>();
   for (const arch of new Set(scenarios.map((s) => s.arch))) {
-    const a = arch as PolicyArch;
     policies.set(arch, {
-      before: (await readPolicy(base, a, { facts: false })).policy,
-      after: (await readPolicy(patched, a, { facts: false })).policy,
+      before: (await readPolicy(base, arch, { facts: false })).policy,
+      after: (await readPolicy(patched, arch, { facts: false })).policy,
     });
   }
   const predicted = new Map<string, { before: Layout; after: Layout }>();

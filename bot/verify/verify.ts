@@ -3,9 +3,10 @@
 // (given the model's prediction) list the differences.
 import type { Layout } from '../kernel/model/layout.js';
 import type { TreeOverlay } from '../types.js';
-import { bootScenario, type Firmware } from './boot.js';
+import type { BootArch, BootPageSize, Firmware, PageSize } from '../kernel/vocabulary.js';
+import { bootScenario } from './boot.js';
 import type { BootResult, BootMessages, IomemEntry, VfioRegion } from './bootlog.js';
-import { buildKernel, BuildError, verifyRoot, type PageSize, type VerifyArch } from './build.js';
+import { buildKernel, BuildError, verifyRoot } from './build.js';
 import { compareLayouts, type CompareOptions, type LayoutDifference } from './compare.js';
 
 /**
@@ -31,7 +32,7 @@ export interface VerifyOptions<S extends VerifyScenario = VerifyScenario> {
   overlay?: TreeOverlay;
   scenarios: S[];
   /** Only this architecture (default: every architecture the scenarios need). */
-  arch?: VerifyArch;
+  arch?: BootArch;
   /** Only these page sizes (bytes). */
   pageSizes?: number[];
   log?: (line: string) => void;
@@ -45,8 +46,8 @@ export interface VerifyOptions<S extends VerifyScenario = VerifyScenario> {
 }
 
 export interface KernelBuildReport {
-  arch: VerifyArch;
-  pageSize: PageSize;
+  arch: BootArch;
+  pageSize: BootPageSize;
   ok: boolean;
   kernelVersion?: string;
   image?: string;
@@ -94,7 +95,7 @@ export interface VerifyReport {
   seconds: number;
 }
 
-const PAGE_WORDS: Record<string, number> = { '4k': 4096, '16k': 16384, '64k': 65536 };
+const PAGE_WORDS: Record<string, PageSize> = { '4k': 4096, '16k': 16384, '64k': 65536 };
 
 export function pageSizeBytes(p: number | string): number {
   if (typeof p === 'number') return p;
@@ -160,7 +161,7 @@ export async function verifyScenarios<S extends VerifyScenario>(
   };
   const groups = new Map<
     string,
-    { arch: VerifyArch; pageSize: PageSize; runs: { s: S; pageSize: number }[] }
+    { arch: BootArch; pageSize: BootPageSize; runs: { s: S; pageSize: number }[] }
   >();
 
   for (const s of opts.scenarios) {
@@ -180,9 +181,10 @@ export async function verifyScenarios<S extends VerifyScenario>(
         );
         continue;
       }
-      const arch = s.arch as VerifyArch;
+      const arch = s.arch as BootArch;
       const key = `${arch}/${p.pageSize}`;
-      if (!groups.has(key)) groups.set(key, { arch, pageSize: p.pageSize as PageSize, runs: [] });
+      if (!groups.has(key))
+        groups.set(key, { arch, pageSize: p.pageSize as BootPageSize, runs: [] });
       groups.get(key)!.runs.push({ s, pageSize: p.pageSize });
     }
   }
@@ -245,7 +247,7 @@ export async function verifyScenarios<S extends VerifyScenario>(
 
   async function verifyOne(
     s: S,
-    arch: VerifyArch,
+    arch: BootArch,
     pageSize: number,
     image: string,
   ): Promise<ScenarioVerification> {

@@ -6,7 +6,8 @@
 // "doing this in pcibios_default_alignment() ends up being a very non-obvious
 // way to make this happen" (all implementations of the hook must be looked at,
 // and the value only applies two calls up, in pci_reassigndev_resource_alignment()).
-import { readPolicyChange, type PolicyArch } from '../../bot/kernel/policy/read.js';
+import { readPolicyChange } from '../../bot/kernel/policy/read.js';
+import { ARCHES } from '../../bot/kernel/vocabulary.js';
 import { ARCH_FILES } from '../../bot/kernel/policy/fields.js';
 import { SourceSet } from '../../bot/kernel/policy/sources.js';
 import type { CDef, CSource } from '../../bot/kernel/policy/csource.js';
@@ -102,7 +103,7 @@ async function check(ctx: RuleContext): Promise<RuleHit[]> {
       // It must carry policy: the reader sees a policy field change here, or the hook is about placement.
       if (!policyFields) {
         policyFields = new Map();
-        for (const arch of ['x86_64', 'arm64', 'ppc64', 's390x'] as PolicyArch[]) {
+        for (const arch of ARCHES) {
           const c = await readPolicyChange(ctx.before, ctx.after, arch, {
             changedPaths: touchedFiles(ctx.diff),
             facts: false,

@@ -9,16 +9,15 @@
 import {
   readPolicyChange,
   touchesPolicy,
-  type PolicyArch,
   type PolicyChange,
 } from '../../bot/kernel/policy/read.js';
+import { ARCHES, type Arch } from '../../bot/kernel/vocabulary.js';
 import { describeAlignment } from '../../bot/kernel/policy/expr.js';
 import { ARCH_FILES } from '../../bot/kernel/policy/fields.js';
 import { addedLines, touchedFiles, type DiffLine } from '../lib/diff.js';
 import type { Rule, RuleContext, RuleHit } from '../types.js';
 import parseDiff from 'parse-diff';
 
-const ARCHES: PolicyArch[] = ['x86_64', 'arm64', 'ppc64', 's390x'];
 const ALIGN_FUNCTIONS = [
   'pcibios_default_alignment',
   'pci_specified_resource_alignment',
@@ -58,7 +57,7 @@ async function check(ctx: RuleContext): Promise<RuleHit[]> {
   if (!patched) return [];
   const touched = touchedFiles(ctx.diff);
   if (!touched.some(touchesPolicy) && !touched.some((p) => /(^|\/)Kconfig$/.test(p))) return [];
-  const read = (arch: PolicyArch) =>
+  const read = (arch: Arch) =>
     readPolicyChange(ctx.before, patched, arch, { changedPaths: touched, facts: false });
   // 1. The default alignment becomes non-zero.
   const isAligned = (c: PolicyChange) =>

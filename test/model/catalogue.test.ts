@@ -8,6 +8,7 @@ import { CATALOGUE, nvmeBar0 } from '../../bot/kernel/model/devices.js';
 import { QemuArgError } from '../../bot/kernel/model/errors.js';
 import { buildMachine, bdfOf, type MFunction } from '../../bot/kernel/model/machine.js';
 import { parseQemuArgs, tokenizeShell } from '../../bot/kernel/model/qemu-args.js';
+import type { BootArch } from '../../bot/kernel/vocabulary.js';
 import {
   parseInfoPci,
   probeInfoPci,
@@ -15,7 +16,7 @@ import {
   type InfoPciFunction,
 } from '../../bot/kernel/model/qemu-info.js';
 
-function machine(cmd: string, arch: 'x86_64' | 'arm64' = 'x86_64') {
+function machine(cmd: string, arch: BootArch = 'x86_64') {
   return buildMachine(parseQemuArgs(tokenizeShell(cmd)), { arch, numVfs: {}, noGuestDriver: [] });
 }
 

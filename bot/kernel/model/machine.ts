@@ -4,6 +4,7 @@
 // the address QEMU would give it (first free slot, in creation order), bus
 // numbers as firmware/Linux assign them (depth first in devfn order), and the
 // facts the later stages need (vIOMMU, MSI isolation, root windows inputs).
+import type { Arch } from '../vocabulary.js';
 import { QemuArgError } from './errors.js';
 import {
   BUILTIN,
@@ -15,8 +16,9 @@ import {
 } from './devices.js';
 import { parseIntProp, parseSize, type DeviceArg, type ParsedQemu } from './qemu-args.js';
 
-export type Arch = 'x86_64' | 'arm64' | 'ppc64' | 's390x';
 export type MachineType = 'q35' | 'virt';
+/** Who numbers the buses: the firmware (SeaBIOS, qboot) or, with no firmware, Linux. */
+export type BusNumbering = 'seabios' | 'qboot' | 'linux';
 
 export interface MBus {
   /** QEMU bus name: `pcie.0` or the id of the bridge above it. */
@@ -88,7 +90,7 @@ export interface MachineOptions {
    * qboot pushes each bus' bridges on a list and numbers them last-found first.
    * Default: devfn order.
    */
-  busNumbering?: 'seabios' | 'qboot' | 'linux';
+  busNumbering?: BusNumbering;
 }
 
 const DEFAULT_NIC: Record<MachineType, string> = { q35: 'e1000e', virt: 'virtio-net-pci' };
@@ -438,7 +440,7 @@ export function allBuses(m: Machine): MBus[] {
 }
 
 /** Depth-first in devfn order, as SeaBIOS and Linux number buses. */
-function numberBuses(m: Machine, who: 'seabios' | 'qboot' | 'linux'): void {
+function numberBuses(m: Machine, who: BusNumbering): void {
   let next = 0;
   const walk = (b: MBus) => {
     const bridges = [...b.functions].sort((x, y) => x.slot * 8 + x.fn - (y.slot * 8 + y.fn));

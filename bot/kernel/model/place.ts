@@ -22,7 +22,7 @@ import {
   IORESOURCE_ROM_SHADOW,
   hasFlag,
 } from './kernel/resource.js';
-import { bdfOf, buildMachine, vfsOf, type Machine } from './machine.js';
+import { bdfOf, buildMachine, vfsOf, type BusNumbering, type Machine } from './machine.js';
 import type { KernelPolicy } from './policy.js';
 import { parseQemuArgs } from './qemu-args.js';
 import type { Scenario } from './scenario.js';
@@ -50,7 +50,7 @@ export function kernelPageSizeFor(arch: Scenario['arch'], pageSize: number): num
 }
 
 /** Who numbers the buses under a firmware (Linux itself when there is none). */
-export function busNumberingFor(fw: Scenario['firmware']): 'seabios' | 'qboot' | 'linux' {
+export function busNumberingFor(fw: Scenario['firmware']): BusNumbering {
   return fw === 'seabios' || fw === 'seabios-nomin'
     ? 'seabios'
     : fw === 'qboot'

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Finding } from '../../types.js';
 import { fixturesDir } from '../../util/paths.js';
-import type { FirmwareKind } from './firmware/types.js';
+import type { Firmware } from '../vocabulary.js';
 import type { Layout } from './layout.js';
 import { kernelPageSizeFor, placeScenario, type Placement } from './place.js';
 import { policyFor6_12, policyMax4kPage, type KernelPolicy } from './policy.js';
@@ -25,7 +25,7 @@ export interface Evaluation {
 }
 
 export interface EvaluateOptions {
-  firmware?: FirmwareKind;
+  firmware?: Firmware;
 }
 
 /** Mappable BAR size per architecture (kernel ioremap/vmalloc space, roughly). */

@@ -9,9 +9,16 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelInputError, QemuArgError } from './errors.js';
-import { FIRMWARE_KINDS, type FirmwareKind } from './firmware/types.js';
 import { parseKernelArgs } from './kernel/cmdline.js';
-import { buildMachine, type Arch } from './machine.js';
+import { buildMachine } from './machine.js';
+import {
+  ARCHES,
+  FIRMWARES,
+  PAGE_SIZES,
+  type Arch,
+  type Firmware,
+  type PageSize,
+} from '../vocabulary.js';
 import { CATALOGUE } from './devices.js';
 import { parseQemuArgs, parseSize, tokenizeShell } from './qemu-args.js';
 
@@ -20,7 +27,7 @@ export interface Scenario {
   description: string;
   arch: Arch;
   /** Resolved: from the file, else from -bios and the architecture. */
-  firmware: FirmwareKind;
+  firmware: Firmware;
   pageSizes: number[];
   kernelArgs: string;
   boot: boolean;
@@ -33,7 +40,6 @@ export interface Scenario {
   noGuestDriver: string[];
 }
 
-const ARCHES: Arch[] = ['x86_64', 'arm64', 'ppc64', 's390x'];
 const KEYS = new Set([
   'name',
   'description',
@@ -47,7 +53,7 @@ const KEYS = new Set([
   'no-guest-driver',
 ]);
 
-const DEFAULT_PAGE_SIZES: Record<Arch, number[]> = {
+const DEFAULT_PAGE_SIZES: Record<Arch, PageSize[]> = {
   x86_64: [4096],
   arm64: [4096, 16384, 65536],
   ppc64: [65536],
@@ -55,14 +61,14 @@ const DEFAULT_PAGE_SIZES: Record<Arch, number[]> = {
 };
 
 /** `4k,16k,64k` -> [4096, 16384, 65536]. */
-export function parsePageSizes(text: string): number[] {
-  const out: number[] = [];
+export function parsePageSizes(text: string): PageSize[] {
+  const out: PageSize[] = [];
   for (const part of text
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {
-    const v = parseSize(part);
-    if (![4096, 16384, 65536].includes(v))
+    const v = parseSize(part) as PageSize;
+    if (!PAGE_SIZES.includes(v))
       throw new QemuArgError(`page size ${part}: expected 4k, 16k or 64k`);
     if (!out.includes(v)) out.push(v);
   }
@@ -152,16 +158,16 @@ export function parseScenario(text: string, file: string): Scenario {
   const qemuArgs = at('qemu', (v) => tokenizeShell(v));
   const parsed = at('qemu', () => parseQemuArgs(qemuArgs));
 
-  let firmware: FirmwareKind;
+  let firmware: Firmware;
   if (get('firmware')) {
     const fwText = get('firmware')!.value;
-    if (!FIRMWARE_KINDS.includes(fwText as FirmwareKind))
+    if (!FIRMWARES.includes(fwText as Firmware))
       throw new ModelInputError(
         file,
         get('firmware')!.line,
-        `firmware "${fwText}": expected ${FIRMWARE_KINDS.join(' | ')}`,
+        `firmware "${fwText}": expected ${FIRMWARES.join(' | ')}`,
       );
-    firmware = fwText as FirmwareKind;
+    firmware = fwText as Firmware;
   } else if (parsed.bios) {
     if (/qboot/.test(parsed.bios)) firmware = 'qboot';
     else if (/(bios|seabios)[^/]*\.bin$/.test(parsed.bios)) firmware = 'seabios';
@@ -253,7 +259,7 @@ export function parseScenario(text: string, file: string): Scenario {
 }
 
 /** Why a scenario cannot boot in QEMU 7.2 as written, or null. */
-function bootBlocker(arch: Arch, firmware: FirmwareKind, drivers: string[]): string | null {
+function bootBlocker(arch: Arch, firmware: Firmware, drivers: string[]): string | null {
   if (arch !== 'x86_64' && arch !== 'arm64') return `${arch} guests are not booted`;
   if (firmware === 'seabios-nomin') return 'seabios-nomin needs a patched SeaBIOS';
   for (const d of drivers) {

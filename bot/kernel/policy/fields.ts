@@ -9,7 +9,8 @@ import { skipBraces, skipParens, skipStatement, type CDef, type CSource } from '
 import { describeAlignment, evalAlignment, evalInt } from './expr.js';
 import { boolDefault, evalCondition, type Kconfig } from './kconfig.js';
 import type { SourceSet } from './sources.js';
-import type { AlignmentSwitch, FunctionShape, PciOption, PolicyArch, PolicyNote } from './types.js';
+import type { Arch } from '../vocabulary.js';
+import type { AlignmentSwitch, FunctionShape, PciOption, PolicyNote } from './types.js';
 
 export const F = {
   pci: 'drivers/pci/pci.c',
@@ -42,7 +43,7 @@ export interface ArchFiles {
   fixupFiles: string[];
 }
 
-export const ARCH_FILES: Record<PolicyArch, ArchFiles> = {
+export const ARCH_FILES: Record<Arch, ArchFiles> = {
   x86_64: {
     dir: 'arch/x86/',
     kconfig: 'arch/x86/Kconfig',
@@ -78,7 +79,7 @@ export const ARCH_FILES: Record<PolicyArch, ArchFiles> = {
 };
 
 export interface ReadCtx {
-  arch: PolicyArch;
+  arch: Arch;
   src: SourceSet;
   notes: PolicyNote[];
   sources: Record<string, string>;
@@ -1262,7 +1263,7 @@ export async function readPageSize(
   return { default: def, choices: [...choices].sort((a, b) => a - b), source: path };
 }
 
-function boolCond(cond: string, arch: PolicyArch): boolean {
+function boolCond(cond: string, arch: Arch): boolean {
   return evalCondition(cond, arch) === true;
 }
 

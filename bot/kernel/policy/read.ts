@@ -52,14 +52,9 @@ import {
 } from './fields.js';
 import type { Kconfig } from './kconfig.js';
 import { clearPolicyCaches, SourceSet, type PolicyTree } from './sources.js';
-import type {
-  FunctionShape,
-  PolicyArch,
-  PolicyChange,
-  PolicyNote,
-  PolicyReading,
-} from './types.js';
+import type { FunctionShape, PolicyChange, PolicyNote, PolicyReading } from './types.js';
 import { openTreeReader } from '../../tree/reader.js';
+import type { Arch } from '../vocabulary.js';
 
 export * from './types.js';
 export { clearPolicyCaches, type PolicyTree };
@@ -98,7 +93,7 @@ const readings = new WeakMap<PolicyTree, Map<string, Promise<PolicyReading>>>();
 
 export async function readPolicy(
   tree: PolicyTree,
-  arch: PolicyArch,
+  arch: Arch,
   opts: ReadPolicyOptions = {},
 ): Promise<PolicyReading> {
   const { name, ...rest } = opts;
@@ -119,7 +114,7 @@ export async function readPolicy(
 
 async function readPolicyUncached(
   tree: PolicyTree,
-  arch: PolicyArch,
+  arch: Arch,
   opts: ReadPolicyOptions = {},
 ): Promise<PolicyReading> {
   if (!ARCH_FILES[arch])
@@ -425,7 +420,7 @@ export function comparePolicyReadings(
 export async function readPolicyChange(
   base: PolicyTree,
   patched: PolicyTree,
-  arch: PolicyArch,
+  arch: Arch,
   opts: { changedPaths?: string[]; nameBefore?: string; nameAfter?: string; facts?: boolean } = {},
 ): Promise<PolicyChange> {
   const before = await readPolicy(base, arch, {
@@ -471,7 +466,7 @@ export function describePolicyChange(c: PolicyChange): string[] {
 // Bench
 
 export interface PolicyBench {
-  arches: PolicyArch[];
+  arches: Arch[];
   /** Both trees, every arch, with empty parse caches. */
   coldMs: number;
   /** The same again with the parse caches filled (a worker reviewing its next series). */
@@ -490,7 +485,7 @@ export async function benchPolicyRead(
   tree: string,
   commit: string,
   overlay: TreeOverlay,
-  arches: PolicyArch[] = ['x86_64', 'arm64'],
+  arches: Arch[] = ['x86_64', 'arm64'],
 ): Promise<PolicyBench> {
   const changedPaths = Object.keys(overlay);
   const run = async () => {

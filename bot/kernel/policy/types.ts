@@ -1,8 +1,7 @@
 // What the policy reader returns. Everything is plain JSON data.
 import type { DefaultAlignment, KernelPolicy } from '../model/policy.js';
 
-export type PolicyArch = 'x86_64' | 'arm64' | 'ppc64' | 's390x';
-export const POLICY_ARCHES: PolicyArch[] = ['x86_64', 'arm64', 'ppc64', 's390x'];
+import type { Arch } from '../vocabulary.js';
 
 export interface PolicyNote {
   severity: 'info' | 'warning';
@@ -59,7 +58,7 @@ export interface PciOption {
 export interface PolicyFacts {
   /** VERSION.PATCHLEVEL from the top Makefile. */
   version: string | null;
-  arch: PolicyArch;
+  arch: Arch;
   pageSize: { default: number | null; choices: number[]; source: string };
   /** The expression the default alignment comes from, as written. */
   defaultAlignmentExpr: string | null;
@@ -104,7 +103,7 @@ export interface PolicyFacts {
 }
 
 export interface PolicyReading {
-  arch: PolicyArch;
+  arch: Arch;
   policy: KernelPolicy;
   /** What the reader had to assume or wants said about this tree (PowerNV, missing files). */
   notes: PolicyNote[];
@@ -116,7 +115,7 @@ export interface PolicyReading {
 }
 
 export interface PolicyChange {
-  arch: PolicyArch;
+  arch: Arch;
   before: PolicyReading;
   /** The patched reading; fields from functions the reader could not interpret keep the base value. */
   after: PolicyReading;

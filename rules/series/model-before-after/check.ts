@@ -18,7 +18,8 @@ import {
   readPolicyChange,
   touchesPolicy,
 } from '../../../bot/kernel/policy/read.js';
-import type { PolicyArch, PolicyChange, PolicyNote } from '../../../bot/kernel/policy/types.js';
+import type { PolicyChange, PolicyNote } from '../../../bot/kernel/policy/types.js';
+import type { Arch } from '../../../bot/kernel/vocabulary.js';
 
 export interface BeforeAfterOptions {
   /** Scenario library (a directory of .scenario files); default fixtures/scenarios. */
@@ -157,7 +158,7 @@ function classify(r: PageResult): Classified {
 }
 
 interface Row {
-  arch: PolicyArch;
+  arch: Arch;
   scenario: string;
   pageSize: number;
   fixed: Record<string, number>;
@@ -167,7 +168,7 @@ interface Row {
 }
 
 /** The table: per page size and check, fixed / introduced / remaining, over the whole library. */
-function summaryTable(results: { arch: PolicyArch; c: Classified }[]): {
+function summaryTable(results: { arch: Arch; c: Classified }[]): {
   text: string[];
   byPage: {
     pageSize: number;
@@ -229,7 +230,7 @@ function summaryTable(results: { arch: PolicyArch; c: Classified }[]): {
   return { text, byPage };
 }
 
-function noteFinding(note: PolicyNote, arches: PolicyArch[]): Finding {
+function noteFinding(note: PolicyNote, arches: Arch[]): Finding {
   const fn = note.function
     ? note.function.startsWith('pci_dev_acs_enabled')
       ? note.function
@@ -259,7 +260,7 @@ function noteFinding(note: PolicyNote, arches: PolicyArch[]): Finding {
 
 /** One problem, merged over the page sizes it shows at. */
 interface Item {
-  arch: PolicyArch;
+  arch: Arch;
   scenario: string;
   finding: Finding;
   pageSizes: number[];
@@ -270,7 +271,7 @@ const SEVERITY_RANK = { error: 0, warning: 1, info: 2 } as const;
 
 function mergeItems(
   entries: {
-    arch: PolicyArch;
+    arch: Arch;
     scenario: string;
     pageSize: number;
     finding: Finding;
@@ -317,7 +318,7 @@ const itemEvidence = (items: Item[]) =>
   }));
 
 /** Problems the series introduces: one finding per model check, with the worst severity among them. */
-function introducedFindings(results: { arch: PolicyArch; c: Classified }[]): Finding[] {
+function introducedFindings(results: { arch: Arch; c: Classified }[]): Finding[] {
   const items = mergeItems(
     results.flatMap(({ arch, c }) =>
       c.introduced.map((finding) => ({
@@ -351,7 +352,7 @@ function introducedFindings(results: { arch: PolicyArch; c: Classified }[]): Fin
 
 /** What the series fixes, or leaves in place (errors only), over the whole library: one info finding. */
 function outcomeFindings(
-  results: { arch: PolicyArch; c: Classified }[],
+  results: { arch: Arch; c: Classified }[],
   what: 'fixed' | 'remaining',
 ): Finding[] {
   const entries = results.flatMap(({ arch, c }) =>
@@ -414,7 +415,7 @@ export async function policyBeforeAfter(
   const lib = opts.only
     ? { ...all, scenarios: all.scenarios.filter((s) => opts.only!.includes(s.name)) }
     : all;
-  const arches = [...new Set(lib.scenarios.map((s) => s.arch))].sort() as PolicyArch[];
+  const arches = [...new Set(lib.scenarios.map((s) => s.arch))].sort();
   const base = openTreeReader(applied.tree, applied.base.commit);
   const patched = openTreeReader(applied.tree, applied.base.commit, applied.overlay);
 
@@ -428,7 +429,7 @@ export async function policyBeforeAfter(
 
   const findings: Finding[] = [];
   // Notes, once each, with the architectures they were seen for.
-  const notes = new Map<string, { note: PolicyNote; arches: PolicyArch[] }>();
+  const notes = new Map<string, { note: PolicyNote; arches: Arch[] }>();
   for (const c of changes)
     for (const n of c.notes) {
       const seen = notes.get(n.message);
@@ -436,7 +437,7 @@ export async function policyBeforeAfter(
       else notes.set(n.message, { note: n, arches: [c.arch] });
     }
 
-  const runs: { arch: PolicyArch; change: PolicyChange; run: ModelRun }[] = [];
+  const runs: { arch: Arch; change: PolicyChange; run: ModelRun }[] = [];
   for (const c of changes) {
     if (!c.changed) continue;
     const scenarios = lib.scenarios.filter((s) => s.arch === c.arch);

@@ -2,9 +2,7 @@
 // programmed, bridge window registers, whether decoding is enabled, and the
 // 64-bit window QEMU then describes in ACPI _CRS.
 
-export type FirmwareKind = 'seabios' | 'seabios-nomin' | 'qboot' | 'none' | 'ovmf';
-
-export const FIRMWARE_KINDS: FirmwareKind[] = ['seabios', 'seabios-nomin', 'qboot', 'none', 'ovmf'];
+import type { Firmware } from '../../vocabulary.js';
 
 export interface WindowReg {
   /** First address the window decodes. */
@@ -14,7 +12,7 @@ export interface WindowReg {
 }
 
 export interface FirmwareState {
-  kind: FirmwareKind;
+  kind: Firmware;
   /** Function uid -> BAR index (0-5, 6 = ROM) -> programmed address. */
   bars: Map<number, Map<number, number>>;
   /** Bridge uid -> windows it programmed; windows it never touched keep their reset state. */
@@ -26,7 +24,7 @@ export interface FirmwareState {
   notes: string[];
 }
 
-export function emptyFirmware(kind: FirmwareKind): FirmwareState {
+export function emptyFirmware(kind: Firmware): FirmwareState {
   return {
     kind,
     bars: new Map(),
