@@ -6,15 +6,8 @@ import { renderMarkdown, renderTerminal } from '../report/text.js';
 import { findThreadInMirror } from '../lore/find.js';
 import { resolveTree } from '../tree/kernel.js';
 import type { RawMail } from '../types.js';
-import {
-  EXIT_FINDINGS,
-  EXIT_OK,
-  EXIT_USAGE,
-  UsageError,
-  parseCommandArgs,
-  type Command,
-  type CommandIO,
-} from './command.js';
+import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
 
 const usage = `usage: pcibot review <file.eml | file.mbox | Maildir/ | dir/ | -> ... [options]
        pcibot review --message-id <id> [--mirror DIR] [options]

@@ -19,15 +19,8 @@ import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../kernel/mod
 import { evaluate, runModel } from '../kernel/model/run.js';
 import { loadScenariosLenient, parsePageSizes, type Scenario } from '../kernel/model/scenario.js';
 import { pageLabel } from '../kernel/model/safety.js';
-import {
-  EXIT_FINDINGS,
-  EXIT_OK,
-  EXIT_USAGE,
-  UsageError,
-  parseCommandArgs,
-  type Command,
-  type CommandIO,
-} from './command.js';
+import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
 
 const usage = `usage: pcibot scenario run <file.scenario | dir>... [options]
        pcibot scenario check-lspci <file | dir | -> [--page-size SIZES] [--json]
@@ -364,4 +357,3 @@ const command: Command = {
 };
 
 export default command;
-export { EXIT_USAGE };

@@ -2,7 +2,8 @@
 import { startHttp } from '../service/http.js';
 import { startService, untilSignal } from '../service/run.js';
 import { ServiceQueues } from '../../workers/queues.js';
-import { EXIT_OK, type Command } from './command.js';
+import { type Command } from './command.js';
+import { EXIT_OK } from '../util/exit.js';
 
 const usage = `usage: pcibot serve [--config FILE]
 

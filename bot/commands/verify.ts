@@ -14,15 +14,8 @@ import type { BootArch } from '../kernel/vocabulary.js';
 import type { Layout } from '../kernel/model/layout.js';
 import { placeScenario } from '../kernel/model/place.js';
 import { NAMED_POLICIES } from '../kernel/model/policy.js';
-import {
-  EXIT_FINDINGS,
-  EXIT_OK,
-  EXIT_USAGE,
-  UsageError,
-  parseCommandArgs,
-  type Command,
-  type CommandIO,
-} from './command.js';
+import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
 
 const usage = `usage: pcibot verify <scenario file | dir | ground-truth .cmd> ... [options]
        pcibot verify <series.mbox | patch.eml> [--tree PATH] [--scenarios A,B] [--json]

@@ -2,7 +2,8 @@
 import { startWorkers } from '../../workers/service.js';
 import { QUEUE_NAMES, type QueueName } from '../service/config.js';
 import { startService, untilSignal } from '../service/run.js';
-import { EXIT_OK, UsageError, type Command } from './command.js';
+import { UsageError, type Command } from './command.js';
+import { EXIT_OK } from '../util/exit.js';
 
 const usage = `usage: pcibot worker [--config FILE] [--queues ingest,assemble,...]
 

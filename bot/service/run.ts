@@ -4,11 +4,9 @@
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import { UsageError, type CommandIO } from '../commands/command.js';
+import { EXIT_CONFIG, EXIT_UNAVAILABLE } from '../util/exit.js';
 import { ConfigError, loadConfig, type ServiceConfig } from './config.js';
 import { connectRedis, RedisUnavailableError } from './redis.js';
-
-export const EXIT_UNAVAILABLE = 69; // EX_UNAVAILABLE: a service we need is not there
-export const EXIT_CONFIG = 78; // EX_CONFIG
 
 export async function startService(
   name: string,
