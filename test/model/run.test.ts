@@ -11,7 +11,8 @@ import {
   describePolicy,
   defaultAlignmentBytes,
 } from '../../bot/kernel/model/policy.js';
-import { benchModel, runModel } from '../../bot/kernel/model/run.js';
+import { runModel } from '../../bot/kernel/model/run.js';
+import { benchModel } from '../../scripts/bench/model.js';
 import { loadScenarios } from '../../bot/kernel/model/scenario.js';
 import { formatLayout } from '../../bot/kernel/model/format.js';
 

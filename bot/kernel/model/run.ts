@@ -3,15 +3,13 @@
 // patch) and says per scenario and page size which findings the change fixes,
 // introduces or leaves. Findings are matched by a stable key (check, devices,
 // BARs, page size), never by address, since fixing a layout moves addresses.
-import { join } from 'node:path';
 import type { Finding } from '../../types.js';
-import { fixturesDir } from '../../util/paths.js';
 import type { Firmware } from '../vocabulary.js';
 import type { Layout } from './layout.js';
 import { kernelPageSizeFor, placeScenario, type Placement } from './place.js';
-import { policyFor6_12, policyMax4kPage, type KernelPolicy } from './policy.js';
+import type { KernelPolicy } from './policy.js';
 import { explainGroups, fmtSize, hex, pageLabel, runSafetyChecks } from './safety.js';
-import { loadScenarios, type Scenario } from './scenario.js';
+import type { Scenario } from './scenario.js';
 
 export interface Evaluation {
   scenario: string;
@@ -214,31 +212,6 @@ export function runModel(
     }
   }
   return out;
-}
-
-/** For the lead's bench: the whole library at its page sizes, before (6.12) and after (max(4K, PAGE_SIZE)). */
-export async function benchModel(
-  dir = join(fixturesDir, 'scenarios'),
-  rounds = 5,
-): Promise<{ scenarios: number; evaluations: number; ms: number; scenariosPerSecond: number }> {
-  const scenarios = await loadScenarios(dir);
-  const t0 = performance.now();
-  let evaluations = 0;
-  for (let i = 0; i < rounds; i++) {
-    const run = runModel(scenarios, policyFor6_12(), policyMax4kPage(), {
-      pageSizes: [4096, 16384, 65536],
-    });
-    evaluations += run.results.length * 2;
-    if (run.errors.length)
-      throw new Error(`bench: ${run.errors.map((e) => `${e.scenario}: ${e.message}`).join('; ')}`);
-  }
-  const ms = (performance.now() - t0) / rounds;
-  return {
-    scenarios: scenarios.length,
-    evaluations: evaluations / rounds,
-    ms,
-    scenariosPerSecond: (scenarios.length / ms) * 1000,
-  };
 }
 
 export { hex };

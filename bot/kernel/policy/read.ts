@@ -24,9 +24,7 @@
 //                          VFIO_REGION_INFO_CAP_MSIX_MAPPABLE and vfio_pci_core_mmap()
 //   acsGrouping            pci_device_group(): pci_bus_isolated() is the 2025 ACS series
 //   smmuRejectsSharedStreamIds  arm_smmu_insert_master()
-import { performance } from 'node:perf_hooks';
 import type { KernelPolicy } from '../model/policy.js';
-import type { TreeOverlay } from '../../types.js';
 import { describeAlignment } from './expr.js';
 import {
   ARCH_FILES,
@@ -53,7 +51,6 @@ import {
 import type { Kconfig } from './kconfig.js';
 import { clearPolicyCaches, SourceSet, type PolicyTree } from './sources.js';
 import type { FunctionShape, PolicyChange, PolicyNote, PolicyReading } from './types.js';
-import { openTreeReader } from '../../tree/reader.js';
 import type { Arch } from '../vocabulary.js';
 
 export * from './types.js';
@@ -460,55 +457,4 @@ export function describePolicyChange(c: PolicyChange): string[] {
     else out.push(`${f}: ${JSON.stringify(getPath(b, f))} -> ${JSON.stringify(getPath(a, f))}`);
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------
-// Bench
-
-export interface PolicyBench {
-  arches: Arch[];
-  /** Both trees, every arch, with empty parse caches. */
-  coldMs: number;
-  /** The same again with the parse caches filled (a worker reviewing its next series). */
-  warmMs: number;
-  changedFields: Record<string, string[]>;
-  notes: number;
-  filesRead: number;
-}
-
-/**
- * For the lead's bench: read the policy of a base commit and of the same
- * commit with an overlay (a series' patched state), for the arches the
- * scenario library covers, cold and warm.
- */
-export async function benchPolicyRead(
-  tree: string,
-  commit: string,
-  overlay: TreeOverlay,
-  arches: Arch[] = ['x86_64', 'arm64'],
-): Promise<PolicyBench> {
-  const changedPaths = Object.keys(overlay);
-  const run = async () => {
-    const base = openTreeReader(tree, commit);
-    const patched = openTreeReader(tree, commit, overlay);
-    const out: PolicyChange[] = [];
-    for (const arch of arches)
-      out.push(await readPolicyChange(base, patched, arch, { changedPaths }));
-    return out;
-  };
-  clearPolicyCaches();
-  let t0 = performance.now();
-  const cold = await run();
-  const coldMs = performance.now() - t0;
-  t0 = performance.now();
-  await run();
-  const warmMs = performance.now() - t0;
-  return {
-    arches,
-    coldMs,
-    warmMs,
-    changedFields: Object.fromEntries(cold.map((c) => [c.arch, c.changedFields])),
-    notes: cold.reduce((n, c) => n + c.notes.length, 0),
-    filesRead: Object.keys(cold[0]?.before.facts.files ?? {}).length,
-  };
 }

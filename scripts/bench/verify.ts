@@ -1,10 +1,10 @@
 // For `npm run bench` (scripts/bench.ts, the lead's): the verify stage's real
 // cost for a review: a one-file patch rebuilt incrementally over a warm base
 // build, then three scenarios booted. Build and boot times are separate.
-import { bootScenario } from './boot.js';
-import { buildKernel } from './build.js';
-import { loadGroundTruth, parseGroundTruthCommand } from './ground-truth.js';
-import { defaultAlignmentOverlay } from './patches.js';
+import { bootScenario } from '../../bot/verify/boot.js';
+import { buildKernel } from '../../bot/verify/build.js';
+import { loadGroundTruth, parseGroundTruthCommand } from '../../bot/verify/ground-truth.js';
+import { defaultAlignmentOverlay } from '../../bot/verify/patches.js';
 
 export interface VerifyBenchResult {
   /** Bringing the build dir back to the base tree (not part of the measurement). */

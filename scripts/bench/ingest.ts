@@ -18,12 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { FollowState, followOnce } from '../bot/lore/follow.js';
-import { validateConfig } from '../bot/service/config.js';
-import { connectRedis } from '../bot/service/redis.js';
-import { ServiceQueues } from './queues.js';
-import { startWorkers } from './service.js';
-import { ServiceState } from './state.js';
+import { FollowState, followOnce } from '../../bot/lore/follow.js';
+import { validateConfig } from '../../bot/service/config.js';
+import { connectRedis } from '../../bot/service/redis.js';
+import { ServiceQueues } from '../../workers/queues.js';
+import { startWorkers } from '../../workers/service.js';
+import { ServiceState } from '../../workers/state.js';
 
 const exec = promisify(execFile);
 
