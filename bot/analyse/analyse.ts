@@ -4,10 +4,10 @@
 import parseDiff from 'parse-diff';
 import { allRules } from '../../rules/index.js';
 import { runRules, type RuleError } from '../../rules/run.js';
-import type { Rule, TreeReader } from '../../rules/types.js';
+import type { Rule } from '../../rules/types.js';
 import { policyBeforeAfter } from '../../rules/series/model-before-after/check.js';
 import { anyApplied, isApplied } from '../tree/apply.js';
-import { openTreeReader } from '../tree/reader.js';
+import { openTreeReader, type TreeReader } from '../tree/reader.js';
 import type { Applied, Finding, Series } from '../types.js';
 
 export interface AnalyseInput {

@@ -3,9 +3,23 @@
 // No checkout, no index: rules and the policy reader see the patched tree
 // without anything being written to disk.
 import type { TreeOverlay } from '../types.js';
-import type { TreeReader } from '../../rules/types.js';
 import { checkDiffPath } from '../mail/diffpaths.js';
 import { gitRepo, type GitRepo } from './git.js';
+
+/**
+ * Read-only access to one state of the kernel tree, straight from git objects.
+ * What rules are given (rules/types.ts) and what the policy reader reads.
+ */
+export interface TreeReader {
+  /** The commit the state is based on (the patched state overlays changes on it). */
+  readonly commit: string;
+  /** File contents, or null when the path does not exist in this state. */
+  read(path: string): Promise<string | null>;
+  /** Whether the path exists (file) in this state. */
+  exists(path: string): Promise<boolean>;
+  /** Paths of the files directly inside a directory (no recursion), sorted. */
+  list(dir: string): Promise<string[]>;
+}
 
 /** TreeReader plus the directory listing the policy reader needs (e.g. the arches under arch/). */
 export interface GitTreeReader extends TreeReader {

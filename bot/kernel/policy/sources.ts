@@ -3,7 +3,7 @@
 // patched tree share every unchanged file, so reading the patched state after
 // the base only parses what the series changed.
 import { createHash } from 'node:crypto';
-import type { TreeReader } from '../../../rules/types.js';
+import type { TreeReader } from '../../tree/reader.js';
 import { CSource } from './csource.js';
 import { parseKconfig, type Kconfig } from './kconfig.js';
 
