@@ -23,7 +23,7 @@ import { RateLimiter, type Limit } from '../bot/outbound/ratelimit.js';
 import { outboxTransport, smtpTransport, type Transport } from '../bot/outbound/transport.js';
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
-import type { ListConfig, QueueName, ServiceConfig } from '../bot/service/config.js';
+import type { ListConfig, QueueName, ServiceConfig } from './config.js';
 import { anyApplied, applySeries, seriesPatches } from '../bot/tree/apply.js';
 import { touchesPolicy } from '../bot/kernel/policy/read.js';
 import { verifySeries } from '../bot/verify/series.js';

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import { UsageError, type CommandIO } from '../commands/command.js';
 import { EXIT_CONFIG, EXIT_UNAVAILABLE } from '../util/exit.js';
-import { ConfigError, loadConfig, type ServiceConfig } from './config.js';
+import { ConfigError, loadConfig, type ServiceConfig } from '../../workers/config.js';
 import { connectRedis, RedisUnavailableError } from './redis.js';
 
 export async function startService(

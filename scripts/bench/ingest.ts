@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { FollowState, followOnce } from '../../bot/lore/follow.js';
-import { validateConfig } from '../../bot/service/config.js';
+import { validateConfig } from '../../workers/config.js';
 import { connectRedis } from '../../bot/service/redis.js';
 import { ServiceQueues } from '../../workers/queues.js';
 import { startWorkers } from '../../workers/service.js';

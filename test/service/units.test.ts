@@ -12,7 +12,7 @@ import {
   replyRecipients,
   wrapParagraph,
 } from '../../bot/outbound/compose.js';
-import { ConfigError, loadConfig, validateConfig } from '../../bot/service/config.js';
+import { ConfigError, loadConfig, validateConfig } from '../../workers/config.js';
 import {
   AllowList,
   parseMaintainers,
