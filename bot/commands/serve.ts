@@ -1,6 +1,6 @@
 // `pcibot serve`: the HTTP side of the service (health, metrics, queue dashboard).
 import { startHttp } from '../service/http.js';
-import { startService, untilSignal } from '../service/run.js';
+import { startService, untilSignal } from './start-service.js';
 import { ServiceQueues } from '../../workers/queues.js';
 import { type Command } from './command.js';
 import { EXIT_OK } from '../util/exit.js';

@@ -1,12 +1,14 @@
 // Shared start-up of `pcibot worker` and `pcibot serve`: load the config, reach
 // Redis (or fail at once saying how to start it), and stop cleanly on
-// SIGTERM/SIGINT within the configured drain time.
+// SIGTERM/SIGINT within the configured drain time. A helper of worker.ts and
+// serve.ts, like command.ts (bot/cli.ts lists the commands), and not in
+// bot/service/, which the commands use and which must not depend on the CLI.
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
-import { UsageError, type CommandIO } from '../commands/command.js';
+import { UsageError, type CommandIO } from './command.js';
 import { EXIT_CONFIG, EXIT_UNAVAILABLE } from '../util/exit.js';
 import { ConfigError, loadConfig, type ServiceConfig } from '../../workers/config.js';
-import { connectRedis, RedisUnavailableError } from './redis.js';
+import { connectRedis, RedisUnavailableError } from '../service/redis.js';
 
 export async function startService(
   name: string,
