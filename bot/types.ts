@@ -1,9 +1,21 @@
 // The data the pipeline stages hand to each other. Every type here is plain,
 // JSON-serialisable data (no classes, Buffers, Maps or bigints) so that the same
 // stage functions run in one process (`pcibot review`) and as BullMQ jobs whose
-// input and output go through Redis.
+// input and output go through Redis. Beside the types, the few definitions that
+// belong to the data itself: the severity order and a patch's number.
 
 export type Severity = 'error' | 'warning' | 'info';
+
+/** Severity order, most severe first: the one ranking every stage and sink uses. */
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { error: 0, warning: 1, info: 2 };
+
+/** Whether `s` is `min` or more severe (`atLeast('error', 'warning')` is true). */
+export const atLeast = (s: Severity, min: Severity): boolean =>
+  SEVERITY_RANK[s] <= SEVERITY_RANK[min];
+
+/** Sort comparator: most severe first (stable sorts keep the order within a severity). */
+export const bySeverity = (a: { severity: Severity }, b: { severity: Severity }): number =>
+  SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity];
 
 /** Where a message came from, precise enough to find it again by hand. */
 export interface Origin {
@@ -112,6 +124,13 @@ export interface ParseFailure {
   messageId?: string;
   subject?: string;
 }
+
+/**
+ * The number of a patch in its series: M of `[PATCH M/N]`, else its 1-based
+ * position (a lone `[PATCH]` is patch 1). Findings, apply results, replies and
+ * job ids all use this number.
+ */
+export const patchIndex = (patch: Message, pos: number): number => patch.tags.index ?? pos + 1;
 
 export interface Series {
   /** Stable id: derived from the cover letter's (else first patch's) Message-ID. */

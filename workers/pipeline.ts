@@ -13,7 +13,15 @@ import {
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import { anyApplied, applySeries, seriesPatches } from '../bot/tree/apply.js';
-import type { Applied, Finding, Message, ParseFailure, RawMail, Series } from '../bot/types.js';
+import {
+  patchIndex,
+  type Applied,
+  type Finding,
+  type Message,
+  type ParseFailure,
+  type RawMail,
+  type Series,
+} from '../bot/types.js';
 import type { Rule } from '../rules/types.js';
 import type { BootArch } from '../bot/kernel/vocabulary.js';
 import { toolVersion } from '../bot/util/version.js';
@@ -196,7 +204,7 @@ function seriesReport(
   analysis: Awaited<ReturnType<typeof analyseSeries>> | null,
 ): Omit<SeriesReport, 'verify'> {
   const patches: PatchReport[] = series.patches.map((p, pos) => {
-    const index = p.tags.index ?? pos + 1;
+    const index = patchIndex(p, pos);
     const r = applied?.patches.find((a) => a.messageId === p.messageId);
     return {
       index,

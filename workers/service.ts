@@ -29,7 +29,7 @@ import { touchesPolicy } from '../bot/kernel/policy/read.js';
 import { verifySeries } from '../bot/verify/series.js';
 import { AllowList } from '../bot/triggers/allowlist.js';
 import { parseTrigger, type TriggerCommand } from '../bot/triggers/parse.js';
-import type { Finding, Message, Series } from '../bot/types.js';
+import { atLeast, patchIndex, type Finding, type Message, type Series } from '../bot/types.js';
 import { join } from 'node:path';
 import {
   hashOf,
@@ -433,7 +433,7 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
               ]
             : []),
           ...series.patches.map((p, pos) => {
-            const index = p.tags.index ?? pos + 1;
+            const index = patchIndex(p, pos);
             return {
               name: 'analyse',
               queueName: 'analyse',
@@ -529,8 +529,7 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
       const list = listOf(req.list);
       // Quiet by default: findings below the list's threshold never cause a mail
       // by themselves; the model's series-level context rides along when one is sent.
-      const rank = { error: 0, warning: 1, info: 2 } as const;
-      const worthMail = (f: Finding) => rank[f.severity] <= rank[list.reply.minSeverity];
+      const worthMail = (f: Finding) => atLeast(f.severity, list.reply.minSeverity);
       const unquiet = (f: Finding) => !quiet.has(f.rule);
       const seriesLevel = children.flatMap((c) => c.series).filter(unquiet);
       const patchLevel = children.map((c) => ({
@@ -582,7 +581,7 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
       if (perPatch[0]!.length && !seriesOnFirst)
         replies.push({ index: 0, original: target, findings: perPatch[0]!, notes: [] });
       series.patches.forEach((p, pos) => {
-        const index = p.tags.index ?? pos + 1;
+        const index = patchIndex(p, pos);
         const own = perPatch[index] ?? [];
         const findings = seriesOnFirst && p === first ? [...perPatch[0]!, ...own] : own;
         if (findings.length) replies.push({ index, original: p, findings, notes: [] });

@@ -8,7 +8,7 @@ import type { Rule } from '../../rules/types.js';
 import { policyBeforeAfter } from '../../rules/series/model-before-after/check.js';
 import { anyApplied, isApplied } from '../tree/apply.js';
 import { openTreeReader, type TreeReader } from '../tree/reader.js';
-import type { Applied, Finding, Series } from '../types.js';
+import { patchIndex, type Applied, type Finding, type Series } from '../types.js';
 
 export interface AnalyseInput {
   series: Series;
@@ -59,10 +59,10 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
     return r;
   };
   input.series.patches.forEach((p, pos) => {
-    perPatch[p.tags.index ?? pos + 1] = [];
+    perPatch[patchIndex(p, pos)] = [];
   });
   for (const [pos, patch] of input.series.patches.entries()) {
-    const index = patch.tags.index ?? pos + 1;
+    const index = patchIndex(patch, pos);
     const result = applied?.patches.find((r) => r.messageId === patch.messageId);
     const ok = result !== undefined && isApplied(result.status);
     const before = stateAfter(pos);

@@ -2,7 +2,13 @@
 // Both list every series (reviewed, then skipped), every patch with how it
 // applied and its findings, and every message that failed, so nothing given to
 // pcibot goes unmentioned.
-import type { ApplyConflict, Finding, Origin, PatchApplyStatus } from '../types.js';
+import {
+  bySeverity,
+  type ApplyConflict,
+  type Finding,
+  type Origin,
+  type PatchApplyStatus,
+} from '../types.js';
 import type { ReviewReport, SeriesReport } from './types.js';
 
 export interface TextOptions {
@@ -10,8 +16,6 @@ export interface TextOptions {
   /** Wrap finding details at this width (default 100). */
   width?: number;
 }
-
-const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
 
 export function originLabel(o: Origin): string {
   let s = o.file;
@@ -59,7 +63,7 @@ function location(f: Finding): string {
 }
 
 function sortFindings(fs: Finding[]): Finding[] {
-  return [...fs].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+  return [...fs].sort(bySeverity);
 }
 
 function seriesHeading(s: SeriesReport): string {

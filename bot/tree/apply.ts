@@ -28,6 +28,7 @@ import type {
   TreeOverlay,
   Series,
 } from '../types.js';
+import { patchIndex } from '../types.js';
 import { touchedPaths } from '../mail/diffpaths.js';
 import { gitRepo, type GitRepo } from './git.js';
 
@@ -61,7 +62,7 @@ export function anyApplied(applied: Applied | null): applied is Applied {
 /** The patches of an assembled series as applySeries takes them (index from the subject, else position). */
 export function seriesPatches(series: Series): SeriesPatchInput[] {
   return series.patches.map((p, pos) => ({
-    index: p.tags.index ?? pos + 1,
+    index: patchIndex(p, pos),
     messageId: p.messageId,
     diff: p.diff,
   }));

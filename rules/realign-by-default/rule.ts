@@ -15,6 +15,7 @@ import { ARCHES, type Arch } from '../../bot/kernel/vocabulary.js';
 import { describeAlignment } from '../../bot/kernel/policy/expr.js';
 import { ARCH_FILES } from '../../bot/kernel/policy/fields.js';
 import { addedLines, touchedFiles, type DiffLine } from '../lib/diff.js';
+import { patchIndex } from '../../bot/types.js';
 import type { Rule, RuleContext, RuleHit } from '../types.js';
 import parseDiff from 'parse-diff';
 
@@ -30,7 +31,7 @@ function seriesOptions(ctx: RuleContext): { name: string; patch: number }[] {
   const out: { name: string; patch: number }[] = [];
   for (const [pos, p] of ctx.series.patches.entries()) {
     if (!p.diff) continue;
-    const index = p.tags.index ?? pos + 1;
+    const index = patchIndex(p, pos);
     for (const l of addedLines(parseDiff(p.diff))) {
       const m =
         /\bstrn?cmp\s*\(\s*str\s*,\s*"([a-z0-9_]+)=?"/.exec(l.text) ??

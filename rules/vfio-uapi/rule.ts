@@ -18,6 +18,7 @@
 // An additive, documented ioctl, capability or flag that the kernel
 // implements stays quiet.
 import parseDiff from 'parse-diff';
+import { patchIndex } from '../../bot/types.js';
 import type { Rule, RuleContext, RuleHit, TreeReader } from '../types.js';
 import { addedLines, filePath, isC, removedLines } from '../lib/diff.js';
 import { findGuards, topLevelScopes } from '../isolation-for-performance/csource.js';
@@ -92,7 +93,7 @@ function addedCommentSentences(ctx: RuleContext, file: string): { text: string; 
 function laterUse(ctx: RuleContext, name: string): string | null {
   const re = new RegExp(`\\b${name}\\b`);
   for (const [pos, p] of ctx.series.patches.entries()) {
-    const index = p.tags.index ?? pos + 1;
+    const index = patchIndex(p, pos);
     if (index <= ctx.index || !p.diff) continue;
     for (const l of addedLines(
       parseDiff(p.diff),

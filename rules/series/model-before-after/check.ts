@@ -7,7 +7,7 @@
 // (info), and one summary with the table. When the policy does not change,
 // nothing is said except the reader's "not understood" notes, which are info.
 import { join } from 'node:path';
-import type { Applied, Finding, Series } from '../../../bot/types.js';
+import { bySeverity, type Applied, type Finding, type Series } from '../../../bot/types.js';
 import { fixturesDir } from '../../../bot/util/paths.js';
 import { runModel, type ModelRun, type PageResult } from '../../../bot/kernel/model/run.js';
 import { loadScenariosLenient, type Scenario } from '../../../bot/kernel/model/scenario.js';
@@ -267,8 +267,6 @@ interface Item {
   narrowedFrom?: string[];
 }
 
-const SEVERITY_RANK = { error: 0, warning: 1, info: 2 } as const;
-
 function mergeItems(
   entries: {
     arch: Arch;
@@ -333,7 +331,7 @@ function introducedFindings(results: { arch: Arch; c: Classified }[]): Finding[]
   for (const rule of [...new Set(items.map((i) => i.finding.rule))]) {
     const group = items
       .filter((i) => i.finding.rule === rule)
-      .sort((a, b) => SEVERITY_RANK[a.finding.severity] - SEVERITY_RANK[b.finding.severity]);
+      .sort((a, b) => bySeverity(a.finding, b.finding));
     const first = group[0]!.finding;
     const scenarios = [...new Set(group.map((i) => i.scenario))];
     out.push({
@@ -376,7 +374,7 @@ function outcomeFindings(
   // Errors first (shared pages, lost BARs): those are what the list is read for.
   const items = mergeItems(entries).sort(
     (a, b) =>
-      SEVERITY_RANK[a.finding.severity] - SEVERITY_RANK[b.finding.severity] ||
+      bySeverity(a.finding, b.finding) ||
       ORDER.indexOf(a.finding.rule) - ORDER.indexOf(b.finding.rule),
   );
   const counts = ORDER.filter((k) => items.some((i) => i.finding.rule === k)).map((k) =>
