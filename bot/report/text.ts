@@ -9,6 +9,7 @@ import {
   type Origin,
   type PatchApplyStatus,
 } from '../types.js';
+import { wrapLines } from '../util/text.js';
 import type { ReviewReport, SeriesReport } from './types.js';
 
 export interface TextOptions {
@@ -22,23 +23,6 @@ export function originLabel(o: Origin): string {
   if (o.index !== undefined) s += ` #${o.index}`;
   if (o.line !== undefined) s += ` (line ${o.line})`;
   return s;
-}
-
-/** Wrap text at width; explicit line breaks are kept, and a line's own leading spaces indent its continuation. */
-function wrap(text: string, width: number, indent: string): string[] {
-  const out: string[] = [];
-  for (const para of text.split('\n')) {
-    const lead = indent + (/^ */.exec(para)?.[0] ?? '');
-    let line = '';
-    for (const word of para.split(/\s+/).filter(Boolean)) {
-      if (line && lead.length + line.length + 1 + word.length > width) {
-        out.push(lead + line);
-        line = word;
-      } else line = line ? `${line} ${word}` : word;
-    }
-    if (line) out.push(lead + line);
-  }
-  return out;
 }
 
 const STATUS_TEXT: Record<PatchApplyStatus, string> = {
@@ -160,7 +144,7 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
     const loc = location(f);
     out.push(`${indent}${sev(f)} ${c('2', f.rule)}${loc ? `  ${loc}` : ''}`);
     out.push(`${indent}  ${f.title}`);
-    out.push(...wrap(f.detail, width, `${indent}  `));
+    out.push(...wrapLines(f.detail, width, `${indent}  `));
   }
 }
 
