@@ -5,6 +5,8 @@
 //   review: `pcibot review` of the bundled 8-patch example on the real 6.12 tree,
 //           against the floor (bare `git apply --cached` of the same patches in a
 //           temporary index), and b4 (`b4 --offline-mode shazam`) when installed.
+//   analyse: the patch checks (whole series, each patch alone) against the series
+//           checks (the model's before/after), and a job's cost to fetch a series.
 //   policy: reading the kernel policy of base and patched trees for one series.
 //   model:  the scenario library at three page sizes, before and after.
 //   rules:  each rule's hit counts over the quiet corpus (precision).
@@ -27,6 +29,7 @@ import { cacheDir } from '../bot/util/cache.js';
 import { exampleMbox } from '../fixtures/examples/index.js';
 import { runReview } from '../workers/pipeline.js';
 import { benchModel } from './bench/model.js';
+import { benchAnalyse } from './bench/analyse.js';
 import { benchIngest } from './bench/ingest.js';
 import { benchVerifyIncremental } from './bench/verify.js';
 import { benchPolicyReadExample } from './bench/policy.js';
@@ -122,6 +125,31 @@ async function benchReview(): Promise<void> {
   }
 }
 
+async function benchAnalyseSplit(): Promise<void> {
+  const { path: tree, commit } = await prepareKernelTree();
+  const r = await benchAnalyse(tree, commit, RUNS);
+  const sum = r.perPatch.reduce((n, p) => n + p.warm, 0);
+  const max = Math.max(...r.perPatch.map((p) => p.warm));
+  console.log(
+    `\n== analyse: where the analyse stage spends its time, ${r.patches}-patch example on the real tree (cold: first run; warm: median of ${RUNS})`,
+  );
+  console.log(
+    `  patch checks, whole series          ${fmt(r.patchChecks.cold).padStart(8)} cold ${fmt(r.patchChecks.warm).padStart(8)} warm`,
+  );
+  console.log(
+    `  patch checks, each patch alone      ${r.perPatch.map((p) => `${p.index}: ${p.warm.toFixed(0)}`).join(', ')} ms warm (sum ${fmt(sum)}, max ${fmt(max)})`,
+  );
+  console.log(
+    `  series checks (model before/after)  ${fmt(r.seriesChecks.cold).padStart(8)} cold ${fmt(r.seriesChecks.warm).padStart(8)} warm`,
+  );
+  console.log(
+    `  a job's fetch of series + applied   ${fmt(r.fetch).padStart(8)}   (${(r.bytes / 1024).toFixed(0)} KiB of JSON from Redis)`,
+  );
+  console.log(
+    `  model data: ${r.model.runs} scenario runs, ${r.model.layouts} distinct layouts, ${(r.model.bytes / 1024).toFixed(0)} KiB of JSON`,
+  );
+}
+
 async function benchModelLibrary(): Promise<void> {
   const r = await benchModel(undefined, RUNS);
   console.log(
@@ -208,6 +236,7 @@ async function benchRuleStats(): Promise<void> {
 
 const benches: Record<string, () => Promise<void>> = {
   review: benchReview,
+  analyse: benchAnalyseSplit,
   policy: benchPolicy,
   model: benchModelLibrary,
   rules: benchRuleStats,

@@ -1,11 +1,15 @@
-// The analyse stage: review rules over each patch, with read access to the tree
-// before and after it. Input and output are plain data so the stage runs the
-// same in-process and in a worker; the tree is opened from its path here.
+// The analyse stage: the patch checks (review rules over each patch, with read
+// access to the tree before and after it), then the series checks (the model's
+// before/after). Input and output are plain data so the stage runs the same
+// in-process and in a worker; the tree is opened from its path here.
 import parseDiff from 'parse-diff';
 import { allRules } from '../../rules/index.js';
 import { runRules, type RuleError } from '../../rules/run.js';
 import type { Rule } from '../../rules/types.js';
-import { policyBeforeAfter } from '../../rules/series/model-before-after/check.js';
+import {
+  policyBeforeAfter,
+  type ModelBeforeAfter,
+} from '../../rules/series/model-before-after/check.js';
 import { anyApplied, isApplied } from '../tree/apply.js';
 import { openTreeReader, type TreeReader } from '../tree/reader.js';
 import { patchIndex, type Applied, type Finding, type Series } from '../types.js';
@@ -29,6 +33,8 @@ export interface AnalyseOutput {
   /** Findings about the series as a whole. */
   series: Finding[];
   errors: RuleError[];
+  /** The model's before/after as data; null when it did not run or the policy did not change. */
+  model: ModelBeforeAfter | null;
 }
 
 /** A tree with nothing in it, for reviews without a kernel tree. */
@@ -39,7 +45,12 @@ const emptyTree: TreeReader = {
   list: async () => [],
 };
 
-export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput> {
+/** The patch checks: every rule over each patch, with the tree before and after it. */
+export async function patchChecks(
+  input: Pick<AnalyseInput, 'series' | 'applied' | 'rules'>,
+  /** Only these patches (by index); default all. */
+  only?: readonly number[],
+): Promise<Pick<AnalyseOutput, 'perPatch' | 'errors'>> {
   const rules = input.rules ?? allRules;
   const perPatch: Record<number, Finding[]> = {};
   const errors: RuleError[] = [];
@@ -59,10 +70,11 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
     return r;
   };
   input.series.patches.forEach((p, pos) => {
-    perPatch[patchIndex(p, pos)] = [];
+    if (!only || only.includes(patchIndex(p, pos))) perPatch[patchIndex(p, pos)] = [];
   });
   for (const [pos, patch] of input.series.patches.entries()) {
     const index = patchIndex(patch, pos);
+    if (only && !only.includes(index)) continue;
     const result = applied?.patches.find((r) => r.messageId === patch.messageId);
     const ok = result !== undefined && isApplied(result.status);
     const before = stateAfter(pos);
@@ -81,12 +93,25 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
     perPatch[index] = findings;
     errors.push(...e);
   }
-  // The model's before/after: series-level findings (silent when the policy does not change).
+  return { perPatch, errors };
+}
+
+/**
+ * The series checks, after the patch checks: the model's before/after
+ * (series-level findings; silent when the policy does not change).
+ */
+export async function seriesChecks(
+  input: Pick<AnalyseInput, 'series' | 'applied' | 'model'>,
+): Promise<Pick<AnalyseOutput, 'series' | 'errors' | 'model'>> {
+  const { applied } = input;
   const series: Finding[] = [];
+  const errors: RuleError[] = [];
+  let model: ModelBeforeAfter | null = null;
   if (anyApplied(applied) && input.model !== false) {
     try {
       const ba = await policyBeforeAfter(input.series, applied, input.model || {});
       series.push(...ba.findings);
+      model = ba.model;
       for (const e of ba.errors) errors.push({ rule: 'model/before-after', patch: 0, error: e });
     } catch (err) {
       errors.push({
@@ -96,5 +121,17 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
       });
     }
   }
-  return { perPatch, series, errors };
+  return { series, errors, model };
+}
+
+/** The analyse stage: the patch checks, then the series checks. */
+export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput> {
+  const patches = await patchChecks(input);
+  const checks = await seriesChecks(input);
+  return {
+    perPatch: patches.perPatch,
+    series: checks.series,
+    errors: [...patches.errors, ...checks.errors],
+    model: checks.model,
+  };
 }

@@ -20,6 +20,7 @@ import {
 } from '../../../bot/kernel/policy/read.js';
 import type { PolicyChange, PolicyNote } from '../../../bot/kernel/policy/types.js';
 import type { Arch } from '../../../bot/kernel/vocabulary.js';
+import type { Layout } from '../../../bot/kernel/model/layout.js';
 
 export interface BeforeAfterOptions {
   /** Scenario library (a directory of .scenario files); default fixtures/scenarios. */
@@ -32,6 +33,53 @@ export interface BeforeAfterResult {
   findings: Finding[];
   /** pcibot's own problems (a scenario the model could not load or run). */
   errors: string[];
+  /** The before/after as data, for sinks that draw it; null when the policy did not change. */
+  model: ModelBeforeAfter | null;
+}
+
+/** A model finding, named (its key matches it across policies). */
+export interface ModelFindingRef {
+  rule: string;
+  severity: Finding['severity'];
+  title: string;
+  key: string;
+}
+
+/**
+ * The model's before/after as structured data: what the summary finding's
+ * table says in words, plus every scenario run with the layouts it predicts
+ * before and after the series (the report page draws these as address maps).
+ * Layouts are stored once each under an id (`l<n>`): an x86 placement serves
+ * every page size, and a policy change leaves many layouts as they were.
+ */
+export interface ModelBeforeAfter {
+  /** What changed in the policy the model reads, in words (describePolicyChange). */
+  policyChange: string[];
+  /** Per architecture: the policies compared (by name) and the fields that changed. */
+  arches: { arch: Arch; before: string; after: string; changedFields: string[] }[];
+  /** Per page size and check, over the library: the summary table. */
+  table: {
+    pageSize: number;
+    check: string;
+    fixed: number;
+    introduced: number;
+    remaining: number;
+  }[];
+  /** Every scenario run: per scenario and page size, the layouts and what changed. */
+  runs: {
+    arch: Arch;
+    scenario: string;
+    pageSize: number;
+    /** Layout ids in `layouts`. */
+    before: string;
+    after: string;
+    fixed: ModelFindingRef[];
+    introduced: ModelFindingRef[];
+    remaining: ModelFindingRef[];
+    /** Shared pages the series narrowed to fewer devices. */
+    narrowed: number;
+  }[];
+  layouts: Record<string, Layout>;
 }
 
 const scenarioCache = new Map<string, Promise<{ scenarios: Scenario[]; errors: string[] }>>();
@@ -405,7 +453,7 @@ export async function policyBeforeAfter(
   opts: BeforeAfterOptions = {},
 ): Promise<BeforeAfterResult> {
   const changedPaths = Object.keys(applied.overlay);
-  if (!changedPaths.some(touchesPolicy)) return { findings: [], errors: [] };
+  if (!changedPaths.some(touchesPolicy)) return { findings: [], errors: [], model: null };
   const all = await libraryAt(opts.scenariosDir ?? join(fixturesDir, 'scenarios'));
   const errors = [...all.errors];
   const unknown = (opts.only ?? []).filter((n) => !all.scenarios.some((s) => s.name === n));
@@ -426,6 +474,7 @@ export async function policyBeforeAfter(
   }
 
   const findings: Finding[] = [];
+  let model: ModelBeforeAfter | null = null;
   // Notes, once each, with the architectures they were seen for.
   const notes = new Map<string, { note: PolicyNote; arches: Arch[] }>();
   for (const c of changes)
@@ -462,6 +511,7 @@ export async function policyBeforeAfter(
       remaining: countBy(c.remaining),
       narrowed: c.narrowed.length,
     }));
+    model = modelData(runs, results, policyLines, table.byPage);
     const introducedCount = results.reduce((n, x) => n + x.c.introduced.length, 0);
     const fixedCount = results.reduce((n, x) => n + x.c.fixed.length, 0);
     findings.push({
@@ -498,5 +548,54 @@ export async function policyBeforeAfter(
     );
   }
   for (const { note, arches: seenFor } of notes.values()) findings.push(noteFinding(note, seenFor));
-  return { findings, errors };
+  return { findings, errors, model };
+}
+
+const findingRef = (f: Finding): ModelFindingRef => ({
+  rule: f.rule,
+  severity: f.severity,
+  title: f.title,
+  key: String(f.evidence['key']),
+});
+
+function modelData(
+  runs: { arch: Arch; change: PolicyChange; run: ModelRun }[],
+  results: { arch: Arch; c: Classified }[],
+  policyChange: string[],
+  table: ModelBeforeAfter['table'],
+): ModelBeforeAfter {
+  const layouts: Record<string, Layout> = {};
+  const ids = new Map<string, string>();
+  const idOf = (layout: Layout): string => {
+    const json = JSON.stringify(layout);
+    let id = ids.get(json);
+    if (!id) {
+      id = `l${ids.size + 1}`;
+      ids.set(json, id);
+      layouts[id] = layout;
+    }
+    return id;
+  };
+  return {
+    policyChange,
+    arches: runs.map((x) => ({
+      arch: x.arch,
+      before: x.change.before.policy.name,
+      after: x.change.after.policy.name,
+      changedFields: x.change.changedFields,
+    })),
+    table,
+    runs: results.map(({ arch, c }) => ({
+      arch,
+      scenario: c.r.scenario,
+      pageSize: c.r.pageSize,
+      before: idOf(c.r.before.layout),
+      after: idOf(c.r.after.layout),
+      fixed: c.fixed.map(findingRef),
+      introduced: c.introduced.map(findingRef),
+      remaining: c.remaining.map(findingRef),
+      narrowed: c.narrowed.length,
+    })),
+    layouts,
+  };
 }
