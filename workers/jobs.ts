@@ -57,8 +57,8 @@ export interface ReviewRequest {
   /** 'a' for the automatic review, `t<message key>` for one a maintainer asked for. */
   round: string;
   list: string;
-  /** Versions of one series share the lineage (change-id, else author + title). */
-  lineage: string;
+  /** Versions of one series share a lineage key (bot/series/identity.ts lineageKeys). */
+  lineage: string[];
   /** Review although parts are missing (timeout or trigger). */
   partial: boolean;
   baseCommit?: string | null;

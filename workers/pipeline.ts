@@ -12,7 +12,7 @@ import {
 } from '../bot/report/types.js';
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
-import { anyApplied, applySeries, seriesPatches } from '../bot/tree/apply.js';
+import { applySeries, seriesPatches } from '../bot/tree/apply.js';
 import {
   patchIndex,
   type Applied,
@@ -27,6 +27,7 @@ import type { BootArch } from '../bot/kernel/vocabulary.js';
 import { toolVersion } from '../bot/util/version.js';
 import { gitRepo } from '../bot/tree/git.js';
 import { verifySeries } from '../bot/verify/series.js';
+import { whenToVerify } from '../bot/verify/when.js';
 
 export interface Progress {
   stage: 'read' | 'parse' | 'assemble' | 'apply' | 'analyse' | 'verify' | 'done';
@@ -146,7 +147,7 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
         detail: `rule ${e.rule} on patch ${e.patch}: ${e.error}`,
       });
     let verified: SeriesReport['verify'] = null;
-    if (opts.verify && anyApplied(applied)) {
+    if (whenToVerify(opts.verify !== undefined, applied).verify && applied) {
       const done = reviewedCount - 1;
       progress({ stage: 'verify', done, total: inScope.length, what: series.title });
       const state = applied;

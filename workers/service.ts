@@ -22,17 +22,17 @@ import { ReplyLedger } from '../bot/outbound/ledger.js';
 import { RateLimiter, type Limit } from '../bot/outbound/ratelimit.js';
 import { outboxTransport, smtpTransport, type Transport } from '../bot/outbound/transport.js';
 import { assembleSeries } from '../bot/series/assemble.js';
+import { bucketOf, lineageKeys, lineageOf, messageKind } from '../bot/series/identity.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import type { ListConfig, QueueName, ServiceConfig } from './config.js';
-import { anyApplied, applySeries, seriesPatches } from '../bot/tree/apply.js';
-import { touchesPolicy } from '../bot/kernel/policy/read.js';
+import { applySeries, seriesPatches } from '../bot/tree/apply.js';
 import { verifySeries } from '../bot/verify/series.js';
+import { whenToVerify } from '../bot/verify/when.js';
 import { AllowList } from '../bot/triggers/allowlist.js';
 import { parseTrigger, type TriggerCommand } from '../bot/triggers/parse.js';
 import { atLeast, patchIndex, type Finding, type Message, type Series } from '../bot/types.js';
 import { join } from 'node:path';
 import {
-  hashOf,
   jobIds,
   messageKey,
   reviewKeyOf,
@@ -80,42 +80,8 @@ export interface ServiceHandle {
   close(timeoutMs?: number): Promise<{ drained: boolean }>;
 }
 
-type Kind = 'patch' | 'cover' | 'reply' | 'other';
-
-function classify(m: Message): Kind {
-  if (m.tags.isReply) return 'reply';
-  const patchLike =
-    m.tags.isPatch || (m.diff !== null && (m.tags.rfc || m.tags.resend || m.tags.index !== null));
-  if (patchLike) return m.tags.index === 0 ? 'cover' : 'patch';
-  return m.inReplyTo ? 'reply' : 'other';
-}
-
-/**
- * The thread bucket a patch or cover is filed under: the thread root (first
- * reference, else In-Reply-To, else itself). Numbered patches sent without
- * threading headers share a bucket per author, version and length so the
- * assembler can group them.
- */
-export function bucketOf(m: Message): string {
-  const root = m.references[0] ?? m.inReplyTo;
-  if (root) return hashOf(`thread\0${root}`);
-  if (m.tags.total !== null && m.tags.total >= 2 && m.tags.index !== 0)
-    return hashOf(
-      `unthreaded\0${m.from.address.toLowerCase()}\0${m.tags.version}\0${m.tags.total}\0${m.tags.rfc}`,
-    );
-  return hashOf(`thread\0${m.messageId}`);
-}
-
-/** Versions of one series share a lineage: the b4 change-id, else author + title (as the assembler folds them). */
-export function lineageOf(s: Series): string {
-  if (s.changeId) return hashOf(`change\0${s.changeId}`);
-  const title = s.title
-    .toLowerCase()
-    .replace(/\s+/g, ' ')
-    .replace(/[.\s]+$/, '')
-    .trim();
-  return hashOf(`title\0${s.author.address.toLowerCase()}\0${title}`);
-}
+/** Re-exported for callers that knew them here; defined in bot/series/identity.ts. */
+export { bucketOf, lineageOf };
 
 const findingKey = (f: Pick<Finding, 'rule' | 'file' | 'title'>) =>
   `${f.rule}\0${f.file ?? ''}\0${f.title}`;
@@ -176,7 +142,7 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
     req: Omit<ReviewRequest, 'reviewKey' | 'seriesId' | 'version' | 'lineage'>,
   ): Promise<string> {
     const reviewKey = reviewKeyOf(series.id, series.version, req.round);
-    const lineage = lineageOf(series);
+    const lineage = lineageKeys(series);
     const full: ReviewRequest = {
       ...req,
       reviewKey,
@@ -273,7 +239,7 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
         await state.count('messages_duplicate');
         return { duplicate: parsed.messageId };
       }
-      const kind = classify(parsed);
+      const kind = messageKind(parsed);
       const own = parsed.from.address.toLowerCase() === config.mail.from.address;
       if (kind === 'patch' || kind === 'cover') {
         const bucket = bucketOf(parsed);
@@ -336,7 +302,7 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
         }
         const rk = reviewKeyOf(s.id, s.version, 'a');
         if (await state.isScheduled(rk)) continue;
-        const newer = [...(await state.lineage(lineageOf(s))).entries()].find(
+        const newer = [...(await state.lineage(lineageKeys(s))).entries()].find(
           ([v, e]) => v > s.version && e.status !== 'dropped',
         );
         if (newer) {
@@ -401,12 +367,8 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
         });
       }
       await state.putApplied(req.reviewKey, applied);
-      // Verify (when the deployment runs it) only series that change kernel policy:
-      // booting cannot show anything for the rest.
-      const verify =
-        config.verify.enabled &&
-        anyApplied(applied) &&
-        Object.keys(applied.overlay).some(touchesPolicy);
+      // Verify when the deployment runs it, for the series bot/verify/when.ts says.
+      const verify = whenToVerify(config.verify.enabled, applied).verify;
       await queues.flow.add({
         name: 'report',
         queueName: 'report',

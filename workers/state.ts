@@ -165,17 +165,29 @@ export class ServiceState {
     return (await this.redis.exists(this.key('scheduled', reviewKey))) === 1;
   }
 
-  // -- lineage (versions of one series)
-  async lineage(lineage: string): Promise<Map<number, LineageEntry>> {
-    const h = await this.redis.hgetall(this.key('lineage', lineage));
-    return new Map(
-      Object.entries(h).map(([v, json]) => [Number(v), JSON.parse(json) as LineageEntry]),
-    );
+  // -- lineage (versions of one series). A series has several lineage keys
+  // (bot/series/identity.ts: change-id, author + titles), as the assembler
+  // folds versions on any of them: entries are written under every key and
+  // read from all of them (the first key's entry wins for a version).
+  async lineage(keys: string | readonly string[]): Promise<Map<number, LineageEntry>> {
+    const out = new Map<number, LineageEntry>();
+    for (const k of typeof keys === 'string' ? [keys] : keys) {
+      const h = await this.redis.hgetall(this.key('lineage', k));
+      for (const [v, json] of Object.entries(h))
+        if (!out.has(Number(v))) out.set(Number(v), JSON.parse(json) as LineageEntry);
+    }
+    return out;
   }
-  async setLineage(lineage: string, version: number, e: LineageEntry): Promise<void> {
+  async setLineage(
+    keys: string | readonly string[],
+    version: number,
+    e: LineageEntry,
+  ): Promise<void> {
     const m = this.redis.multi();
-    m.hset(this.key('lineage', lineage), String(version), JSON.stringify(e));
-    m.expire(this.key('lineage', lineage), this.ttl);
+    for (const k of typeof keys === 'string' ? [keys] : keys) {
+      m.hset(this.key('lineage', k), String(version), JSON.stringify(e));
+      m.expire(this.key('lineage', k), this.ttl);
+    }
     await m.exec();
   }
 
