@@ -1,32 +1,21 @@
 // The in-process runner behind `pcibot review`: the stages one after another in
-// one process, no Redis. The service mode (workers/queues) calls the same stage
-// functions as jobs; nothing here knows about the CLI or output formats.
+// one process, no Redis. The service mode (workers/processors) calls the same
+// stage functions as jobs, and the same reviewResult() makes each series'
+// result; nothing here knows about the CLI or output formats.
 import { analyseSeries } from '../bot/analyse/analyse.js';
 import { readInputs } from '../bot/ingest/read.js';
 import { isParseFailure, parseMail } from '../bot/mail/parse.js';
-import {
-  REVIEW_SCHEMA,
-  type PatchReport,
-  type ReviewReport,
-  type SeriesReport,
-} from '../bot/report/types.js';
+import { reviewResult, type ResultOptions } from '../bot/report/result.js';
+import { REVIEW_SCHEMA, type ReviewReport, type ReviewResult } from '../bot/report/types.js';
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import { applySeries, seriesPatches } from '../bot/tree/apply.js';
-import {
-  patchIndex,
-  type Applied,
-  type Finding,
-  type Message,
-  type ParseFailure,
-  type RawMail,
-  type Series,
-} from '../bot/types.js';
+import type { Applied, Message, ParseFailure, RawMail } from '../bot/types.js';
 import type { Rule } from '../rules/types.js';
 import type { BootArch } from '../bot/kernel/vocabulary.js';
 import { toolVersion } from '../bot/util/version.js';
 import { gitRepo } from '../bot/tree/git.js';
-import { verifySeries } from '../bot/verify/series.js';
+import { verifyOutcome, verifySeries, type VerifyOutcome } from '../bot/verify/series.js';
 import { whenToVerify } from '../bot/verify/when.js';
 
 export interface Progress {
@@ -60,13 +49,9 @@ export interface ReviewOptions {
     log?: (line: string) => void;
   };
   onProgress?: (p: Progress) => void;
+  /** What the results report: the severity threshold, quieted rules (default: everything). */
+  result?: ResultOptions;
 }
-
-const countSeverities = (findings: Finding[]) => ({
-  error: findings.filter((f) => f.severity === 'error').length,
-  warning: findings.filter((f) => f.severity === 'warning').length,
-  info: findings.filter((f) => f.severity === 'info').length,
-});
 
 export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
   const progress = opts.onProgress ?? (() => {});
@@ -102,14 +87,16 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
 
   const head = opts.tree ? await gitRepo(opts.tree).revParse('HEAD') : null;
   const internalErrors: ReviewReport['internalErrors'] = [];
-  const seriesReports: SeriesReport[] = [];
+  const results: ReviewResult[] = [];
   const inScope = assembly.series.filter((s) => scopes.get(s.id)!.inScope);
   let reviewedCount = 0;
 
   for (const series of assembly.series) {
     const scope = scopes.get(series.id)!;
     if (!scope.inScope) {
-      seriesReports.push({ ...seriesReport(series, scope, null, null), verify: null });
+      results.push(
+        reviewResult({ series, scope, applied: null, analysis: null, verify: null }, opts.result),
+      );
       continue;
     }
     reviewedCount++;
@@ -140,38 +127,27 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
     const analysis = await timed('analyse', () =>
       analyseSeries({ series, applied, rules: opts.rules, model: opts.model }),
     );
-    for (const e of analysis.errors)
-      internalErrors.push({
-        stage: 'analyse',
-        series: series.id,
-        detail: `rule ${e.rule} on patch ${e.patch}: ${e.error}`,
-      });
-    let verified: SeriesReport['verify'] = null;
-    if (whenToVerify(opts.verify !== undefined, applied).verify && applied) {
+    const decision = whenToVerify(opts.verify !== undefined, applied);
+    let outcome: VerifyOutcome | null = null;
+    if (decision.verify && applied) {
       const done = reviewedCount - 1;
       progress({ stage: 'verify', done, total: inScope.length, what: series.title });
       const state = applied;
-      const v = await timed('verify', () => verifySeries({ applied: state, ...opts.verify }));
-      analysis.series.push(...v.findings);
-      verified = {
-        seconds: v.seconds,
-        scenarios: v.scenarios.map(({ name, arch, pageSize, status, reason }) => ({
-          name,
-          arch,
-          pageSize,
-          status,
-          ...(reason ? { reason } : {}),
-        })),
-      };
+      outcome = verifyOutcome(
+        await timed('verify', () => verifySeries({ applied: state, ...opts.verify })),
+      );
     }
-    seriesReports.push({ ...seriesReport(series, scope, applied, analysis), verify: verified });
+    const result = reviewResult(
+      { series, scope, applied, analysis, verify: { decision, outcome } },
+      opts.result,
+    );
+    for (const detail of result.internalErrors)
+      internalErrors.push({ stage: 'analyse', series: series.id, detail });
+    results.push(result);
   }
   progress({ stage: 'done', done: inScope.length, total: inScope.length });
 
-  const allFindings = seriesReports.flatMap((s) => [
-    ...s.findings,
-    ...s.patches.flatMap((p) => p.findings),
-  ]);
+  const sum = (k: 'error' | 'warning' | 'info') => results.reduce((n, r) => n + r.counts[k], 0);
   return {
     schema: REVIEW_SCHEMA,
     tool: { name: 'pcibot', version: toolVersion() },
@@ -183,9 +159,9 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
       reviewed: reviewedCount,
       skipped: assembly.series.length - reviewedCount,
       failed: failures.length,
-      findings: countSeverities(allFindings),
+      findings: { error: sum('error'), warning: sum('warning'), info: sum('info') },
     },
-    series: seriesReports,
+    series: results,
     messages: assembly.accounting.map((a) => ({
       messageId: a.messageId,
       subject: a.subject,
@@ -195,52 +171,5 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
     failures,
     internalErrors,
     timing,
-  };
-}
-
-function seriesReport(
-  series: Series,
-  scope: SeriesReport['scope'],
-  applied: Applied | null,
-  analysis: Awaited<ReturnType<typeof analyseSeries>> | null,
-): Omit<SeriesReport, 'verify'> {
-  const patches: PatchReport[] = series.patches.map((p, pos) => {
-    const index = patchIndex(p, pos);
-    const r = applied?.patches.find((a) => a.messageId === p.messageId);
-    return {
-      index,
-      messageId: p.messageId,
-      subject: p.subject,
-      title: p.tags.title,
-      apply: r
-        ? {
-            status: r.status,
-            ...(r.detail !== undefined ? { detail: r.detail } : {}),
-            ...(r.conflicts?.length ? { conflicts: r.conflicts } : {}),
-          }
-        : null,
-      findings: analysis?.perPatch[index] ?? [],
-    };
-  });
-  return {
-    id: series.id,
-    title: series.title,
-    version: series.version,
-    rfc: series.rfc,
-    author: series.author,
-    cover: series.cover
-      ? { messageId: series.cover.messageId, subject: series.cover.subject }
-      : null,
-    expected: series.expected,
-    received: series.patches.length,
-    missing: series.missing,
-    complete: series.complete,
-    supersedes: series.supersedes,
-    baseCommit: series.baseCommit,
-    scope,
-    status: scope.inScope ? 'reviewed' : 'skipped',
-    base: applied?.base ?? null,
-    patches,
-    findings: analysis?.series ?? [],
   };
 }

@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runReview, type Progress } from '../../workers/pipeline.js';
+import { renderJson } from '../report/json.js';
 import { renderMarkdown, renderTerminal } from '../report/text.js';
 import { findThreadInMirror } from '../lore/find.js';
 import { resolveTree } from '../tree/kernel.js';
@@ -139,7 +140,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   });
   progress.clear();
 
-  if (values.json) io.stdout(JSON.stringify(report, null, 2) + '\n');
+  if (values.json) io.stdout(renderJson(report));
   else if (values.markdown) io.stdout(renderMarkdown(report));
   else
     io.stdout(

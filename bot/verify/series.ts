@@ -181,3 +181,34 @@ export async function verifySeries(input: VerifySeriesInput): Promise<VerifySeri
     seconds: report.seconds,
   };
 }
+
+/**
+ * What a series' verify stage hands on: the findings and, per scenario and
+ * page size, what became of it; small plain data (no layouts, no builds), the
+ * service's verify job result and what the review result shows.
+ */
+export interface VerifyOutcome {
+  seconds: number;
+  scenarios: {
+    name: string;
+    arch: string;
+    pageSize: number;
+    status: ScenarioVerification['status'];
+    reason?: string;
+  }[];
+  findings: Finding[];
+}
+
+export function verifyOutcome(v: VerifySeriesOutput): VerifyOutcome {
+  return {
+    seconds: v.seconds,
+    scenarios: v.scenarios.map(({ name, arch, pageSize, status, reason }) => ({
+      name,
+      arch,
+      pageSize,
+      status,
+      ...(reason ? { reason } : {}),
+    })),
+    findings: v.findings,
+  };
+}
