@@ -1,12 +1,18 @@
 // The service's own state in Redis, next to BullMQ's queues: the messages seen
 // (patches and covers in full, everything else as a small record), threads
-// ("buckets") collecting the parts of a series as they arrive, the series,
-// applied results and reviews by review key, the lineage of series versions
-// (to say what v(N-1) findings vN fixes), quiet flags, and counters for
-// /metrics. All keys live under `<prefix>:svc:` and expire after the
-// configured retention.
+// ("buckets") collecting the parts of a series as they arrive, per review key
+// the series, its applied state, analysis, verify outcome, ReviewResult and
+// record (and whether it was dropped), the lineage of series versions (to say
+// what v(N-1) findings vN fixes), series skipped as out of scope, quiet flags,
+// and counters for /metrics. All keys live under `<prefix>:svc:` and expire
+// after the configured retention; processors reach Redis only through this
+// class (and BullMQ's queues).
 import type { Redis } from 'ioredis';
+import type { AnalyseOutput } from '../bot/analyse/analyse.js';
+import { resultJson } from '../bot/report/json.js';
+import type { ReviewResult } from '../bot/report/types.js';
 import type { Applied, Finding, Message, ParseFailure, Series } from '../bot/types.js';
+import type { VerifyOutcome } from '../bot/verify/series.js';
 
 export interface MessageMeta {
   messageId: string;
@@ -136,6 +142,49 @@ export class ServiceState {
   }
   async getApplied(reviewKey: string): Promise<{ applied: Applied | null } | null> {
     return this.getJson<{ applied: Applied | null }>(this.key('applied', reviewKey));
+  }
+  putAnalysis(reviewKey: string, a: AnalyseOutput): Promise<void> {
+    return this.setJson(this.key('analysis', reviewKey), a);
+  }
+  getAnalysis(reviewKey: string): Promise<AnalyseOutput | null> {
+    return this.getJson<AnalyseOutput>(this.key('analysis', reviewKey));
+  }
+  putVerify(reviewKey: string, v: VerifyOutcome): Promise<void> {
+    return this.setJson(this.key('verify', reviewKey), v);
+  }
+  getVerify(reviewKey: string): Promise<VerifyOutcome | null> {
+    return this.getJson<VerifyOutcome>(this.key('verify', reviewKey));
+  }
+  /** The ReviewResult, stored as its canonical JSON (bot/report/json.ts resultJson). */
+  async putResult(reviewKey: string, r: ReviewResult): Promise<void> {
+    await this.redis.set(this.key('result', reviewKey), resultJson(r), 'EX', this.ttl);
+  }
+  /** The ReviewResult's JSON exactly as stored. */
+  getResultJson(reviewKey: string): Promise<string | null> {
+    return this.redis.get(this.key('result', reviewKey));
+  }
+  async getResult(reviewKey: string): Promise<ReviewResult | null> {
+    const s = await this.getResultJson(reviewKey);
+    return s === null ? null : (JSON.parse(s) as ReviewResult);
+  }
+  /** A review that is not to happen any more (superseded), with why. */
+  async markDropped(reviewKey: string, why: string): Promise<void> {
+    await this.redis.set(this.key('dropped', reviewKey), why, 'EX', this.ttl);
+  }
+  async isDropped(reviewKey: string): Promise<boolean> {
+    return (await this.redis.exists(this.key('dropped', reviewKey))) === 1;
+  }
+  /** Record a series version as skipped (out of scope); true the first time only. */
+  async markSkipped(seriesId: string, version: number, reason: string): Promise<boolean> {
+    return (
+      (await this.redis.set(
+        this.key('skipped', seriesId, String(version)),
+        reason,
+        'EX',
+        this.ttl,
+        'NX',
+      )) === 'OK'
+    );
   }
   async putReview(r: ReviewRecord): Promise<void> {
     const m = this.redis.multi();
