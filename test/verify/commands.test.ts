@@ -36,7 +36,10 @@ function io(env: Record<string, string> = {}): CommandIO & { out: string[]; err:
 }
 
 test('every ground-truth command line becomes the same QEMU invocation', () => {
-  for (const b of loadGroundTruth()) {
+  const truth = loadGroundTruth();
+  // The eight ground-truth boots (README); an empty list would pass the loop below vacuously.
+  assert.equal(truth.length, 8, `ground-truth boots found: ${truth.map((b) => b.name).join(', ')}`);
+  for (const b of truth) {
     const s = groundTruthScenario(join(groundTruthDir, `${b.name}.cmd`));
     const argv = qemuCommand({
       arch: s.arch as BootArch,
