@@ -27,7 +27,8 @@ options:
   --markdown      print the report as Markdown
   --no-color      no colours in the terminal report
   --progress      show the progress line even when stderr is not a terminal
-  --verify        also build each applied series' kernel and boot the bootable
+  --verify        also build the kernel of each applied series that changes a
+                  file the kernel policy is read from, and boot the bootable
                   scenarios of the library in QEMU (minutes; see pcibot verify):
                   BARs the patched kernel really loses are errors
   --scenarios A,B with --verify: only these scenarios (by name)

@@ -96,6 +96,7 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
       );
     out.push(`  scope: ${s.scope.reason}`);
     if (s.verify) out.push(`  verify: ${verifySummary(s.verify)}`);
+    else if (s.verifyDecision?.asked) out.push(`  verify: not run: ${s.verifyDecision.reason}`);
     for (const f of sortFindings(s.findings)) pushFinding(f, '  ');
     for (const p of s.patches) {
       const total = s.expected ?? s.patches.length;
@@ -183,6 +184,8 @@ export function renderMarkdown(report: ReviewReport): string {
     for (const old of s.supersedes) out.push(`- Supersedes v${old.version}`);
     out.push(`- Scope: ${mdEscape(s.scope.reason)}`);
     if (s.verify) out.push(`- Verify: ${mdEscape(verifySummary(s.verify))}`);
+    else if (s.verifyDecision?.asked)
+      out.push(`- Verify: not run: ${mdEscape(s.verifyDecision.reason)}`);
     out.push('');
     out.push('| # | patch | applies |', '|---|---|---|');
     for (const p of s.patches) {

@@ -126,7 +126,7 @@ function input(s: Series, a: AnalyseOutput, over: Partial<ReviewInput> = {}): Re
     scope,
     applied: applied(s),
     analysis: a,
-    verify: { decision: { verify: false, reason: 'not asked for' }, outcome: null },
+    verify: { decision: { asked: false, verify: false, reason: 'not asked for' }, outcome: null },
     ...over,
   };
 }

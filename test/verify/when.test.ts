@@ -15,7 +15,11 @@ const applied = (paths: string[], status: 'applied' | 'conflict' = 'applied'): A
 
 test('verify only when asked, applied, and the kernel policy files change', () => {
   const policy = applied(['drivers/pci/setup-bus.c', 'include/uapi/linux/vfio.h']);
-  assert.deepEqual(whenToVerify(false, policy), { verify: false, reason: 'not asked for' });
+  assert.deepEqual(whenToVerify(false, policy), {
+    asked: false,
+    verify: false,
+    reason: 'not asked for',
+  });
   assert.equal(whenToVerify(true, null).verify, false);
   assert.equal(whenToVerify(true, applied(['drivers/pci/pci.c'], 'conflict')).verify, false);
   const uapiOnly = whenToVerify(true, applied(['include/uapi/linux/vfio.h']));
