@@ -131,7 +131,7 @@ async function benchAnalyseSplit(): Promise<void> {
   const sum = r.perPatch.reduce((n, p) => n + p.warm, 0);
   const max = Math.max(...r.perPatch.map((p) => p.warm));
   console.log(
-    `\n== analyse: where the analyse stage spends its time, ${r.patches}-patch example on the real tree (cold: first run; warm: median of ${RUNS})`,
+    `\n== analyse: where the analyse stage spends its time, ${r.patches}-patch example on the real tree (cold: first run in this process; warm: median of ${RUNS})`,
   );
   console.log(
     `  patch checks, whole series          ${fmt(r.patchChecks.cold).padStart(8)} cold ${fmt(r.patchChecks.warm).padStart(8)} warm`,
