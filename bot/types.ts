@@ -217,8 +217,24 @@ export interface PatchApplyResult {
   conflicts?: ApplyConflict[];
 }
 
-/** Changed paths after applying: path -> blob id in the tree's repository (null = deleted). */
+/**
+ * Changed paths after applying: path -> blob id (null = deleted). A blob is either in
+ * the tree's repository or one applying made, carried in `Applied.objects`.
+ */
 export type TreeOverlay = Record<string, string | null>;
+
+/**
+ * The blobs applying made (never written to the tree's repository), carried with
+ * the Applied state so any process can read the patched files: the contents in
+ * `blobs` order, concatenated, brotli-compressed, base64. A process that got the
+ * Applied state as JSON calls adoptApplied() (bot/tree/objects.ts) before reading.
+ */
+export interface AppliedObjects {
+  encoding: 'brotli-concat-base64';
+  /** [blob id, size in bytes], in the order of `data`. */
+  blobs: [string, number][];
+  data: string;
+}
 
 export interface Applied {
   tree: string;
@@ -234,6 +250,10 @@ export interface Applied {
   overlay: TreeOverlay;
   /** Per patch, the overlay after that patch (for rules that read the tree at that point). */
   overlays: TreeOverlay[];
+  /** Mode of every file in `overlay` (100644, 100755, 120000 = symlink). */
+  modes?: Record<string, string>;
+  /** Blobs of the overlays that are not in the tree's repository (see AppliedObjects). */
+  objects?: AppliedObjects;
 }
 
 export interface Finding {

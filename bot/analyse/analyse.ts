@@ -11,6 +11,7 @@ import {
   type ModelBeforeAfter,
 } from '../../rules/series/model-before-after/check.js';
 import { anyApplied, isApplied } from '../tree/apply.js';
+import { adoptApplied } from '../tree/objects.js';
 import { openTreeReader, type TreeReader } from '../tree/reader.js';
 import { patchIndex, type Applied, type Finding, type Series } from '../types.js';
 
@@ -55,6 +56,8 @@ export async function patchChecks(
   const perPatch: Record<number, Finding[]> = {};
   const errors: RuleError[] = [];
   const { applied } = input;
+  // The blobs applying made travel in the Applied state (a worker got it as JSON).
+  if (applied) adoptApplied(applied);
   const readers = new Map<number, TreeReader>();
   const stateAfter = (i: number): TreeReader => {
     // State after the first i patches (i = 0: the base).

@@ -18,6 +18,7 @@ import type { KernelPolicy } from '../kernel/model/policy.js';
 import { loadScenariosLenient, type Scenario } from '../kernel/model/scenario.js';
 import { readPolicy } from '../kernel/policy/read.js';
 import type { BootArch } from '../kernel/vocabulary.js';
+import { adoptApplied } from '../tree/objects.js';
 import { openTreeReader } from '../tree/reader.js';
 import type { Applied, Finding } from '../types.js';
 import { fixturesDir } from '../util/paths.js';
@@ -59,6 +60,8 @@ function lostIn(layout: Layout): Map<string, string> {
 
 export async function verifySeries(input: VerifySeriesInput): Promise<VerifySeriesOutput> {
   const { applied } = input;
+  // The blobs applying made travel in the Applied state (a worker got it as JSON).
+  adoptApplied(applied);
   const lib = await loadScenariosLenient(input.scenariosDir ?? join(fixturesDir, 'scenarios'));
   const scenarios = lib.scenarios.filter(
     (s) =>
@@ -91,6 +94,7 @@ export async function verifySeries(input: VerifySeriesInput): Promise<VerifySeri
     tree: applied.tree,
     commit: applied.base.commit,
     overlay: applied.overlay,
+    ...(applied.modes ? { modes: applied.modes } : {}),
     scenarios,
     predict,
     ...(input.arch ? { arch: input.arch } : {}),

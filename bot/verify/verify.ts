@@ -30,6 +30,8 @@ export interface VerifyOptions<S extends VerifyScenario = VerifyScenario> {
   tree: string;
   commit?: string;
   overlay?: TreeOverlay;
+  /** Modes of the overlay's files (Applied.modes); without it they keep the base mode. */
+  modes?: Record<string, string>;
   scenarios: S[];
   /** Only this architecture (default: every architecture the scenarios need). */
   arch?: BootArch;
@@ -199,6 +201,7 @@ export async function verifyScenarios<S extends VerifyScenario>(
         tree: opts.tree,
         commit: opts.commit,
         overlay: opts.overlay,
+        modes: opts.modes,
         arch: g.arch,
         pageSize: g.pageSize,
         workDir: root,
