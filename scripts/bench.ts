@@ -14,6 +14,8 @@
 //           1 and 2 workers, against the raw git log walk of the same repository.
 //   verify: a one-file patch rebuilt incrementally (x86, warm ccache) and three
 //           scenarios booted in QEMU; build and boot times apart.
+//   conflicts: one patch with 5k/10k/20k failing sections for one file through
+//           applySeries, against one bare `git apply --cached` of it (the floor).
 //
 // `npm run bench -- model` runs only the named benches.
 import { execFile, spawn } from 'node:child_process';
@@ -35,6 +37,7 @@ import { benchVerifyIncremental } from './bench/verify.js';
 import { benchPolicyReadExample } from './bench/policy.js';
 import { QUIET_CORPUS, ruleStats } from '../bot/commands/rules.js';
 import { buildFixtureTree } from '../fixtures/kernel-tree/build.js';
+import { benchConflicts } from './bench/conflicts.js';
 
 const exec = promisify(execFile);
 
@@ -234,6 +237,19 @@ async function benchRuleStats(): Promise<void> {
   }
 }
 
+async function benchConflictReports(): Promise<void> {
+  console.log(
+    '\n== conflicts: N failing sections for one file (drivers/pci/Kconfig of the fixture tree), one run each',
+  );
+  for (const r of await benchConflicts()) {
+    console.log(
+      `  ${String(r.sections).padStart(6)} sections   applySeries ${fmt(r.applyMs).padStart(9)}` +
+        `   floor: git apply ${fmt(r.floorMs).padStart(8)}   ${(r.applyMs / r.floorMs).toFixed(2)}x` +
+        `   ${((r.applyMs * 1000) / r.sections).toFixed(0)} us/section (${r.conflicts} conflicts reported)`,
+    );
+  }
+}
+
 const benches: Record<string, () => Promise<void>> = {
   review: benchReview,
   analyse: benchAnalyseSplit,
@@ -242,6 +258,7 @@ const benches: Record<string, () => Promise<void>> = {
   rules: benchRuleStats,
   ingest: benchIngestEpoch,
   verify: benchVerify,
+  conflicts: benchConflictReports,
 };
 const only = process.argv.slice(2);
 for (const [name, fn] of Object.entries(benches)) {
