@@ -119,6 +119,8 @@ interface Pending {
 }
 
 const HEADER = /^([0-9a-f]{40}|[0-9a-f]{64}) (blob|tree|commit|tag) (\d+)$/;
+/** Above this many objects, readMany starts one cat-file with the names on stdin. */
+const BULK = 256;
 const BLOB_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** Refuse object names that would break the line protocol or read as options. */
@@ -371,17 +373,39 @@ export class GitRepo {
   }
 
   /**
-   * Many objects at once through one `git cat-file --batch` (or `--batch-check`
-   * without `contents`) child, the names on its stdin: for thousands of objects
-   * this beats one request each. Missing objects are absent from the result.
+   * Many objects at once. A few go through the long-lived cat-file child (no new
+   * process); more than `BULK` through one `git cat-file --batch` (or
+   * `--batch-check` without `contents`) child with the names on its stdin, which
+   * for thousands of objects beats one request each. Missing objects are absent
+   * from the result.
    */
   async readMany(
     oids: string[],
     opts: { contents?: boolean } = {},
   ): Promise<Map<string, { info: ObjectInfo; data: Buffer | null }>> {
-    const out = new Map<string, { info: ObjectInfo; data: Buffer | null }>();
     const unique = [...new Set(oids)];
-    if (unique.length === 0) return out;
+    if (unique.length > BULK) return this.readBulk(unique, opts);
+    const out = new Map<string, { info: ObjectInfo; data: Buffer | null }>();
+    const got = await Promise.all(
+      unique.map((oid) =>
+        opts.contents
+          ? this.readObject(oid)
+          : this.info(oid).then((info) => info && { info, data: null }),
+      ),
+    );
+    unique.forEach((oid, i) => {
+      const r = got[i];
+      if (r) out.set(oid, r);
+    });
+    return out;
+  }
+
+  private async readBulk(
+    oids: string[],
+    opts: { contents?: boolean } = {},
+  ): Promise<Map<string, { info: ObjectInfo; data: Buffer | null }>> {
+    const out = new Map<string, { info: ObjectInfo; data: Buffer | null }>();
+    const unique = oids;
     for (const oid of unique) checkRev(oid);
     const r = await this.run(['cat-file', opts.contents ? '--batch' : '--batch-check'], {
       input: unique.join('\n') + '\n',

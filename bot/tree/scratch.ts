@@ -26,9 +26,12 @@ export function scratchEnv(gitDir: string): Record<string, string> {
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: '/dev/null',
     // Error messages name paths as they are (control characters still quoted).
-    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_COUNT: '2',
     GIT_CONFIG_KEY_0: 'core.quotePath',
     GIT_CONFIG_VALUE_0: 'false',
+    // Objects here live for one applySeries: fast zlib, not small files.
+    GIT_CONFIG_KEY_1: 'core.looseCompression',
+    GIT_CONFIG_VALUE_1: '1',
   };
 }
 
