@@ -340,14 +340,30 @@ function gitHeaderName(p: number, rest: string): string | null {
     if (np.length < dq && name.startsWith(np) && isSpace(name[np.length])) return np;
     return null;
   }
-  // Unquoted on both sides: accept a name only if it shows up twice, the same.
+  // Unquoted on both sides: accept a name only if it shows up twice, the same:
+  // "<x> <prefix><x>". For a separator at `len`, the second name starts after
+  // the p-th slash following it; found with one pointer into the slash positions
+  // (linear: a hostile header can be a megabyte of spaces).
+  const slashes: number[] = [];
+  for (let i = 0; i < name.length; i++) if (name[i] === '/') slashes.push(i);
+  let k = 0;
   for (let len = 0; len < name.length; len++) {
     const c = name[len];
     if (c !== ' ' && c !== '\t') continue;
     if (len + 1 >= name.length) return null;
-    const second = skipTreePrefix(p, name.slice(len + 1));
-    if (second === null) continue;
-    if (second.length === len && name.startsWith(second)) return name.slice(0, len);
+    let start: number;
+    if (p === 0) {
+      if (name[len + 1] === '/') continue;
+      start = len + 1;
+    } else {
+      while (k < slashes.length && slashes[k]! <= len) k++;
+      const at = slashes[k + p - 1];
+      if (at === undefined || at === len + 1) continue;
+      start = at + 1;
+    }
+    if (name.length - start === len && name.startsWith(name.slice(start), 0)) {
+      return name.slice(0, len);
+    }
   }
   return null;
 }

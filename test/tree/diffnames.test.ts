@@ -114,6 +114,16 @@ describe('parseDiffSections reads names as git apply does', () => {
     assert.equal(at('traditional, GNU date after a tab', 1)[0]!.problem, null);
   });
 
+  test('a header line of 200,000 spaces is read in one pass (the name search is linear)', () => {
+    const spaces = ' '.repeat(200_000);
+    const diff = `diff --git a/x${spaces}y b/x${spaces}y\n--- a/x${spaces}y\n+++ b/x${spaces}y\n${hunk}`;
+    const parsed = parseDiffSections(diff, 1);
+    assert.equal(parsed.error, null);
+    assert.deepEqual(ours(parsed.sections), [`x${spaces}y`]);
+    const slashes = `diff --git a/${'/ '.repeat(100_000)}\n`;
+    assert.match(parseDiffSections(slashes, 1).error!, /lacks filename information/);
+  });
+
   test('a "--- x" line inside a hunk is a removed line, not a header', () => {
     const diff = `diff --git a/x.c b/x.c\n--- a/x.c\n+++ b/x.c\n@@ -1,2 +1 @@\n a\n--- y.c\n`;
     const parsed = parseDiffSections(`${diff}+++ z.c\n`, 1);
