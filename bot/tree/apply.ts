@@ -324,6 +324,7 @@ async function threeWayBlocker(
   scratch: ScratchRepo,
   sections: DiffSection[],
 ): Promise<string | null> {
+  const wanted = new Map<string, string>(); // abbreviated preimage id -> a file it is for
   for (const s of sections) {
     const file = s.oldPath ?? s.newPath ?? '?';
     if (s.hunks.length === 0) continue;
@@ -331,12 +332,18 @@ async function threeWayBlocker(
     if (s.oldOid === null) continue;
     if (!/^[0-9a-f]{4,64}$/.test(s.oldOid))
       return `${file}: ${JSON.stringify(s.oldOid)} is not a blob id`;
-    const here = await scratch.repo.info(s.oldOid);
-    if (here?.type === 'blob') continue;
-    const info = await repo.info(s.oldOid);
+    if (!wanted.has(s.oldOid)) wanted.set(s.oldOid, file);
+  }
+  // All requests at once (pipelined through the cat-file children), not one round trip each.
+  const ids = [...wanted.keys()];
+  const here = await Promise.all(ids.map((id) => scratch.repo.info(id)));
+  const missing = ids.filter((_, i) => here[i]?.type !== 'blob');
+  const there = await Promise.all(missing.map((id) => repo.info(id)));
+  for (const [i, id] of missing.entries()) {
+    const info = there[i];
     const data = info?.type === 'blob' ? await repo.readBlob(info.oid) : null;
     if (!info || data === null)
-      return `blob ${s.oldOid} (${file} before the patch) is not in the tree`;
+      return `blob ${id} (${wanted.get(id)} before the patch) is not in the tree`;
     await scratch.copyBlob(info.oid, data);
   }
   return null;
@@ -616,10 +623,12 @@ export async function applySeries(
 
     // The blobs the overlays name that the tree does not have: read them out of
     // the scratch repository before it goes.
-    const wanted = new Set<string>();
+    const named = new Set<string>();
     for (const o of [overlay, ...overlays])
-      for (const oid of Object.values(o)) if (oid !== null && !sr.copied.has(oid)) wanted.add(oid);
-    const blobs = await sr.repo.readMany([...wanted], { contents: true });
+      for (const oid of Object.values(o)) if (oid !== null && !sr.copied.has(oid)) named.add(oid);
+    const inTree = await repo.readMany([...named]);
+    const wanted = [...named].filter((oid) => inTree.get(oid)?.info.type !== 'blob');
+    const blobs = await sr.repo.readMany(wanted, { contents: true });
     for (const oid of wanted) {
       const r = blobs.get(oid);
       if (!r || r.info.type !== 'blob' || r.data === null)
