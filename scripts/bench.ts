@@ -107,7 +107,9 @@ async function benchReview(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'pcibot-bench-b4-'));
   try {
     const clone = join(work, 'linux');
-    await exec('git', ['clone', '-q', '--shared', tree, clone]);
+    // A full copy: with --shared (alternates) or hardlinks, git am would freshen
+    // (utime) objects of the kernel tree that it writes again.
+    await exec('git', ['clone', '-q', '--no-hardlinks', tree, clone]);
     const b4Times: number[] = [];
     for (let i = 0; i < Math.min(RUNS, 3); i++) {
       await exec('git', ['-C', clone, 'am', '--abort']).catch(() => {});
