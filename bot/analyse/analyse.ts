@@ -107,6 +107,7 @@ export async function seriesChecks(
   input: Pick<AnalyseInput, 'series' | 'applied' | 'model'>,
 ): Promise<Pick<AnalyseOutput, 'series' | 'errors' | 'model'>> {
   const { applied } = input;
+  if (applied) adoptApplied(applied);
   const series: Finding[] = [];
   const errors: RuleError[] = [];
   let model: ModelBeforeAfter | null = null;
