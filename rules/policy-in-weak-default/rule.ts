@@ -10,7 +10,7 @@ import { readPolicyChange } from '../../bot/kernel/policy/read.js';
 import { ARCHES } from '../../bot/kernel/vocabulary.js';
 import { ARCH_FILES } from '../../bot/kernel/policy/fields.js';
 import { SourceSet } from '../../bot/kernel/policy/sources.js';
-import type { CDef, CSource } from '../../bot/kernel/policy/csource.js';
+import type { CDef, CSource } from '../../bot/kernel/c/source.js';
 import { addedLines, isC, touchedFiles } from '../lib/diff.js';
 import { prose } from '../lib/message.js';
 import type { Rule, RuleContext, RuleHit } from '../types.js';

@@ -1,7 +1,8 @@
 // Reading a UAPI header the way its users depend on it: the macros (names and
 // values) and the member layout of each struct. Comparing the two states of a
 // header tells what a patch adds, renumbers, removes or moves.
-import { blankComments } from '../isolation-for-performance/csource.js';
+import { blankCommentsAndLiterals, skipBraces } from '../../bot/kernel/c/lex.js';
+import { Lines } from '../../bot/kernel/c/lines.js';
 
 export interface Define {
   name: string;
@@ -36,7 +37,7 @@ function normaliseMember(m: string): string {
 }
 
 export function parseHeader(text: string): Header {
-  const code = blankComments(text);
+  const code = blankCommentsAndLiterals(text);
   const lines = code.split('\n');
   const defines = new Map<string, Define>();
   const structs = new Map<string, StructLayout>();
@@ -44,23 +45,13 @@ export function parseHeader(text: string): Header {
   // Struct bodies by line range, to place #defines inside them.
   const ranges: { name: string; from: number; to: number }[] = [];
   const flat = lines.map((l) => (/^\s*#/.test(l) ? '' : l)).join('\n');
+  const flatLines = new Lines(flat);
   for (const m of flat.matchAll(/\bstruct\s+(\w+)\s*\{/g)) {
     const open = m.index! + m[0].length - 1;
-    let depth = 0;
-    let close = -1;
-    for (let i = open; i < flat.length; i++) {
-      if (flat[i] === '{') depth++;
-      else if (flat[i] === '}') {
-        depth--;
-        if (depth === 0) {
-          close = i;
-          break;
-        }
-      }
-    }
+    const close = skipBraces(flat, open) - 1;
     if (close < 0) continue;
-    const from = flat.slice(0, open).split('\n').length;
-    const to = flat.slice(0, close).split('\n').length;
+    const from = flatLines.lineOf(open);
+    const to = flatLines.lineOf(close);
     const body = flat.slice(open + 1, close);
     // Nested struct/union openers and closers are not members; their members are.
     const members = body

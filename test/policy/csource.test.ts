@@ -3,7 +3,8 @@
 // normalisation, and expression evaluation.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CSource, normaliseBody } from '../../bot/kernel/policy/csource.js';
+import { normaliseBody } from '../../bot/kernel/c/body.js';
+import { CSource } from '../../bot/kernel/c/source.js';
 import { evalAlignment, evalInt } from '../../bot/kernel/policy/expr.js';
 import { parseKconfig, boolDefault } from '../../bot/kernel/policy/kconfig.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';

@@ -5,7 +5,9 @@
 // masks in a body is exactly what it read, so a change anywhere else in a
 // policy-carrying function shows up as "not understood".
 import type { DefaultAlignment } from '../model/policy.js';
-import { skipBraces, skipParens, skipStatement, type CDef, type CSource } from './csource.js';
+import { skipStatement } from '../c/body.js';
+import { skipBraces, skipParens } from '../c/lex.js';
+import type { CDef, CSource } from '../c/source.js';
 import { describeAlignment, evalAlignment, evalInt } from './expr.js';
 import { boolDefault, evalCondition, type Kconfig } from './kconfig.js';
 import type { SourceSet } from './sources.js';
