@@ -25,7 +25,7 @@
 //   acsGrouping            pci_device_group(): pci_bus_isolated() is the 2025 ACS series
 //   smmuRejectsSharedStreamIds  arm_smmu_insert_master()
 import type { KernelPolicy } from '../model/policy.js';
-import { describeAlignment } from './expr.js';
+import { describeAlignment } from './alignment.js';
 import {
   ARCH_FILES,
   F,
