@@ -70,6 +70,27 @@ const UNIT: Record<string, bigint> = {
 };
 /** Shift counts from here on make a value no JS number holds (and a bigint too big to build). */
 const MAX_SHIFT = 1024n;
+const shiftOk = (r: bigint) => r >= 0n && r < MAX_SHIFT;
+const MAX_DEPTH = 256;
+
+type BinaryOp = (l: bigint, r: bigint) => bigint | null;
+/** The binary operators, loosest first (C's precedence); null: no value (division by zero, a bad shift). */
+const LEVELS: Map<string, BinaryOp>[] = [
+  new Map([['|', (l, r) => l | r]]),
+  new Map<string, BinaryOp>([
+    ['<<', (l, r) => (shiftOk(r) ? l << r : null)],
+    ['>>', (l, r) => (shiftOk(r) ? l >> r : null)],
+  ]),
+  new Map<string, BinaryOp>([
+    ['+', (l, r) => l + r],
+    ['-', (l, r) => l - r],
+  ]),
+  new Map<string, BinaryOp>([
+    ['*', (l, r) => l * r],
+    ['/', (l, r) => (r === 0n ? null : l / r)],
+    ['%', (l, r) => (r === 0n ? null : l % r)],
+  ]),
+];
 
 /** An integer constant expression's value, or null when it is not one. */
 export function evalInteger(expr: string, opts: IntOptions = {}): bigint | null {
@@ -77,16 +98,18 @@ export function evalInteger(expr: string, opts: IntOptions = {}): bigint | null 
   const tokens = e.match(/0[xX][0-9a-fA-F]+|\d+|[A-Za-z_]\w*|<<|>>|[-+*/%|()]|\S/g);
   if (!tokens) return null;
   let pos = 0;
+  let depth = 0;
   const primary = (): bigint | null => {
     const t = tokens[pos++];
     if (t === undefined) return null;
-    if (t === '(') {
-      const v = or();
+    if (t === '(' || t === '-') {
+      // Nesting deeper than any real expression: not worth the stack.
+      if (depth >= MAX_DEPTH) return null;
+      depth++;
+      const v = t === '(' ? level(0) : primary();
+      depth--;
+      if (t === '-') return v === null ? null : -v;
       return tokens[pos++] === ')' ? v : null;
-    }
-    if (t === '-') {
-      const v = primary();
-      return v === null ? null : -v;
     }
     if (/^\d/.test(t)) return BigInt(t);
     if (!/^[A-Za-z_]/.test(t)) return null;
@@ -94,47 +117,19 @@ export function evalInteger(expr: string, opts: IntOptions = {}): bigint | null 
     if (sz) return BigInt(sz[1]!) * UNIT[sz[2]!]!;
     return opts.ident ? opts.ident(t) : null;
   };
-  const product = (): bigint | null => {
-    let v = primary();
-    while (v !== null && (tokens[pos] === '*' || tokens[pos] === '/' || tokens[pos] === '%')) {
-      const op = tokens[pos++];
-      const r = primary();
-      if (r === null || (op !== '*' && r === 0n)) return null;
-      v = op === '*' ? v * r : op === '/' ? v / r : v % r;
-    }
-    return v;
-  };
-  const sum = (): bigint | null => {
-    let v = product();
-    while (v !== null && (tokens[pos] === '+' || tokens[pos] === '-')) {
-      const op = tokens[pos++];
-      const r = product();
-      if (r === null) return null;
-      v = op === '+' ? v + r : v - r;
-    }
-    return v;
-  };
-  const shift = (): bigint | null => {
-    let v = sum();
-    while (v !== null && (tokens[pos] === '<<' || tokens[pos] === '>>')) {
-      const op = tokens[pos++];
-      const r = sum();
-      if (r === null || r < 0n || r >= MAX_SHIFT) return null;
-      v = op === '<<' ? v << r : v >> r;
-    }
-    return v;
-  };
-  const or = (): bigint | null => {
-    let v = shift();
-    while (v !== null && tokens[pos] === '|') {
+  /** One precedence level: operands of the next level joined by its operators, left to right. */
+  const level = (i: number): bigint | null => {
+    const ops = LEVELS[i];
+    if (!ops) return primary();
+    let v = level(i + 1);
+    for (let op = ops.get(tokens[pos] ?? ''); v !== null && op; op = ops.get(tokens[pos] ?? '')) {
       pos++;
-      const r = shift();
-      if (r === null) return null;
-      v = v | r;
+      const r = level(i + 1);
+      v = r === null ? null : op(v, r);
     }
     return v;
   };
-  const v = or();
+  const v = level(0);
   return pos === tokens.length ? v : null;
 }
 
