@@ -109,7 +109,7 @@ async function check(ctx: RuleContext): Promise<RuleHit[]> {
             facts: false,
           });
           for (const f of c.changedFields) {
-            const source = c.after.sources[f.split('.')[0]!] ?? c.after.sources[f] ?? '';
+            const source = c.after.sources[f] ?? '';
             const key = source.split(' (')[0]!;
             policyFields.set(key, [...new Set([...(policyFields.get(key) ?? []), f])]);
           }

@@ -4,7 +4,7 @@
 // (the 6.12 tree, the fixture tree, the shapes patches have proposed); what it
 // masks in a body is exactly what it read, so a change anywhere else in a
 // policy-carrying function shows up as "not understood".
-import type { DefaultAlignment } from '../model/policy.js';
+import type { DefaultAlignment, KernelPolicy } from '../model/policy.js';
 import { skipStatement } from '../c/body.js';
 import { skipBraces, skipParens } from '../c/lex.js';
 import type { CDef, CSource } from '../c/source.js';
@@ -13,6 +13,7 @@ import { describeAlignment, evalAlignment } from './alignment.js';
 import { boolDefault, evalCondition, type Kconfig } from './kconfig.js';
 import type { SourceSet } from './sources.js';
 import type { Arch } from '../vocabulary.js';
+import type { PolicyField } from './paths.js';
 import type { AlignmentSwitch, FunctionShape, PciOption, PolicyNote } from './types.js';
 
 export const F = {
@@ -85,7 +86,7 @@ export interface ReadCtx {
   arch: Arch;
   src: SourceSet;
   notes: PolicyNote[];
-  sources: Record<string, string>;
+  sources: Partial<Record<PolicyField, string>>;
   functions: Record<string, FunctionShape>;
   /** Paths the caller knows changed (the series' files): scanned for arch overrides and flags. */
   changedPaths: string[];
@@ -108,7 +109,7 @@ function record(
   skeleton: string,
   value: unknown,
   recognised: boolean,
-  fields: string[],
+  fields: PolicyField[],
 ): void {
   ctx.functions[shapeKey(file, name)] = {
     file,
@@ -420,7 +421,7 @@ export async function readDefaultAlignment(
   ctx: ReadCtx,
   pciOptions: PciOption[],
 ): Promise<DefaultAlignmentResult> {
-  const field = ['defaultAlignment'];
+  const field: PolicyField[] = ['defaultAlignment'];
   const pci = await ctx.src.c(F.pci);
   const weakDefs = pci ? pci.functions('pcibios_default_alignment') : [];
   let result: DefaultAlignmentResult = { value: 'zero', expr: null, switches: [], platforms: [] };
@@ -597,7 +598,7 @@ export async function readResourceAlignment(
   ctx: ReadCtx,
   pciOptions: PciOption[],
 ): Promise<ResourceAlignmentResult> {
-  const field = ['resourceAlignment'];
+  const field: PolicyField[] = ['resourceAlignment'];
   const pci = await ctx.src.c(F.pci);
   const out: ResourceAlignmentResult = {
     supported: pciOptions.some((o) => o.name === 'resource_alignment'),
@@ -719,7 +720,7 @@ export async function readResourceAlignment(
 // x86: does the claim pass drop a STARTALIGN start?
 
 export async function readX86Claim(ctx: ReadCtx): Promise<boolean> {
-  const field = ['x86ClaimDropsStartAlign'];
+  const field: PolicyField[] = ['x86ClaimDropsStartAlign'];
   const src = await ctx.src.c(F.i386);
   const defs = src ? src.functions('pcibios_allocate_dev_resources') : [];
   ctx.sources['x86ClaimDropsStartAlign'] = `${F.i386}: pcibios_allocate_dev_resources()`;
@@ -780,7 +781,7 @@ export async function readX86Claim(ctx: ReadCtx): Promise<boolean> {
 // Realloc, SR-IOV, hotplug headroom
 
 export async function readRealloc(ctx: ReadCtx): Promise<'off' | 'auto' | 'on'> {
-  const field = ['realloc'];
+  const field: PolicyField[] = ['realloc'];
   const src = await ctx.src.c(F.setupBus);
   ctx.sources['realloc'] =
     `${F.setupBus}: pci_realloc_enable, pci_realloc_detect(); ${F.pciKconfig}: PCI_REALLOC_ENABLE_AUTO`;
@@ -824,18 +825,17 @@ export async function readRealloc(ctx: ReadCtx): Promise<'off' | 'auto' | 'on'> 
   return auto ? 'auto' : 'off';
 }
 
-export async function readHotplug(
-  ctx: ReadCtx,
-): Promise<{ io: number; mmio: number; mmioPref: number }> {
-  const fallback = { io: 256, mmio: 2 * 2 ** 20, mmioPref: 2 * 2 ** 20 };
+const HOTPLUG: { key: keyof KernelPolicy['hotplug']; name: string }[] = [
+  { key: 'io', name: 'pci_hotplug_io_size' },
+  { key: 'mmio', name: 'pci_hotplug_mmio_size' },
+  { key: 'mmioPref', name: 'pci_hotplug_mmio_pref_size' },
+];
+
+export async function readHotplug(ctx: ReadCtx): Promise<KernelPolicy['hotplug']> {
+  const fallback: KernelPolicy['hotplug'] = { io: 256, mmio: 2 * 2 ** 20, mmioPref: 2 * 2 ** 20 };
   const out = { ...fallback };
-  const names = {
-    io: 'pci_hotplug_io_size',
-    mmio: 'pci_hotplug_mmio_size',
-    mmioPref: 'pci_hotplug_mmio_pref_size',
-  };
   const where: string[] = [];
-  for (const [key, name] of Object.entries(names) as [keyof typeof out, string][]) {
+  for (const { key, name } of HOTPLUG) {
     let found = false;
     for (const file of [F.pci, F.setupBus]) {
       const src = await ctx.src.c(file);
@@ -925,7 +925,11 @@ export async function readVfio(ctx: ReadCtx): Promise<VfioResult> {
     nonMappableLabels: [],
   };
   const src = await ctx.src.c(F.vfioCore);
-  const probeFields = ['vfio.subPageMmap', 'vfio.nonMappable', 'vfio.maxMappableBar'];
+  const probeFields: PolicyField[] = [
+    'vfio.subPageMmap',
+    'vfio.nonMappable',
+    'vfio.maxMappableBar',
+  ];
   ctx.sources['vfio.subPageMmap'] = `${F.vfioCore}: vfio_pci_probe_mmaps()`;
   ctx.sources['vfio.nonMappable'] =
     `${F.vfioCore}: vfio_pci_probe_mmaps() (pdev->non_mappable_bars), fixups in ${F.quirks} and arch code`;
@@ -1048,7 +1052,7 @@ export async function readMsiIsolation(
 // IOMMU groups, SMMUv3
 
 export async function readAcsGrouping(ctx: ReadCtx): Promise<'pre-2025' | 'acs-fix-2025'> {
-  const field = ['acsGrouping'];
+  const field: PolicyField[] = ['acsGrouping'];
   const src = await ctx.src.c(F.iommu);
   const defs = src ? src.functions('pci_device_group') : [];
   ctx.sources['acsGrouping'] = `${F.iommu}: pci_device_group()`;
@@ -1082,7 +1086,7 @@ export async function readAcsGrouping(ctx: ReadCtx): Promise<'pre-2025' | 'acs-f
 }
 
 export async function readSmmu(ctx: ReadCtx): Promise<boolean> {
-  const field = ['smmuRejectsSharedStreamIds'];
+  const field: PolicyField[] = ['smmuRejectsSharedStreamIds'];
   const src = await ctx.src.c(F.smmuV3);
   const defs = src ? src.functions('arm_smmu_insert_master') : [];
   ctx.sources['smmuRejectsSharedStreamIds'] = `${F.smmuV3}: arm_smmu_insert_master()`;

@@ -49,6 +49,7 @@ import {
   type ReadCtx,
 } from './fields.js';
 import type { Kconfig } from './kconfig.js';
+import { copyField, fieldValue, policyDifferences, type PolicyField } from './paths.js';
 import { clearPolicyCaches, SourceSet, type PolicyTree } from './sources.js';
 import type { FunctionShape, PolicyChange, PolicyNote, PolicyReading } from './types.js';
 import type { Arch } from '../vocabulary.js';
@@ -162,7 +163,7 @@ async function readPolicyUncached(
   const x86ClaimDropsStartAlign = await readX86Claim(ctx);
   const realloc = await readRealloc(ctx);
   const iov = kconfigs.some((k) => k.path === F.pciKconfig && k.entries.has('PCI_IOV'));
-  ctx.sources['iov'] = `${F.pciKconfig}: PCI_IOV`;
+  ctx.sources.iov = `${F.pciKconfig}: PCI_IOV`;
   const hotplug = await readHotplug(ctx);
   const vfio = await readVfio(ctx);
   const acsGrouping = await readAcsGrouping(ctx);
@@ -180,7 +181,7 @@ async function readPolicyUncached(
       fields: ['quirks'],
     });
   }
-  ctx.sources['quirks'] = `${F.vfioKconfig}: VFIO_PCI_MMAP`;
+  ctx.sources.quirks = `${F.vfioKconfig}: VFIO_PCI_MMAP`;
 
   const policy: KernelPolicy = {
     name: opts.name ?? version ?? 'unknown',
@@ -264,41 +265,7 @@ export function touchesPolicy(path: string): boolean {
 // ---------------------------------------------------------------------------
 // Comparing two readings
 
-function getPath(obj: unknown, path: string): unknown {
-  return path
-    .split('.')
-    .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
-}
-
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let o = obj;
-  for (const k of parts.slice(0, -1)) o = o[k] as Record<string, unknown>;
-  o[parts[parts.length - 1]!] = structuredClone(value);
-}
-
-const POLICY_FIELDS = [
-  'defaultAlignment',
-  'resourceAlignment',
-  'x86ClaimDropsStartAlign',
-  'realloc',
-  'iov',
-  'hotplug',
-  'vfio.subPageMmap',
-  'vfio.msixMappable',
-  'vfio.nonMappable',
-  'vfio.maxMappableBar',
-  'acsGrouping',
-  'smmuRejectsSharedStreamIds',
-  'quirks',
-];
-
-/** The KernelPolicy fields (dotted paths) that differ between two policies; the name is ignored. */
-export function policyDifferences(a: KernelPolicy, b: KernelPolicy): string[] {
-  return POLICY_FIELDS.filter(
-    (f) => JSON.stringify(getPath(a, f)) !== JSON.stringify(getPath(b, f)),
-  );
-}
+export { policyDifferences };
 
 const missing = (file: string, name: string): FunctionShape => ({
   file,
@@ -330,9 +297,9 @@ function setDiff(before: string[], after: string[]): { added: string[]; removed:
 export function comparePolicyReadings(
   before: PolicyReading,
   after: PolicyReading,
-): { notes: PolicyNote[]; revert: string[] } {
+): { notes: PolicyNote[]; revert: PolicyField[] } {
   const notes: PolicyNote[] = [];
-  const revert = new Set<string>();
+  const revert = new Set<PolicyField>();
   const keys = [...new Set([...Object.keys(before.functions), ...Object.keys(after.functions)])];
   for (const key of keys.sort()) {
     const bs = before.functions[key];
@@ -431,9 +398,9 @@ export async function readPolicyChange(
     name: opts.nameAfter ?? `${before.policy.name}+patched`,
   });
   const { notes, revert } = comparePolicyReadings(before, after);
-  const policy = structuredClone(after.policy) as unknown as Record<string, unknown>;
-  for (const f of revert) setPath(policy, f, getPath(before.policy, f));
-  const adjusted: PolicyReading = { ...after, policy: policy as unknown as KernelPolicy };
+  const policy = structuredClone(after.policy);
+  for (const f of revert) copyField(policy, before.policy, f);
+  const adjusted: PolicyReading = { ...after, policy };
   const changedFields = policyDifferences(before.policy, adjusted.policy);
   return { arch, before, after: adjusted, notes, changed: changedFields.length > 0, changedFields };
 }
@@ -454,7 +421,8 @@ export function describePolicyChange(c: PolicyChange): string[] {
           ? 'x86 claim pass now drops STARTALIGN alignments'
           : 'x86 claim pass keeps STARTALIGN alignments',
       );
-    else out.push(`${f}: ${JSON.stringify(getPath(b, f))} -> ${JSON.stringify(getPath(a, f))}`);
+    else
+      out.push(`${f}: ${JSON.stringify(fieldValue(b, f))} -> ${JSON.stringify(fieldValue(a, f))}`);
   }
   return out;
 }
