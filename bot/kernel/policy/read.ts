@@ -146,6 +146,7 @@ async function readPolicyUncached(
       [F.pciKconfig, F.vfioKconfig, ...(light ? [] : [af.kconfig])].map((p) => src.kconfig(p)),
     )
   ).filter((k): k is Kconfig => k !== null);
+  const pciOptions = readPciOptions(await src.c(F.pci));
   const ctx: ReadCtx = {
     arch,
     src,
@@ -154,12 +155,12 @@ async function readPolicyUncached(
     functions: {},
     changedPaths: (opts.changedPaths ?? []).filter((p) => !/(^|\/)\.\.?(\/|$)/.test(p)),
     kconfigs,
+    pciOptions,
   };
 
   const version = await readVersion(ctx);
-  const pciOptions = readPciOptions(await src.c(F.pci));
-  const align = await readDefaultAlignment(ctx, pciOptions);
-  const ra = await readResourceAlignment(ctx, pciOptions);
+  const align = await readDefaultAlignment(ctx);
+  const ra = await readResourceAlignment(ctx);
   const x86ClaimDropsStartAlign = await readX86Claim(ctx);
   const realloc = await readRealloc(ctx);
   const iov = kconfigs.some((k) => k.path === F.pciKconfig && k.entries.has('PCI_IOV'));
