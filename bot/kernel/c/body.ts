@@ -1,7 +1,7 @@
 // Function bodies reduced to what their behaviour depends on, for comparing
 // two versions of a policy-carrying function, and stepping over statements of
 // such a normalised body.
-import { blankComments, skipBraces, skipParens } from './lex.js';
+import { blankComments, scanNested, skipBraces, skipParens } from './lex.js';
 
 const LOG_CALL =
   /\b(?:pr_(?:info|warn|warning|err|debug|notice|crit|alert|emerg|cont)|(?:dev|pci|pci_bus|pcie|pci_dev)_(?:info|warn|err|dbg|notice|crit|alert|emerg)|printk)(?:_once|_ratelimited)?\(/g;
@@ -19,19 +19,7 @@ export function skipStatement(s: string, at: number): number {
     }
     return end;
   }
-  let depth = 0;
-  for (let i = at; i < s.length; i++) {
-    const ch = s[i];
-    if (ch === '(') depth++;
-    else if (ch === ')') depth--;
-    else if (ch === ';' && depth === 0) return i + 1;
-    else if (ch === '"') {
-      const end = s.indexOf('"', i + 1);
-      if (end < 0) return -1;
-      i = end;
-    }
-  }
-  return -1;
+  return scanNested(s, at, '(', ')', (ch, depth) => ch === ';' && depth === 0);
 }
 
 /**

@@ -67,22 +67,37 @@ export function openParenBefore(s: string, close: number): number {
   return -1;
 }
 
-/** Index just past the group opened by `s[open]` (`(` or `{`), stepping over "..." strings; -1 when unclosed. */
-function skipGroup(s: string, open: number, opener: string, closer: string): number {
+/**
+ * Scan `s` from `from`, counting `opener`/`closer` nesting and stepping over
+ * "..." strings: the index just past the first character at which `done`
+ * holds (given the depth after that character), or -1.
+ */
+export function scanNested(
+  s: string,
+  from: number,
+  opener: string,
+  closer: string,
+  done: (ch: string, depth: number) => boolean,
+): number {
   let depth = 0;
-  for (let i = open; i < s.length; i++) {
-    const ch = s[i];
-    if (ch === opener) depth++;
-    else if (ch === closer) {
-      depth--;
-      if (depth === 0) return i + 1;
-    } else if (ch === '"') {
+  for (let i = from; i < s.length; i++) {
+    const ch = s[i]!;
+    if (ch === '"') {
       const end = s.indexOf('"', i + 1);
       if (end < 0) return -1;
       i = end;
+      continue;
     }
+    if (ch === opener) depth++;
+    else if (ch === closer) depth--;
+    if (done(ch, depth)) return i + 1;
   }
   return -1;
+}
+
+/** Index just past the group opened by `s[open]` (`(` or `{`), stepping over "..." strings; -1 when unclosed. */
+function skipGroup(s: string, open: number, opener: string, closer: string): number {
+  return scanNested(s, open, opener, closer, (ch, depth) => ch === closer && depth === 0);
 }
 
 /** Index just past the parenthesis group that starts at `open` ('('), or -1. */
