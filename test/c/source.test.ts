@@ -11,7 +11,8 @@ import {
   skipBraces,
   skipParens,
 } from '../../bot/kernel/c/lex.js';
-import { Lines, lineAt, lineStarts } from '../../bot/kernel/c/lines.js';
+import { Lines } from '../../bot/kernel/c/lines.js';
+import { lineAt, lineStarts } from '../../bot/util/text.js';
 import {
   CSource,
   cSourceOf,
