@@ -20,7 +20,7 @@ const LAYERS = [
   { layer: '(a) base', paths: ['bot/util', 'bot/types.ts'] },
   {
     layer: '(b) domain, tier 1',
-    paths: ['bot/mail', 'bot/kernel/vocabulary.ts', 'bot/outbound', 'bot/triggers'],
+    paths: ['bot/mail', 'bot/kernel/vocabulary.ts', 'bot/kernel/c', 'bot/outbound', 'bot/triggers'],
   },
   {
     layer: '(b) domain, tier 2',

@@ -10,7 +10,7 @@ import { readPolicyChange } from '../../bot/kernel/policy/read.js';
 import { ARCHES } from '../../bot/kernel/vocabulary.js';
 import { ARCH_FILES } from '../../bot/kernel/policy/fields.js';
 import { SourceSet } from '../../bot/kernel/policy/sources.js';
-import type { CDef, CSource } from '../../bot/kernel/policy/csource.js';
+import type { CDef, CSource } from '../../bot/kernel/c/source.js';
 import { addedLines, isC, touchedFiles } from '../lib/diff.js';
 import { prose } from '../lib/message.js';
 import type { Rule, RuleContext, RuleHit } from '../types.js';
@@ -109,7 +109,7 @@ async function check(ctx: RuleContext): Promise<RuleHit[]> {
             facts: false,
           });
           for (const f of c.changedFields) {
-            const source = c.after.sources[f.split('.')[0]!] ?? c.after.sources[f] ?? '';
+            const source = c.after.sources[f] ?? '';
             const key = source.split(' (')[0]!;
             policyFields.set(key, [...new Set([...(policyFields.get(key) ?? []), f])]);
           }

@@ -12,7 +12,7 @@ import {
   type PolicyChange,
 } from '../../bot/kernel/policy/read.js';
 import { ARCHES, type Arch } from '../../bot/kernel/vocabulary.js';
-import { describeAlignment } from '../../bot/kernel/policy/expr.js';
+import { describeAlignment } from '../../bot/kernel/policy/alignment.js';
 import { ARCH_FILES } from '../../bot/kernel/policy/fields.js';
 import { addedLines, touchedFiles, type DiffLine } from '../lib/diff.js';
 import { patchIndex } from '../../bot/types.js';

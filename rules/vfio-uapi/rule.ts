@@ -21,7 +21,8 @@ import parseDiff from 'parse-diff';
 import { patchIndex } from '../../bot/types.js';
 import type { Rule, RuleContext, RuleHit, TreeReader } from '../types.js';
 import { addedLines, filePath, isC, removedLines } from '../lib/diff.js';
-import { findGuards, topLevelScopes } from '../isolation-for-performance/csource.js';
+import { findGuards } from '../../bot/kernel/c/guards.js';
+import { topLevelScopes } from '../../bot/kernel/c/source.js';
 import {
   evaluate,
   ioctlKey,

@@ -1,16 +1,35 @@
-// The interpreters: each reads one part of KernelPolicy (or of the facts)
-// from the functions that carry it, and records the shape of those functions
-// so that two trees can be compared. An interpreter knows a few code shapes
-// (the 6.12 tree, the fixture tree, the shapes patches have proposed); what it
-// masks in a body is exactly what it read, so a change anywhere else in a
-// policy-carrying function shows up as "not understood".
-import type { DefaultAlignment } from '../model/policy.js';
-import { skipBraces, skipParens, skipStatement, type CDef, type CSource } from './csource.js';
-import { describeAlignment, evalAlignment, evalInt } from './expr.js';
-import { boolDefault, evalCondition, type Kconfig } from './kconfig.js';
-import type { SourceSet } from './sources.js';
+// The policy fields, read from the functions that carry them. Each
+// policy-carrying function is an entry of a table (CARRIERS, and the
+// factories below it for the per-file ones): the file and the function(s),
+// the fields they carry, how the code is recognised, the value assumed without
+// it, and what "not found" and "not understood" say. readCarrier()
+// (carrier.ts) is the one code path that reads an entry; the field readers
+// below compose entries where a field needs several (the arch overrides of the
+// default alignment, the three resource-alignment functions) and add the facts
+// reviewers ask about. A recogniser knows a few code shapes (the 6.12 tree, the
+// fixture tree, the shapes patches have proposed); what it masks in a body is
+// exactly what it read, so a change anywhere else in a policy-carrying function
+// shows up as "not understood".
+import type { DefaultAlignment, KernelPolicy } from '../model/policy.js';
+import { skipStatement } from '../c/body.js';
+import { evalInt } from '../c/expr.js';
+import { skipBraces, skipParens } from '../c/lex.js';
+import type { CDef, CSource } from '../c/source.js';
+import { describeAlignment, evalAlignment } from './alignment.js';
+import {
+  readCarrier,
+  recordShape,
+  type Carrier,
+  type FunctionView,
+  type ReadCtx,
+  type Recognised,
+} from './carrier.js';
+import { boolDefault, evalCondition } from './kconfig.js';
+import type { PolicyField } from './paths.js';
 import type { Arch } from '../vocabulary.js';
-import type { AlignmentSwitch, FunctionShape, PciOption, PolicyNote } from './types.js';
+import type { AlignmentSwitch, PciOption, PolicyFacts } from './types.js';
+
+export type { ReadCtx } from './carrier.js';
 
 export const F = {
   pci: 'drivers/pci/pci.c',
@@ -78,60 +97,189 @@ export const ARCH_FILES: Record<Arch, ArchFiles> = {
   },
 };
 
-export interface ReadCtx {
-  arch: Arch;
-  src: SourceSet;
-  notes: PolicyNote[];
-  sources: Record<string, string>;
-  functions: Record<string, FunctionShape>;
-  /** Paths the caller knows changed (the series' files): scanned for arch overrides and flags. */
-  changedPaths: string[];
-  kconfigs: Kconfig[];
-}
-
 // ---------------------------------------------------------------------------
-// Shapes
+// The table: every function the policy is read from, once each
 
-export function shapeKey(file: string, name: string): string {
-  return `${file}:${name}`;
-}
+const ALIGN: readonly PolicyField[] = ['defaultAlignment'];
+const RESOURCE: readonly PolicyField[] = ['resourceAlignment'];
+const PROBE_MMAPS: readonly PolicyField[] = [
+  'vfio.subPageMmap',
+  'vfio.nonMappable',
+  'vfio.maxMappableBar',
+];
 
-function record(
-  ctx: ReadCtx,
+/** The __weak default every architecture gets unless it defines its own. */
+const weakAlignment: Carrier<DefaultAlignmentResult> = {
+  file: F.pci,
+  functions: [{ name: 'pcibios_default_alignment', fields: ALIGN }],
+  base: noAlignment(),
+  missing: ({ file }) =>
+    `pcibios_default_alignment() not found in ${file}; default alignment taken as 0`,
+  notUnderstood: (fn) =>
+    `${fn.name}() in ${fn.file} has a shape the reader does not know; default alignment taken as 0`,
+  recognise: ([fn], ctx) => recogniseWeakAlignment(fn, ctx),
+};
+
+/**
+ * A carrier of one function that says nothing of its own when the function
+ * is missing or not understood (what it reads is composed with other
+ * carriers, or is a fact).
+ */
+function quiet<T>(
   file: string,
   name: string,
-  src: CSource | null,
-  defs: CDef[],
-  skeleton: string,
-  value: unknown,
-  recognised: boolean,
-  fields: string[],
-): void {
-  ctx.functions[shapeKey(file, name)] = {
+  fields: readonly PolicyField[],
+  base: T,
+  recognise: (fn: FunctionView) => Recognised<T>,
+): Carrier<T> {
+  return { file, functions: [{ name, fields }], base, recognise: ([fn]) => recognise(fn) };
+}
+
+/** Which branch resizes and which sets IORESOURCE_STARTALIGN. */
+const resourceRequest = quiet<Methods | null>(
+  F.pci,
+  'pci_request_resource_alignment',
+  RESOURCE,
+  null,
+  recogniseMethodSwitch,
+);
+
+/** pci=resource_alignment= for named devices: *resize, PCI_PROBE_ONLY, the syntax. */
+const resourceSpecified = quiet<SpecifiedAlignment>(
+  F.pci,
+  'pci_specified_resource_alignment',
+  RESOURCE,
+  { namedResize: null, syntax: [], probeOnly: 'unknown' },
+  recogniseSpecified,
+);
+
+/** The arch default is not "named": resize starts false. */
+const resourceReassign = quiet<boolean | null>(
+  F.pci,
+  'pci_reassigndev_resource_alignment',
+  RESOURCE,
+  null,
+  recogniseReassign,
+);
+
+/** x86: does the claim pass drop a STARTALIGN start? */
+const x86Claim: Carrier<boolean> = {
+  file: F.i386,
+  functions: [{ name: 'pcibios_allocate_dev_resources', fields: ['x86ClaimDropsStartAlign'] }],
+  base: true,
+  missing: ({ file }) =>
+    `pcibios_allocate_dev_resources() not found in ${file}; the x86 claim pass is assumed to drop STARTALIGN starts (as in 6.12)`,
+  notUnderstood: (fn) =>
+    `the rebase of failed claims was not found in ${fn.name}() (${fn.file}); assumed to drop STARTALIGN starts as in 6.12`,
+  recognise: ([fn]) => recogniseX86Claim(fn),
+};
+
+/** vfio-pci's mmap rules, and whether mmap refuses the MSI-X table. */
+const vfioMmap: Carrier<VfioResult> = {
+  file: F.vfioCore,
+  functions: [
+    { name: 'vfio_pci_probe_mmaps', fields: PROBE_MMAPS },
+    { name: 'vfio_pci_core_mmap', fields: ['vfio.msixMappable'] },
+  ],
+  base: vfio6_12(),
+  missing: ({ file }) =>
+    `vfio_pci_probe_mmaps() not found in ${file}; the 6.12 vfio mmap rules are assumed`,
+  notUnderstood: (fn, detail) =>
+    `${fn.name}() (${fn.file}) has a shape the reader does not know${detail}`,
+  recognise: ([probe, mmap], ctx) => recogniseVfioMmap(probe, mmap!, ctx),
+};
+
+/** IOMMU groups: before or with the 2025 ACS series. */
+const acsGrouping: Carrier<AcsGrouping> = {
+  file: F.iommu,
+  functions: [{ name: 'pci_device_group', fields: ['acsGrouping'] }],
+  base: 'pre-2025',
+  missing: ({ file, inTree }) =>
+    `pci_device_group() not found (${file}${inTree ? '' : ' is not in the tree'}); IOMMU grouping assumed as before the 2025 ACS series`,
+  notUnderstood: (fn) =>
+    `${fn.name}() (${fn.file}) has a shape the reader does not know; grouping assumed as before the 2025 ACS series`,
+  recognise: ([fn]) => recogniseAcsGrouping(fn),
+};
+
+/** arm-smmu-v3: a second master with a StreamID in use. */
+const smmuInsertMaster: Carrier<boolean> = {
+  file: F.smmuV3,
+  functions: [{ name: 'arm_smmu_insert_master', fields: ['smmuRejectsSharedStreamIds'] }],
+  base: true,
+  missing: ({ file, inTree }) =>
+    `arm_smmu_insert_master() not found (${file}${inTree ? '' : ' is not in the tree'}); a second master with a StreamID in use is assumed rejected`,
+  recognise: ([fn]) => recogniseSmmu(fn),
+};
+
+/** preserve_config: are firmware BARs claimed first? (a fact, no field) */
+const hostProbe = quiet<PreserveConfig>(
+  F.probe,
+  'pci_host_probe',
+  [],
+  'unknown',
+  recogniseHostProbe,
+);
+
+/** The entries with one place each; archAlignment(), platformAlignment() and opaque() make the per-file ones. */
+export const CARRIERS = {
+  weakAlignment,
+  resourceRequest,
+  resourceSpecified,
+  resourceReassign,
+  x86Claim,
+  vfioMmap,
+  acsGrouping,
+  smmuInsertMaster,
+  hostProbe,
+};
+
+/** An architecture's own (strong) pcibios_default_alignment(), and the ppc_md hook it may forward to. */
+function archAlignment(file: string, recordMissing: boolean): Carrier<ArchAlignment | null> {
+  return {
     file,
-    name,
-    found: defs.length > 0,
-    ...(defs.length && src ? { line: defs[0]!.line } : {}),
-    skeleton,
-    value: JSON.stringify(value ?? null),
-    recognised,
-    fields,
+    functions: [{ name: 'pcibios_default_alignment', fields: ALIGN, select: (d) => !d.weak }],
+    base: null,
+    recordMissing,
+    recognise: ([fn], ctx) => recogniseArchAlignment(fn, ctx),
   };
 }
 
-/** Normalised bodies of every definition of a function, joined (several under #ifdef). */
-function bodies(src: CSource, defs: CDef[]): string {
-  return defs.map((d) => src.norm(d)).join(' ## ');
+/** A platform's ppc_md hook (the function named in `ppc_md.<hook> = fn;`). */
+function platformAlignment(file: string, name: string): Carrier<DefaultAlignment | null> {
+  return {
+    file,
+    // The first definition: the assignment names one function.
+    functions: [{ name, fields: [], select: (_d, i) => i === 0 }],
+    base: null,
+    recognise: ([fn], ctx) => {
+      const v = interpretAlignFn(ctx, fn.src!, fn.defs[0]!, ctx.pciOptions);
+      return {
+        value: v.value,
+        shapes: [
+          { skeleton: v.recognised ? '@ALIGN@' : fn.norm, read: v.value, whole: v.recognised },
+        ],
+        understood: true,
+      };
+    },
+  };
 }
 
-/** Track a function the model depends on but the reader does not interpret: any change is news. */
-export async function trackOpaque(ctx: ReadCtx, file: string, names: string[]): Promise<void> {
-  const src = await ctx.src.c(file);
-  for (const name of names) {
-    const defs = src ? src.functions(name) : [];
-    record(ctx, file, name, src, defs, src ? bodies(src, defs) : '', null, false, []);
-  }
+/** A function the model depends on but the reader does not interpret: any change to it is news. */
+function opaque(file: string, name: string, fields: readonly PolicyField[] = []): Carrier<null> {
+  return quiet(file, name, fields, null, (fn) => ({
+    value: null,
+    shapes: [{ skeleton: fn.norm, read: null, whole: false }],
+    understood: true,
+  }));
 }
+
+/** Track functions the model depends on but the reader does not interpret. */
+export async function trackOpaque(ctx: ReadCtx, file: string, names: string[]): Promise<void> {
+  for (const name of names) await readCarrier(ctx, opaque(file, name));
+}
+
+// ---------------------------------------------------------------------------
+// Normalised bodies
 
 /** Top-level statements of a normalised block's inside (preprocessor markers are statements too). */
 function statements(inner: string): string[] | null {
@@ -413,49 +561,73 @@ export interface DefaultAlignmentResult {
   }[];
 }
 
-export async function readDefaultAlignment(
-  ctx: ReadCtx,
-  pciOptions: PciOption[],
-): Promise<DefaultAlignmentResult> {
-  const field = ['defaultAlignment'];
-  const pci = await ctx.src.c(F.pci);
-  const weakDefs = pci ? pci.functions('pcibios_default_alignment') : [];
-  let result: DefaultAlignmentResult = { value: 'zero', expr: null, switches: [], platforms: [] };
-  let from = `${F.pci}: pcibios_default_alignment() (__weak)`;
-  if (pci && weakDefs.length) {
-    const it = interpretAlignFn(ctx, pci, weakDefs[0]!, pciOptions);
-    record(
-      ctx,
-      F.pci,
-      'pcibios_default_alignment',
-      pci,
-      weakDefs,
-      it.recognised ? '@ALIGN@' : bodies(pci, weakDefs),
-      it.value,
-      it.recognised,
-      field,
-    );
-    if (it.recognised && it.value !== null)
-      result = { value: it.value, expr: it.expr, switches: it.switches, platforms: [] };
-    else
-      ctx.notes.push({
-        severity: 'info',
-        message: `pcibios_default_alignment() in ${F.pci} has a shape the reader does not know; default alignment taken as 0`,
-        function: 'pcibios_default_alignment',
-        file: F.pci,
-        line: weakDefs[0]!.line,
-        fields: field,
-      });
-  } else {
-    record(ctx, F.pci, 'pcibios_default_alignment', pci, [], '', null, false, field);
-    ctx.notes.push({
-      severity: 'info',
-      message: `pcibios_default_alignment() not found in ${F.pci}; default alignment taken as 0`,
-      file: F.pci,
-      fields: field,
-    });
-  }
+/** No default alignment (0): what 6.12 does, and what is assumed when it cannot be read. */
+function noAlignment(): DefaultAlignmentResult {
+  return { value: 'zero', expr: null, switches: [], platforms: [] };
+}
 
+function recogniseWeakAlignment(
+  fn: FunctionView,
+  ctx: ReadCtx,
+): Recognised<DefaultAlignmentResult> {
+  const it = interpretAlignFn(ctx, fn.src!, fn.defs[0]!, ctx.pciOptions);
+  const understood = it.recognised && it.value !== null;
+  return {
+    value:
+      it.recognised && it.value !== null
+        ? { value: it.value, expr: it.expr, switches: it.switches, platforms: [] }
+        : noAlignment(),
+    shapes: [
+      { skeleton: it.recognised ? '@ALIGN@' : fn.norm, read: it.value, whole: it.recognised },
+    ],
+    understood,
+  };
+}
+
+interface ArchAlignment {
+  it: AlignInterp;
+  /** Platforms that set the ppc_md hook the arch function forwards to. */
+  platforms: DefaultAlignmentResult['platforms'];
+}
+
+async function recogniseArchAlignment(
+  fn: FunctionView,
+  ctx: ReadCtx,
+): Promise<Recognised<ArchAlignment>> {
+  const it = interpretAlignFn(ctx, fn.src!, fn.defs[0]!, ctx.pciOptions);
+  const platforms = it.hook ? await hookPlatforms(ctx, it.hook) : [];
+  const known = it.hook ? `@HOOK:${it.hook}@` : '@ALIGN@';
+  return {
+    value: { it, platforms },
+    shapes: [{ skeleton: it.recognised ? known : fn.norm, read: it.value, whole: it.recognised }],
+    understood: true,
+  };
+}
+
+/** ppc: the platforms that set ppc_md.<hook>, and what their function returns. */
+async function hookPlatforms(
+  ctx: ReadCtx,
+  hook: string,
+): Promise<DefaultAlignmentResult['platforms']> {
+  const platforms: DefaultAlignmentResult['platforms'] = [];
+  for (const pf of ARCH_FILES[ctx.arch].platformFiles) {
+    const ps = await ctx.src.c(pf);
+    if (!ps || !ps.text.includes(`ppc_md.${hook}`)) continue;
+    // [ \t]*, not \s*: at every line start \s* would run on across the blank lines.
+    for (const m of ps.text.matchAll(
+      new RegExp(`^[ \\t]*ppc_md\\.${hook}[ \\t]*=[ \\t]*(\\w+)[ \\t]*;`, 'gm'),
+    )) {
+      const alignment = await readCarrier(ctx, platformAlignment(pf, m[1]!));
+      const platform = /platforms\/([^/]+)\//.exec(pf)?.[1] ?? pf;
+      platforms.push({ platform, alignment, function: m[1]!, file: pf });
+    }
+  }
+  return platforms;
+}
+
+export async function readDefaultAlignment(ctx: ReadCtx): Promise<DefaultAlignmentResult> {
+  let result = await readCarrier(ctx, weakAlignment);
+  let from = `${F.pci}: pcibios_default_alignment() (__weak)`;
   // An architecture's own (strong) definition replaces the weak one.
   const af = ARCH_FILES[ctx.arch];
   const archFiles = [
@@ -465,53 +637,11 @@ export async function readDefaultAlignment(
     ]),
   ];
   for (const file of archFiles) {
-    const src = await ctx.src.c(file);
-    const defs = src ? src.functions('pcibios_default_alignment').filter((d) => !d.weak) : [];
-    if (!src || !defs.length) {
-      if (af.pciFiles.includes(file))
-        record(ctx, file, 'pcibios_default_alignment', src, [], '', null, false, field);
-      continue;
-    }
-    const it = interpretAlignFn(ctx, src, defs[0]!, pciOptions);
+    const arch = await readCarrier(ctx, archAlignment(file, af.pciFiles.includes(file)));
+    if (!arch) continue;
+    const { it, platforms } = arch;
     from = `${file}: pcibios_default_alignment()`;
     if (it.hook) {
-      // ppc: forwards to ppc_md.<hook>, which a platform may set.
-      const platforms: DefaultAlignmentResult['platforms'] = [];
-      for (const pf of af.platformFiles) {
-        const ps = await ctx.src.c(pf);
-        if (!ps || !ps.text.includes(`ppc_md.${it.hook}`)) continue;
-        // [ \t]*, not \s*: at every line start \s* would run on across the blank lines.
-        for (const m of ps.text.matchAll(
-          new RegExp(`^[ \\t]*ppc_md\\.${it.hook}[ \\t]*=[ \\t]*(\\w+)[ \\t]*;`, 'gm'),
-        )) {
-          const fn = ps.fn(m[1]!);
-          const v = fn ? interpretAlignFn(ctx, ps, fn, pciOptions) : null;
-          const platform = /platforms\/([^/]+)\//.exec(pf)?.[1] ?? pf;
-          platforms.push({ platform, alignment: v?.value ?? null, function: m[1]!, file: pf });
-          record(
-            ctx,
-            pf,
-            m[1]!,
-            ps,
-            fn ? [fn] : [],
-            v?.recognised ? '@ALIGN@' : fn ? bodies(ps, [fn]) : '',
-            v?.value,
-            v?.recognised ?? false,
-            [],
-          );
-        }
-      }
-      record(
-        ctx,
-        file,
-        'pcibios_default_alignment',
-        src,
-        defs,
-        it.recognised ? `@HOOK:${it.hook}@` : bodies(src, defs),
-        it.value,
-        it.recognised,
-        field,
-      );
       // The QEMU machine (pseries) sets no hook: the fallback applies; say what PowerNV does.
       const pseries = platforms.find((p) => p.platform === 'pseries');
       const value = pseries?.alignment ?? it.value;
@@ -527,25 +657,12 @@ export async function readDefaultAlignment(
             `; this policy is pseries' (the QEMU machine), where no hook is set and ${file} returns ${describeAlignment(result.value)}`,
           function: p.function,
           file: p.file,
-          fields: field,
+          fields: [...ALIGN],
         });
-    } else {
-      record(
-        ctx,
-        file,
-        'pcibios_default_alignment',
-        src,
-        defs,
-        it.recognised ? '@ALIGN@' : bodies(src, defs),
-        it.value,
-        it.recognised,
-        field,
-      );
-      if (it.recognised && it.value !== null)
-        result = { value: it.value, expr: it.expr, switches: it.switches, platforms: [] };
-    }
+    } else if (it.recognised && it.value !== null)
+      result = { value: it.value, expr: it.expr, switches: it.switches, platforms: [] };
   }
-  ctx.sources['defaultAlignment'] = from;
+  ctx.sources.defaultAlignment = from;
   return result;
 }
 
@@ -585,19 +702,77 @@ export interface ResourceAlignmentResult {
   namedMethod: Method;
   defaultMethod: Method;
   syntax: string[];
-  probeOnly: 'parameter-only' | 'all' | 'none' | 'unknown';
+  probeOnly: ProbeOnly;
   /** Kconfig symbols the alignment functions test, with their default for this arch. */
   kconfig: { symbol: string; onByDefault: boolean | null }[];
 }
 
-export async function readResourceAlignment(
-  ctx: ReadCtx,
-  pciOptions: PciOption[],
-): Promise<ResourceAlignmentResult> {
-  const field = ['resourceAlignment'];
-  const pci = await ctx.src.c(F.pci);
+type ProbeOnly = 'parameter-only' | 'all' | 'none' | 'unknown';
+type Methods = { whenTrue: Method; whenFalse: Method };
+
+function recogniseMethodSwitch(fn: FunctionView): Recognised<Methods | null> {
+  const norm = fn.norm;
+  const sw = findMethodSwitch(norm);
+  const methods = sw ? { whenTrue: sw.whenTrue, whenFalse: sw.whenFalse } : null;
+  return {
+    value: methods,
+    shapes: [
+      {
+        skeleton: sw ? norm.slice(0, sw.start) + '@METHOD@' + norm.slice(sw.end) : norm,
+        read: methods,
+        whole: false,
+      },
+    ],
+    understood: true,
+  };
+}
+
+interface SpecifiedAlignment {
+  /** How the parameter sets *resize for the devices it names (null: not read). */
+  namedResize: boolean | null;
+  syntax: string[];
+  probeOnly: ProbeOnly;
+}
+
+function recogniseSpecified(fn: FunctionView): Recognised<SpecifiedAlignment> {
+  const norm = fn.norm;
+  const rs = [...norm.matchAll(/\*(\w+)=(true|false|1|0);/g)];
+  const namedResize = rs.length === 1 ? rs[0]![2] === 'true' || rs[0]![2] === '1' : null;
+  const masked = norm.replace(/\*(\w+)=(true|false|1|0);/g, '*$1=@R@;');
+  const syntax: string[] = [];
+  if (/"%d%n"/.test(norm) && /'@'/.test(norm)) syntax.push('<order>@');
+  if (/pci_dev_str_match\(/.test(norm))
+    syntax.push(
+      '[<domain>:]<bus>:<dev>.<fn>[/<dev>.<fn>]*',
+      'pci:<vendor>:<device>[:<subvendor>:<subdevice>]',
+    );
+  if (/"all"/.test(norm)) syntax.push('all');
+  const empty = /if\(!(\w+)\|\|!\*\1\)(?:goto \w+|\{)/.exec(norm)?.index ?? -1;
+  const probe = norm.indexOf('PCI_PROBE_ONLY');
+  const probeOnly =
+    probe < 0 ? 'none' : empty < 0 ? 'unknown' : probe > empty ? 'parameter-only' : 'all';
+  return {
+    value: { namedResize, syntax, probeOnly },
+    shapes: [{ skeleton: masked, read: { namedResize }, whole: false }],
+    understood: true,
+  };
+}
+
+function recogniseReassign(fn: FunctionView): Recognised<boolean | null> {
+  const norm = fn.norm;
+  const m = /\bbool (\w+)=(true|false);/.exec(norm);
+  const defaultResize = m ? m[2] === 'true' : null;
+  const masked = norm.replace(/\bbool (\w+)=(true|false);/, 'bool $1=@R@;');
+  return {
+    value: defaultResize,
+    shapes: [{ skeleton: masked, read: { defaultResize }, whole: false }],
+    understood: true,
+  };
+}
+
+export async function readResourceAlignment(ctx: ReadCtx): Promise<ResourceAlignmentResult> {
   const out: ResourceAlignmentResult = {
-    supported: pciOptions.some((o) => o.name === 'resource_alignment'),
+    supported: ctx.pciOptions.some((o) => o.name === 'resource_alignment'),
     namedMethod: 'resize',
     defaultMethod: 'startalign',
     syntax: [],
@@ -605,82 +780,16 @@ export async function readResourceAlignment(
     kconfig: [],
   };
   // pci_request_resource_alignment(): which branch resizes, which sets STARTALIGN.
-  const reqDefs = pci ? pci.functions('pci_request_resource_alignment') : [];
-  let methods: { whenTrue: Method; whenFalse: Method } | null = null;
-  if (pci && reqDefs.length) {
-    const norm = bodies(pci, reqDefs);
-    const sw = findMethodSwitch(norm);
-    methods = sw;
-    record(
-      ctx,
-      F.pci,
-      'pci_request_resource_alignment',
-      pci,
-      reqDefs,
-      sw ? norm.slice(0, sw.start) + '@METHOD@' + norm.slice(sw.end) : norm,
-      sw ? { whenTrue: sw.whenTrue, whenFalse: sw.whenFalse } : null,
-      false,
-      field,
-    );
-  } else record(ctx, F.pci, 'pci_request_resource_alignment', pci, [], '', null, false, field);
-
+  const methods = await readCarrier(ctx, resourceRequest);
   // pci_specified_resource_alignment(): named devices set *resize; PROBE_ONLY; syntax.
-  const specDefs = pci ? pci.functions('pci_specified_resource_alignment') : [];
-  let namedResize: boolean | null = null;
-  if (pci && specDefs.length) {
-    const norm = bodies(pci, specDefs);
-    const rs = [...norm.matchAll(/\*(\w+)=(true|false|1|0);/g)];
-    if (rs.length === 1) namedResize = rs[0]![2] === 'true' || rs[0]![2] === '1';
-    const masked = norm.replace(/\*(\w+)=(true|false|1|0);/g, '*$1=@R@;');
-    record(
-      ctx,
-      F.pci,
-      'pci_specified_resource_alignment',
-      pci,
-      specDefs,
-      masked,
-      { namedResize },
-      false,
-      field,
-    );
-    const syntax: string[] = [];
-    if (/"%d%n"/.test(norm) && /'@'/.test(norm)) syntax.push('<order>@');
-    if (/pci_dev_str_match\(/.test(norm))
-      syntax.push(
-        '[<domain>:]<bus>:<dev>.<fn>[/<dev>.<fn>]*',
-        'pci:<vendor>:<device>[:<subvendor>:<subdevice>]',
-      );
-    if (/"all"/.test(norm)) syntax.push('all');
-    out.syntax = syntax;
-    const empty = /if\(!(\w+)\|\|!\*\1\)(?:goto \w+|\{)/.exec(norm)?.index ?? -1;
-    const probe = norm.indexOf('PCI_PROBE_ONLY');
-    out.probeOnly =
-      probe < 0 ? 'none' : empty < 0 ? 'unknown' : probe > empty ? 'parameter-only' : 'all';
-  } else record(ctx, F.pci, 'pci_specified_resource_alignment', pci, [], '', null, false, field);
-
+  const named = await readCarrier(ctx, resourceSpecified);
+  out.syntax = named.syntax;
+  out.probeOnly = named.probeOnly;
   // pci_reassigndev_resource_alignment(): resize starts false (the arch default is not "named").
-  const reDefs = pci ? pci.functions('pci_reassigndev_resource_alignment') : [];
-  let defaultResize: boolean | null = null;
-  if (pci && reDefs.length) {
-    const norm = bodies(pci, reDefs);
-    const m = /\bbool (\w+)=(true|false);/.exec(norm);
-    if (m) defaultResize = m[2] === 'true';
-    const masked = norm.replace(/\bbool (\w+)=(true|false);/, 'bool $1=@R@;');
-    record(
-      ctx,
-      F.pci,
-      'pci_reassigndev_resource_alignment',
-      pci,
-      reDefs,
-      masked,
-      { defaultResize },
-      false,
-      field,
-    );
-  } else record(ctx, F.pci, 'pci_reassigndev_resource_alignment', pci, [], '', null, false, field);
+  const defaultResize = await readCarrier(ctx, resourceReassign);
 
   if (methods) {
-    out.namedMethod = (namedResize ?? true) ? methods.whenTrue : methods.whenFalse;
+    out.namedMethod = (named.namedResize ?? true) ? methods.whenTrue : methods.whenFalse;
     out.defaultMethod = (defaultResize ?? false) ? methods.whenTrue : methods.whenFalse;
   } else {
     ctx.notes.push({
@@ -688,10 +797,11 @@ export async function readResourceAlignment(
       message: `the resize/STARTALIGN choice was not found in pci_request_resource_alignment() (${F.pci}); the 6.12 methods are assumed`,
       function: 'pci_request_resource_alignment',
       file: F.pci,
-      fields: field,
+      fields: [...RESOURCE],
     });
   }
   // Kconfig symbols anywhere on the alignment path.
+  const pci = await ctx.src.c(F.pci);
   if (pci) {
     const syms = new Set<string>();
     for (const name of [
@@ -707,30 +817,15 @@ export async function readResourceAlignment(
       return { symbol: `CONFIG_${sym}`, onByDefault: k ? boolDefault(k.entry, ctx.arch) : null };
     });
   }
-  ctx.sources['resourceAlignment'] =
-    `${F.pci}: pci_setup() "resource_alignment=", pci_specified_resource_alignment(), pci_request_resource_alignment(), pci_reassigndev_resource_alignment()`;
+  ctx.sources.resourceAlignment = `${F.pci}: pci_setup() "resource_alignment=", pci_specified_resource_alignment(), pci_request_resource_alignment(), pci_reassigndev_resource_alignment()`;
   return out;
 }
 
 // ---------------------------------------------------------------------------
 // x86: does the claim pass drop a STARTALIGN start?
 
-export async function readX86Claim(ctx: ReadCtx): Promise<boolean> {
-  const field = ['x86ClaimDropsStartAlign'];
-  const src = await ctx.src.c(F.i386);
-  const defs = src ? src.functions('pcibios_allocate_dev_resources') : [];
-  ctx.sources['x86ClaimDropsStartAlign'] = `${F.i386}: pcibios_allocate_dev_resources()`;
-  if (!src || !defs.length) {
-    record(ctx, F.i386, 'pcibios_allocate_dev_resources', src, [], '', null, false, field);
-    ctx.notes.push({
-      severity: 'info',
-      message: `pcibios_allocate_dev_resources() not found in ${F.i386}; the x86 claim pass is assumed to drop STARTALIGN starts (as in 6.12)`,
-      file: F.i386,
-      fields: field,
-    });
-    return true;
-  }
-  let s = bodies(src, defs);
+function recogniseX86Claim(fn: FunctionView): Recognised<boolean> {
+  let s = fn.norm;
   let keeps = false;
   let drops = false;
   // Rebase guarded by STARTALIGN (kept) in either polarity, or plain (dropped).
@@ -750,37 +845,25 @@ export async function readX86Claim(ctx: ReadCtx): Promise<boolean> {
   );
   const recognised = keeps || drops;
   const value = recognised ? drops && !keeps : true;
-  record(
-    ctx,
-    F.i386,
-    'pcibios_allocate_dev_resources',
-    src,
-    defs,
-    s,
-    recognised ? { drops: value } : null,
-    false,
-    field,
-  );
-  if (!recognised)
-    ctx.notes.push({
-      severity: 'info',
-      message: `the rebase of failed claims was not found in pcibios_allocate_dev_resources() (${F.i386}); assumed to drop STARTALIGN starts as in 6.12`,
-      function: 'pcibios_allocate_dev_resources',
-      file: F.i386,
-      line: defs[0]!.line,
-      fields: field,
-    });
-  return value;
+  return {
+    value,
+    shapes: [{ skeleton: s, read: recognised ? { drops: value } : null, whole: false }],
+    understood: recognised,
+  };
+}
+
+export async function readX86Claim(ctx: ReadCtx): Promise<boolean> {
+  ctx.sources.x86ClaimDropsStartAlign = `${F.i386}: pcibios_allocate_dev_resources()`;
+  return readCarrier(ctx, x86Claim);
 }
 
 // ---------------------------------------------------------------------------
 // Realloc, SR-IOV, hotplug headroom
 
 export async function readRealloc(ctx: ReadCtx): Promise<'off' | 'auto' | 'on'> {
-  const field = ['realloc'];
+  const field: PolicyField[] = ['realloc'];
   const src = await ctx.src.c(F.setupBus);
-  ctx.sources['realloc'] =
-    `${F.setupBus}: pci_realloc_enable, pci_realloc_detect(); ${F.pciKconfig}: PCI_REALLOC_ENABLE_AUTO`;
+  ctx.sources.realloc = `${F.setupBus}: pci_realloc_enable, pci_realloc_detect(); ${F.pciKconfig}: PCI_REALLOC_ENABLE_AUTO`;
   const init = src?.initializer('pci_realloc_enable') ?? null;
   const known: Record<string, 'off' | 'on' | 'undefined'> = {
     undefined: 'undefined',
@@ -790,22 +873,18 @@ export async function readRealloc(ctx: ReadCtx): Promise<'off' | 'auto' | 'on'> 
     auto_enabled: 'on',
   };
   const v = init === null ? null : (known[init.replace(/\s+/g, '')] ?? null);
-  ctx.functions[shapeKey(F.setupBus, 'pci_realloc_enable')] = {
-    file: F.setupBus,
-    name: 'pci_realloc_enable',
-    found: init !== null,
+  // A variable, not a function: its initialiser is its shape.
+  recordShape(ctx, { file: F.setupBus, name: 'pci_realloc_enable', found: init !== null }, field, {
     skeleton: v ? '@INIT@' : (init ?? ''),
-    value: JSON.stringify(v),
-    recognised: v !== null,
-    fields: field,
-  };
-  await trackOpaque(ctx, F.setupBus, [
-    'pci_realloc_detect',
-    'pci_realloc_enabled',
-    'pci_realloc_get_opt',
-  ]);
-  for (const n of ['pci_realloc_detect', 'pci_realloc_enabled'])
-    ctx.functions[shapeKey(F.setupBus, n)]!.fields = field;
+    read: v,
+    whole: v !== null,
+  });
+  for (const [name, fields] of [
+    ['pci_realloc_detect', field],
+    ['pci_realloc_enabled', field],
+    ['pci_realloc_get_opt', []],
+  ] satisfies [string, PolicyField[]][])
+    await readCarrier(ctx, opaque(F.setupBus, name, fields));
   const k = kconfigEntry(ctx, 'PCI_REALLOC_ENABLE_AUTO');
   const auto = k ? boolDefault(k.entry, ctx.arch) : false;
   if (v === null) {
@@ -821,18 +900,17 @@ export async function readRealloc(ctx: ReadCtx): Promise<'off' | 'auto' | 'on'> 
   return auto ? 'auto' : 'off';
 }
 
-export async function readHotplug(
-  ctx: ReadCtx,
-): Promise<{ io: number; mmio: number; mmioPref: number }> {
-  const fallback = { io: 256, mmio: 2 * 2 ** 20, mmioPref: 2 * 2 ** 20 };
+const HOTPLUG: { key: keyof KernelPolicy['hotplug']; name: string }[] = [
+  { key: 'io', name: 'pci_hotplug_io_size' },
+  { key: 'mmio', name: 'pci_hotplug_mmio_size' },
+  { key: 'mmioPref', name: 'pci_hotplug_mmio_pref_size' },
+];
+
+export async function readHotplug(ctx: ReadCtx): Promise<KernelPolicy['hotplug']> {
+  const fallback: KernelPolicy['hotplug'] = { io: 256, mmio: 2 * 2 ** 20, mmioPref: 2 * 2 ** 20 };
   const out = { ...fallback };
-  const names = {
-    io: 'pci_hotplug_io_size',
-    mmio: 'pci_hotplug_mmio_size',
-    mmioPref: 'pci_hotplug_mmio_pref_size',
-  };
   const where: string[] = [];
-  for (const [key, name] of Object.entries(names) as [keyof typeof out, string][]) {
+  for (const { key, name } of HOTPLUG) {
     let found = false;
     for (const file of [F.pci, F.setupBus]) {
       const src = await ctx.src.c(file);
@@ -853,7 +931,7 @@ export async function readHotplug(
         fields: [`hotplug.${key}`],
       });
   }
-  ctx.sources['hotplug'] = where.join(', ');
+  ctx.sources.hotplug = where.join(', ');
   return out;
 }
 
@@ -912,8 +990,9 @@ export interface VfioResult {
   nonMappableLabels: string[];
 }
 
-export async function readVfio(ctx: ReadCtx): Promise<VfioResult> {
-  const out: VfioResult = {
+/** vfio-pci's mmap rules as in 6.12 (and since v4.16). */
+function vfio6_12(): VfioResult {
+  return {
     subPageMmap: 'exclusive-page',
     msixMappable: true,
     nonMappable: [],
@@ -921,27 +1000,16 @@ export async function readVfio(ctx: ReadCtx): Promise<VfioResult> {
     mmapKconfig: null,
     nonMappableLabels: [],
   };
-  const src = await ctx.src.c(F.vfioCore);
-  const probeFields = ['vfio.subPageMmap', 'vfio.nonMappable', 'vfio.maxMappableBar'];
-  ctx.sources['vfio.subPageMmap'] = `${F.vfioCore}: vfio_pci_probe_mmaps()`;
-  ctx.sources['vfio.nonMappable'] =
-    `${F.vfioCore}: vfio_pci_probe_mmaps() (pdev->non_mappable_bars), fixups in ${F.quirks} and arch code`;
-  ctx.sources['vfio.maxMappableBar'] = `${F.vfioCore}: vfio_pci_probe_mmaps()`;
-  ctx.sources['vfio.msixMappable'] =
-    `${F.vfioCore}: VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, vfio_pci_core_mmap()`;
-  const defs = src ? src.functions('vfio_pci_probe_mmaps') : [];
-  if (!src || !defs.length) {
-    record(ctx, F.vfioCore, 'vfio_pci_probe_mmaps', src, [], '', null, false, probeFields);
-    record(ctx, F.vfioCore, 'vfio_pci_core_mmap', src, [], '', null, false, ['vfio.msixMappable']);
-    ctx.notes.push({
-      severity: 'info',
-      message: `vfio_pci_probe_mmaps() not found in ${F.vfioCore}; the 6.12 vfio mmap rules are assumed`,
-      file: F.vfioCore,
-      fields: [...probeFields, 'vfio.msixMappable'],
-    });
-    return out;
-  }
-  let s = bodies(src, defs);
+}
+
+async function recogniseVfioMmap(
+  probe: FunctionView,
+  mmap: FunctionView,
+  ctx: ReadCtx,
+): Promise<Recognised<VfioResult>> {
+  const src = probe.src!;
+  const out = vfio6_12();
+  let s = probe.norm;
   let kconfigChecked = false;
   let nonMappableChecked = false;
   let cap: number | null = null;
@@ -968,27 +1036,6 @@ export async function readVfio(ctx: ReadCtx): Promise<VfioResult> {
   const subPage = /~PAGE_MASK/.test(s) && /request_resource\(/.test(s);
   out.subPageMmap = subPage ? 'exclusive-page' : 'never';
   out.maxMappableBar = cap;
-  const recognised = full && !capUnknown;
-  record(
-    ctx,
-    F.vfioCore,
-    'vfio_pci_probe_mmaps',
-    src,
-    defs,
-    s,
-    { subPage: out.subPageMmap, cap, nonMappableChecked, kconfigChecked },
-    false,
-    probeFields,
-  );
-  if (!recognised)
-    ctx.notes.push({
-      severity: 'info',
-      message: `vfio_pci_probe_mmaps() (${F.vfioCore}) has a shape the reader does not know${capUnknown ? ' (a size limit it cannot evaluate)' : ''}`,
-      function: 'vfio_pci_probe_mmaps',
-      file: F.vfioCore,
-      line: defs[0]!.line,
-      fields: probeFields,
-    });
   if (nonMappableChecked) {
     const fx = await nonMappableFixups(ctx);
     out.nonMappable = fx.ids;
@@ -999,8 +1046,7 @@ export async function readVfio(ctx: ReadCtx): Promise<VfioResult> {
     out.mmapKconfig = k ? boolDefault(k.entry, ctx.arch) : null;
   }
   // MSI-X: the capability is advertised, and mmap does not refuse the table's range.
-  const mmapDefs = src.functions('vfio_pci_core_mmap');
-  let mm = bodies(src, mmapDefs);
+  let mm = mmap.norm;
   let refusesTable = false;
   for (const m of [
     ...mm.matchAll(/\bif\(([^{};]*msix_(?:bar|offset|size)[^{};]*)\)\{/g),
@@ -1012,18 +1058,29 @@ export async function readVfio(ctx: ReadCtx): Promise<VfioResult> {
   }
   const capAdvertised = /=\s*VFIO_REGION_INFO_CAP_MSIX_MAPPABLE\b/.test(src.text);
   out.msixMappable = capAdvertised && !refusesTable;
-  record(
-    ctx,
-    F.vfioCore,
-    'vfio_pci_core_mmap',
-    src,
-    mmapDefs,
-    mm,
-    { refusesTable, capAdvertised },
-    false,
-    ['vfio.msixMappable'],
-  );
-  return out;
+  return {
+    value: out,
+    shapes: [
+      {
+        skeleton: s,
+        read: { subPage: out.subPageMmap, cap, nonMappableChecked, kconfigChecked },
+        whole: false,
+      },
+      { skeleton: mm, read: { refusesTable, capAdvertised }, whole: false },
+    ],
+    understood: full && !capUnknown,
+    detail: capUnknown ? ' (a size limit it cannot evaluate)' : '',
+  };
+}
+
+export async function readVfio(ctx: ReadCtx): Promise<VfioResult> {
+  ctx.sources['vfio.subPageMmap'] = `${F.vfioCore}: vfio_pci_probe_mmaps()`;
+  ctx.sources['vfio.nonMappable'] =
+    `${F.vfioCore}: vfio_pci_probe_mmaps() (pdev->non_mappable_bars), fixups in ${F.quirks} and arch code`;
+  ctx.sources['vfio.maxMappableBar'] = `${F.vfioCore}: vfio_pci_probe_mmaps()`;
+  ctx.sources['vfio.msixMappable'] =
+    `${F.vfioCore}: VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, vfio_pci_core_mmap()`;
+  return readCarrier(ctx, vfioMmap);
 }
 
 export async function readMsiIsolation(
@@ -1044,69 +1101,41 @@ export async function readMsiIsolation(
 // ---------------------------------------------------------------------------
 // IOMMU groups, SMMUv3
 
-export async function readAcsGrouping(ctx: ReadCtx): Promise<'pre-2025' | 'acs-fix-2025'> {
-  const field = ['acsGrouping'];
-  const src = await ctx.src.c(F.iommu);
-  const defs = src ? src.functions('pci_device_group') : [];
-  ctx.sources['acsGrouping'] = `${F.iommu}: pci_device_group()`;
-  if (!src || !defs.length) {
-    record(ctx, F.iommu, 'pci_device_group', src, [], '', null, false, field);
-    ctx.notes.push({
-      severity: 'info',
-      message: `pci_device_group() not found (${F.iommu}${src ? '' : ' is not in the tree'}); IOMMU grouping assumed as before the 2025 ACS series`,
-      file: F.iommu,
-      fields: field,
-    });
-    return 'pre-2025';
-  }
-  const norm = bodies(src, defs);
+type AcsGrouping = KernelPolicy['acsGrouping'];
+
+function recogniseAcsGrouping(fn: FunctionView): Recognised<AcsGrouping> {
+  const norm = fn.norm;
   // The 2025 series (Jason Gunthorpe, "Fix incorrect iommu_groups with PCIe ACS") groups
   // by bus isolation: pci_device_group() switches on pci_bus_isolated().
   const fix = /\bpci_bus_isolated\(/.test(norm);
   const pre = /\bpci_for_each_dma_alias\(/.test(norm) && /\bpci_acs_path_enabled\(/.test(norm);
   const value = fix ? 'acs-fix-2025' : 'pre-2025';
-  record(ctx, F.iommu, 'pci_device_group', src, defs, norm, value, fix || pre, field);
-  if (!fix && !pre)
-    ctx.notes.push({
-      severity: 'info',
-      message: `pci_device_group() (${F.iommu}) has a shape the reader does not know; grouping assumed as before the 2025 ACS series`,
-      function: 'pci_device_group',
-      file: F.iommu,
-      line: defs[0]!.line,
-      fields: field,
-    });
-  return value;
+  return {
+    value,
+    shapes: [{ skeleton: norm, read: value, whole: fix || pre }],
+    understood: fix || pre,
+  };
+}
+
+export async function readAcsGrouping(ctx: ReadCtx): Promise<AcsGrouping> {
+  ctx.sources.acsGrouping = `${F.iommu}: pci_device_group()`;
+  return readCarrier(ctx, acsGrouping);
+}
+
+function recogniseSmmu(fn: FunctionView): Recognised<boolean> {
+  const src = fn.src!;
+  const raw = fn.defs.map((d) => src.body(d)).join('\n');
+  const rejects = /already in tree/.test(raw) && /-EINVAL|-EBUSY|-EEXIST/.test(raw);
+  return {
+    value: rejects,
+    shapes: [{ skeleton: fn.norm, read: rejects, whole: rejects }],
+    understood: true,
+  };
 }
 
 export async function readSmmu(ctx: ReadCtx): Promise<boolean> {
-  const field = ['smmuRejectsSharedStreamIds'];
-  const src = await ctx.src.c(F.smmuV3);
-  const defs = src ? src.functions('arm_smmu_insert_master') : [];
-  ctx.sources['smmuRejectsSharedStreamIds'] = `${F.smmuV3}: arm_smmu_insert_master()`;
-  if (!src || !defs.length) {
-    record(ctx, F.smmuV3, 'arm_smmu_insert_master', src, [], '', null, false, field);
-    ctx.notes.push({
-      severity: 'info',
-      message: `arm_smmu_insert_master() not found (${F.smmuV3}${src ? '' : ' is not in the tree'}); a second master with a StreamID in use is assumed rejected`,
-      file: F.smmuV3,
-      fields: field,
-    });
-    return true;
-  }
-  const raw = defs.map((d) => src.body(d)).join('\n');
-  const rejects = /already in tree/.test(raw) && /-EINVAL|-EBUSY|-EEXIST/.test(raw);
-  record(
-    ctx,
-    F.smmuV3,
-    'arm_smmu_insert_master',
-    src,
-    defs,
-    bodies(src, defs),
-    rejects,
-    rejects,
-    field,
-  );
-  return rejects;
+  ctx.sources.smmuRejectsSharedStreamIds = `${F.smmuV3}: arm_smmu_insert_master()`;
+  return readCarrier(ctx, smmuInsertMaster);
 }
 
 // ---------------------------------------------------------------------------
@@ -1211,16 +1240,20 @@ export async function readReassignAll(
   return out;
 }
 
-export async function readPreserveConfig(
-  ctx: ReadCtx,
-): Promise<'claims-first' | 'not-honoured' | 'unknown'> {
-  const src = await ctx.src.c(F.probe);
-  const defs = src ? src.functions('pci_host_probe') : [];
-  record(ctx, F.probe, 'pci_host_probe', src, defs, src ? bodies(src, defs) : '', null, false, []);
-  if (!src || !defs.length) return 'unknown';
-  const norm = bodies(src, defs);
-  if (/if\(\w+->preserve_config\)\{?pci_bus_claim_resources\(/.test(norm)) return 'claims-first';
-  return /preserve_config/.test(norm) ? 'unknown' : 'not-honoured';
+type PreserveConfig = PolicyFacts['preserveConfig'];
+
+function recogniseHostProbe(fn: FunctionView): Recognised<PreserveConfig> {
+  const norm = fn.norm;
+  const value = /if\(\w+->preserve_config\)\{?pci_bus_claim_resources\(/.test(norm)
+    ? 'claims-first'
+    : /preserve_config/.test(norm)
+      ? 'unknown'
+      : 'not-honoured';
+  return { value, shapes: [{ skeleton: norm, read: null, whole: false }], understood: true };
+}
+
+export async function readPreserveConfig(ctx: ReadCtx): Promise<PreserveConfig> {
+  return readCarrier(ctx, hostProbe);
 }
 
 export async function readPageSize(

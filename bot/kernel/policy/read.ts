@@ -25,7 +25,7 @@
 //   acsGrouping            pci_device_group(): pci_bus_isolated() is the 2025 ACS series
 //   smmuRejectsSharedStreamIds  arm_smmu_insert_master()
 import type { KernelPolicy } from '../model/policy.js';
-import { describeAlignment } from './expr.js';
+import { describeAlignment } from './alignment.js';
 import {
   ARCH_FILES,
   F,
@@ -49,6 +49,7 @@ import {
   type ReadCtx,
 } from './fields.js';
 import type { Kconfig } from './kconfig.js';
+import { copyField, fieldValue, policyDifferences, type PolicyField } from './paths.js';
 import { clearPolicyCaches, SourceSet, type PolicyTree } from './sources.js';
 import type { FunctionShape, PolicyChange, PolicyNote, PolicyReading } from './types.js';
 import type { Arch } from '../vocabulary.js';
@@ -145,6 +146,7 @@ async function readPolicyUncached(
       [F.pciKconfig, F.vfioKconfig, ...(light ? [] : [af.kconfig])].map((p) => src.kconfig(p)),
     )
   ).filter((k): k is Kconfig => k !== null);
+  const pciOptions = readPciOptions(await src.c(F.pci));
   const ctx: ReadCtx = {
     arch,
     src,
@@ -153,16 +155,16 @@ async function readPolicyUncached(
     functions: {},
     changedPaths: (opts.changedPaths ?? []).filter((p) => !/(^|\/)\.\.?(\/|$)/.test(p)),
     kconfigs,
+    pciOptions,
   };
 
   const version = await readVersion(ctx);
-  const pciOptions = readPciOptions(await src.c(F.pci));
-  const align = await readDefaultAlignment(ctx, pciOptions);
-  const ra = await readResourceAlignment(ctx, pciOptions);
+  const align = await readDefaultAlignment(ctx);
+  const ra = await readResourceAlignment(ctx);
   const x86ClaimDropsStartAlign = await readX86Claim(ctx);
   const realloc = await readRealloc(ctx);
   const iov = kconfigs.some((k) => k.path === F.pciKconfig && k.entries.has('PCI_IOV'));
-  ctx.sources['iov'] = `${F.pciKconfig}: PCI_IOV`;
+  ctx.sources.iov = `${F.pciKconfig}: PCI_IOV`;
   const hotplug = await readHotplug(ctx);
   const vfio = await readVfio(ctx);
   const acsGrouping = await readAcsGrouping(ctx);
@@ -180,7 +182,7 @@ async function readPolicyUncached(
       fields: ['quirks'],
     });
   }
-  ctx.sources['quirks'] = `${F.vfioKconfig}: VFIO_PCI_MMAP`;
+  ctx.sources.quirks = `${F.vfioKconfig}: VFIO_PCI_MMAP`;
 
   const policy: KernelPolicy = {
     name: opts.name ?? version ?? 'unknown',
@@ -264,41 +266,7 @@ export function touchesPolicy(path: string): boolean {
 // ---------------------------------------------------------------------------
 // Comparing two readings
 
-function getPath(obj: unknown, path: string): unknown {
-  return path
-    .split('.')
-    .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
-}
-
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let o = obj;
-  for (const k of parts.slice(0, -1)) o = o[k] as Record<string, unknown>;
-  o[parts[parts.length - 1]!] = structuredClone(value);
-}
-
-const POLICY_FIELDS = [
-  'defaultAlignment',
-  'resourceAlignment',
-  'x86ClaimDropsStartAlign',
-  'realloc',
-  'iov',
-  'hotplug',
-  'vfio.subPageMmap',
-  'vfio.msixMappable',
-  'vfio.nonMappable',
-  'vfio.maxMappableBar',
-  'acsGrouping',
-  'smmuRejectsSharedStreamIds',
-  'quirks',
-];
-
-/** The KernelPolicy fields (dotted paths) that differ between two policies; the name is ignored. */
-export function policyDifferences(a: KernelPolicy, b: KernelPolicy): string[] {
-  return POLICY_FIELDS.filter(
-    (f) => JSON.stringify(getPath(a, f)) !== JSON.stringify(getPath(b, f)),
-  );
-}
+export { policyDifferences };
 
 const missing = (file: string, name: string): FunctionShape => ({
   file,
@@ -330,9 +298,9 @@ function setDiff(before: string[], after: string[]): { added: string[]; removed:
 export function comparePolicyReadings(
   before: PolicyReading,
   after: PolicyReading,
-): { notes: PolicyNote[]; revert: string[] } {
+): { notes: PolicyNote[]; revert: PolicyField[] } {
   const notes: PolicyNote[] = [];
-  const revert = new Set<string>();
+  const revert = new Set<PolicyField>();
   const keys = [...new Set([...Object.keys(before.functions), ...Object.keys(after.functions)])];
   for (const key of keys.sort()) {
     const bs = before.functions[key];
@@ -431,9 +399,9 @@ export async function readPolicyChange(
     name: opts.nameAfter ?? `${before.policy.name}+patched`,
   });
   const { notes, revert } = comparePolicyReadings(before, after);
-  const policy = structuredClone(after.policy) as unknown as Record<string, unknown>;
-  for (const f of revert) setPath(policy, f, getPath(before.policy, f));
-  const adjusted: PolicyReading = { ...after, policy: policy as unknown as KernelPolicy };
+  const policy = structuredClone(after.policy);
+  for (const f of revert) copyField(policy, before.policy, f);
+  const adjusted: PolicyReading = { ...after, policy };
   const changedFields = policyDifferences(before.policy, adjusted.policy);
   return { arch, before, after: adjusted, notes, changed: changedFields.length > 0, changedFields };
 }
@@ -454,7 +422,8 @@ export function describePolicyChange(c: PolicyChange): string[] {
           ? 'x86 claim pass now drops STARTALIGN alignments'
           : 'x86 claim pass keeps STARTALIGN alignments',
       );
-    else out.push(`${f}: ${JSON.stringify(getPath(b, f))} -> ${JSON.stringify(getPath(a, f))}`);
+    else
+      out.push(`${f}: ${JSON.stringify(fieldValue(b, f))} -> ${JSON.stringify(fieldValue(a, f))}`);
   }
   return out;
 }

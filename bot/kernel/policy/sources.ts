@@ -4,7 +4,7 @@
 // the base only parses what the series changed.
 import { createHash } from 'node:crypto';
 import type { TreeReader } from '../../tree/reader.js';
-import { CSource } from './csource.js';
+import { CSource } from '../c/source.js';
 import { parseKconfig, type Kconfig } from './kconfig.js';
 
 /** A TreeReader that may also say blob ids and list directories (bot/tree/reader.ts does). */

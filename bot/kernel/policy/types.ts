@@ -2,6 +2,9 @@
 import type { DefaultAlignment, KernelPolicy } from '../model/policy.js';
 
 import type { Arch } from '../vocabulary.js';
+import type { NoteField, PolicyField } from './paths.js';
+
+export type { NoteField, PolicyField };
 
 export interface PolicyNote {
   severity: 'info' | 'warning';
@@ -9,8 +12,8 @@ export interface PolicyNote {
   function?: string;
   file?: string;
   line?: number;
-  /** KernelPolicy fields the note is about (dotted paths). */
-  fields?: string[];
+  /** KernelPolicy fields the note is about. */
+  fields?: NoteField[];
 }
 
 /**
@@ -29,8 +32,8 @@ export interface FunctionShape {
   value: string;
   /** The whole body is a shape the reader knows (so a change of value explains a change of body). */
   recognised: boolean;
-  /** KernelPolicy fields read from it (dotted paths). */
-  fields: string[];
+  /** KernelPolicy fields read from it. */
+  fields: PolicyField[];
 }
 
 /** A knob that changes the default alignment: a Kconfig symbol, a pci= option, a variable. */
@@ -107,8 +110,8 @@ export interface PolicyReading {
   policy: KernelPolicy;
   /** What the reader had to assume or wants said about this tree (PowerNV, missing files). */
   notes: PolicyNote[];
-  /** Field (dotted path) -> where it was read: `drivers/pci/pci.c: pcibios_default_alignment()`. */
-  sources: Record<string, string>;
+  /** Field -> where it was read: `drivers/pci/pci.c: pcibios_default_alignment()`. */
+  sources: Partial<Record<PolicyField, string>>;
   facts: PolicyFacts;
   /** `file:function` -> its shape, for comparing two readings. */
   functions: Record<string, FunctionShape>;
@@ -123,6 +126,6 @@ export interface PolicyChange {
   notes: PolicyNote[];
   /** Whether the KernelPolicy (name aside) differs. */
   changed: boolean;
-  /** Dotted paths of the KernelPolicy fields that differ. */
-  changedFields: string[];
+  /** The KernelPolicy fields that differ. */
+  changedFields: PolicyField[];
 }

@@ -1,17 +1,29 @@
-// A small, robust reader of C source for the policy reader: it does not parse
-// C, it finds things in it. Comments and string contents are blanked (offsets
-// kept) so that braces and keywords in prose never count; top-level blocks are
-// indexed by brace matching, which is enough to find a function by name, its
-// body, a table initialiser or a top-level variable's initialiser. Everything
-// here is linear in the file size and cached per blob id by the caller.
+// One C file as the policy reader and the rules read it: not parsed, but
+// indexed. Comments and literal contents are blanked (lex.ts) so that braces
+// and keywords in prose never count; the top-level blocks (functions, tables
+// and other braced initialisers, struct/union/enum definitions) are found by
+// brace matching and named from their header. That is enough to find a
+// function by name, its body, a table, a top-level variable's initialiser, or
+// the function a line belongs to. Kernel style is assumed where it makes
+// things cheap (a body closes with `}` in column 0) and checked; anything odd
+// falls back to the whole-file index, or to "not found".
 
-import { lineAt, lineStarts } from '../../util/text.js';
+import { bareCode, blankComments, openParenBefore } from './lex.js';
+import { normaliseBody } from './body.js';
+import { Lines } from './lines.js';
+
+export type CDefKind = 'function' | 'variable' | 'type';
 
 export interface CDef {
-  kind: 'function' | 'variable' | 'type';
+  /** A function, a variable with a braced initialiser (a table, a driver struct), a struct/union/enum tag. */
+  kind: CDefKind;
   name: string;
+  /** A variable declared as an array (`name[] = {`): a table. */
+  array: boolean;
   /** Offset where the declaration's header starts (after the previous top-level item). */
   start: number;
+  /** Offset of the header's first character (its first line is the definition's first line). */
+  headerStart: number;
   /** Offset of the opening brace. */
   open: number;
   /** Offset of the matching closing brace. */
@@ -22,122 +34,108 @@ export interface CDef {
   line: number;
 }
 
-const IDENT = /[A-Za-z_][A-Za-z0-9_]*/y;
-
-/** Spaces for every character but newlines. */
-const spaces = (t: string) => t.replace(/[^\n]/g, ' ');
-
-/** Comments and literals, leftmost first (so a quote in a comment or a slash in a string never counts). */
-const TOKENS = /\/\*[\s\S]*?(?:\*\/|$)|\/\/[^\n]*|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?/g;
-const DIRECTIVE = /^[ \t]*#(?:.*\\\n)*.*$/gm;
+/** A top-level definition by lines, for "which function does line N belong to". */
+export interface Scope {
+  name: string;
+  kind: CDefKind;
+  array: boolean;
+  /** 1-based lines: first line of the header, and the closing brace. */
+  start: number;
+  end: number;
+}
 
 /**
- * Blank comments (everything but newlines becomes a space) and, for `bare`,
- * the contents of string and character literals and whole preprocessor
- * directives too. Offsets and line numbers stay those of the source.
+ * Calls that annotate a function after its parameter list
+ * (`f(void) __must_hold(&lock)`, `__attribute__((...))`): not its name.
  */
-function blank(src: string): { code: string; bare: string } {
-  const code = src.replace(TOKENS, (m) => (m[0] === '/' ? spaces(m) : m));
-  const bare = src
-    .replace(TOKENS, (m) => {
-      if (m[0] === '/') return spaces(m);
-      const q = m[0]!;
-      const closed = m.length > 1 && m.endsWith(q);
-      return q + spaces(m.slice(1, closed ? -1 : undefined)) + (closed ? q : '');
-    })
-    .replace(DIRECTIVE, spaces);
-  return { code, bare };
-}
+const ANNOTATION =
+  /\b(?:__attribute__|__must_hold|__acquires|__releases|__cond_acquires|__cond_releases)\s*\(?$/;
+const NOT_A_FUNCTION = new Set(['if', 'for', 'while', 'switch', 'return', 'sizeof']);
 
-/** Index of the parenthesis matching the one at `close` (scanning backwards), or -1. */
-function openParenBefore(s: string, close: number): number {
-  let depth = 0;
-  for (let i = close; i >= 0; i--) {
-    const ch = s[i];
-    if (ch === ')') depth++;
-    else if (ch === '(') {
-      depth--;
-      if (depth === 0) return i;
-    }
-  }
-  return -1;
-}
-
-function classify(header: string): { kind: CDef['kind']; name: string } | null {
+/** What a top-level block's header declares, or null when it is none of the kinds indexed. */
+function classify(header: string): { kind: CDefKind; name: string; array: boolean } | null {
   const h = header.trimEnd();
   if (h.endsWith('=')) {
-    const m = /([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*=$/.exec(h);
-    return m ? { kind: 'variable', name: m[1]! } : null;
+    const m = /([A-Za-z_]\w*)\s*((?:\[[^\]]*\]\s*)*)=$/.exec(h);
+    return m ? { kind: 'variable', name: m[1]!, array: m[2] !== '' } : null;
   }
-  if (/^\s*(?:typedef\s+)?(?:struct|union|enum)\b[^()]*$/.test(h)) {
-    const m = /(?:struct|union|enum)\s+([A-Za-z_]\w*)\s*$/.exec(h);
-    return { kind: 'type', name: m ? m[1]! : '' };
-  }
-  // A function: the header ends with its parameter list, maybe followed by attributes.
+  // A struct/union/enum definition: the header ends with its tag (anonymous ones are not indexed).
+  const t = /\b(?:struct|union|enum)\s+([A-Za-z_]\w*)$/.exec(h);
+  if (t) return { kind: 'type', name: t[1]!, array: false };
+  // A function: the header ends with its parameter list, maybe followed by annotations.
   const lastClose = h.lastIndexOf(')');
   if (lastClose < 0) return null;
-  const tail = h.slice(lastClose + 1);
-  if (!/^[\sA-Za-z0-9_]*$/.test(tail)) return null;
-  // __attribute__((...)) after the parameters: step over it to the parameter list.
-  let close = lastClose;
-  let open = openParenBefore(h, close);
+  if (!/^[\sA-Za-z0-9_]*$/.test(h.slice(lastClose + 1))) return null;
+  let open = openParenBefore(h, lastClose);
   while (open > 0) {
     const before = h.slice(0, open).trimEnd();
-    if (/__attribute__\s*\(?$/.test(before) || /__attribute__$/.test(before)) {
-      const c2 = before.lastIndexOf(')');
-      if (c2 < 0) return null;
-      close = c2;
-      open = openParenBefore(h, close);
-      continue;
-    }
-    break;
+    if (!ANNOTATION.test(before)) break;
+    const close = before.lastIndexOf(')');
+    if (close < 0) return null;
+    open = openParenBefore(h, close);
   }
   if (open <= 0) return null;
   const m = /([A-Za-z_]\w*)\s*$/.exec(h.slice(0, open));
-  if (!m) return null;
-  const name = m[1]!;
-  if (['if', 'for', 'while', 'switch', 'return', 'sizeof'].includes(name)) return null;
-  return { kind: 'function', name };
+  if (!m || NOT_A_FUNCTION.has(m[1]!)) return null;
+  return { kind: 'function', name: m[1]!, array: false };
+}
+
+/** The first non-blank offset in [from, to), or `to`. */
+function firstNonBlank(s: string, from: number, to: number): number {
+  let i = from;
+  while (i < to && /\s/.test(s[i]!)) i++;
+  return i;
 }
 
 export class CSource {
   readonly path: string;
   readonly text: string;
-  private full: { code: string; bare: string; defs: CDef[] } | null = null;
+  private codeText: string | null = null;
+  private bareText: string | null = null;
+  private index: CDef[] | null = null;
   /** Bodies (comments blanked) of definitions found without indexing the whole file. */
   private localCode = new Map<number, string>();
-  private lineStarts: number[] | null = null;
+  private readonly lines: Lines;
   private macroMap: Map<string, string> | null = null;
-  private topLevelMap: Map<string, string> | null = null;
   private memoMap = new Map<string, unknown>();
 
   constructor(path: string, text: string) {
     this.path = path;
     this.text = text;
+    this.lines = new Lines(text);
   }
 
-  private ensure(): { code: string; bare: string; defs: CDef[] } {
-    if (!this.full) {
-      const { code, bare } = blank(this.text);
-      this.full = { code, bare, defs: [] };
-      this.full.defs = this.index();
-    }
-    return this.full;
-  }
-
-  /** Comments blanked (the whole file is scanned on first use). */
+  /** Comments blanked. */
   get code(): string {
-    return this.ensure().code;
+    return (this.codeText ??= blankComments(this.text));
   }
 
   /** Comments, literal contents and preprocessor directives blanked. */
   get bare(): string {
-    return this.ensure().bare;
+    return (this.bareText ??= bareCode(this.text));
   }
 
-  /** Every top-level definition, in file order. */
+  /** Every top-level definition, in file order (the whole file is indexed on first use). */
   get defs(): CDef[] {
-    return this.ensure().defs;
+    return (this.index ??= this.indexAll());
+  }
+
+  /** The top-level definitions by lines. */
+  scopes(): Scope[] {
+    return this.memo('scopes', () =>
+      this.defs.map((d) => ({
+        name: d.name,
+        kind: d.kind,
+        array: d.array,
+        start: this.lineOf(d.headerStart),
+        end: this.lineOf(d.close),
+      })),
+    );
+  }
+
+  /** 1-based line of an offset. */
+  lineOf(offset: number): number {
+    return this.lines.lineOf(offset);
   }
 
   /**
@@ -186,7 +184,7 @@ export class CSource {
       kind === 'function'
         ? new RegExp(`(?:[A-Za-z_][\\w \\t*]*[ \\t*])?${name}\\s*\\(`, 'y')
         : new RegExp(
-            `(?:\\}\\s*)?(?:[A-Za-z_][\\w \\t*]*[ \\t*])?${name}\\s*(?:\\[[^\\]\\n]*\\]\\s*)*=\\s*\\{`,
+            `(?:\\}\\s*)?(?:[A-Za-z_][\\w \\t*]*[ \\t*])?${name}\\s*((?:\\[[^\\]\\n]*\\]\\s*)*)=\\s*\\{`,
             'y',
           );
     const out: CDef[] = [];
@@ -216,14 +214,15 @@ export class CSource {
       const end = t.indexOf('\n}', open);
       if (end < 0) return null;
       const close = end + 1;
-      const local = blank(t.slice(open, close + 1));
+      const body = t.slice(open, close + 1);
+      const bare = bareCode(body);
       let depth = 0;
-      for (let i = 0; i < local.bare.length; i++) {
-        const ch = local.bare.charCodeAt(i);
+      for (let i = 0; i < bare.length; i++) {
+        const ch = bare.charCodeAt(i);
         if (ch === 123) depth++;
         else if (ch === 125) {
           depth--;
-          if (depth === 0 && i !== local.bare.length - 1) return null;
+          if (depth === 0 && i !== bare.length - 1) return null;
         }
       }
       if (depth !== 0) return null;
@@ -233,11 +232,13 @@ export class CSource {
         t.startsWith(name, lineStart) && lineStart > 0
           ? t.lastIndexOf('\n', lineStart - 2) + 1
           : lineStart;
-      this.localCode.set(open, local.code);
+      this.localCode.set(open, blankComments(body));
       out.push({
         kind,
         name,
+        array: kind === 'variable' && m[1] !== '',
         start,
+        headerStart: firstNonBlank(t, start, open),
         open,
         close,
         weak: /\b__weak\b/.test(t.slice(start, open)),
@@ -247,14 +248,14 @@ export class CSource {
     return out;
   }
 
-  private index(): CDef[] {
+  /** Index every top-level brace block of the file. */
+  private indexAll(): CDef[] {
     const s = this.bare;
     const out: CDef[] = [];
     let depth = 0;
     let itemStart = 0;
     let open = -1;
-    let pendingHeader: { kind: CDef['kind']; name: string; start: number; weak: boolean } | null =
-      null;
+    let pending: { kind: CDefKind; name: string; array: boolean; weak: boolean } | null = null;
     for (let i = 0; i < s.length; i++) {
       const ch = s.charCodeAt(i);
       if (ch === 123 /* { */) {
@@ -262,28 +263,25 @@ export class CSource {
           open = i;
           const header = s.slice(itemStart, i);
           const cls = classify(header);
-          pendingHeader = cls
-            ? { ...cls, start: itemStart, weak: /\b__weak\b/.test(header) }
-            : null;
+          pending = cls ? { ...cls, weak: /\b__weak\b/.test(header) } : null;
         }
         depth++;
       } else if (ch === 125 /* } */) {
         if (depth > 0) depth--;
-        if (depth === 0 && open >= 0) {
-          if (pendingHeader && pendingHeader.name) {
-            const nameAt = s.lastIndexOf(pendingHeader.name, open);
+        if (depth === 0) {
+          if (pending && open >= 0) {
+            const nameAt = pending.name ? s.lastIndexOf(pending.name, open) : -1;
             out.push({
-              kind: pendingHeader.kind,
-              name: pendingHeader.name,
-              start: pendingHeader.start,
+              ...pending,
+              start: itemStart,
+              headerStart: firstNonBlank(s, itemStart, open),
               open,
               close: i,
-              weak: pendingHeader.weak,
               line: this.lineOf(nameAt >= 0 ? nameAt : open),
             });
           }
           open = -1;
-          pendingHeader = null;
+          pending = null;
           itemStart = i + 1;
         }
       } else if (ch === 59 /* ; */ && depth === 0) {
@@ -293,16 +291,10 @@ export class CSource {
     return out;
   }
 
-  /** 1-based line of an offset. */
-  lineOf(offset: number): number {
-    this.lineStarts ??= lineStarts(this.text);
-    return lineAt(this.lineStarts, offset);
-  }
-
   /** Every definition of a function with this name (several under #ifdef), in file order. */
   functions(name: string): CDef[] {
     return this.memo(`fn:${name}`, () => {
-      if (!this.full) {
+      if (!this.index) {
         const quick = this.quickDefs(name, 'function');
         if (quick) return quick;
       }
@@ -318,7 +310,7 @@ export class CSource {
   /** A top-level variable with a braced initialiser (a table, a driver struct), or null. */
   variable(name: string): CDef | null {
     return this.memo(`var:${name}`, () => {
-      if (!this.full) {
+      if (!this.index) {
         const quick = this.quickDefs(name, 'variable');
         if (quick) return quick[0] ?? null;
       }
@@ -428,7 +420,7 @@ export class CSource {
         if (open < 0 || lastBefore(closes, m.index) > open) continue;
         const name = this.memo(`fnAt:${open}`, () => {
           const from = Math.max(t.lastIndexOf('\n}', open - 1), t.lastIndexOf(';\n', open - 1), 0);
-          const cls = classify(blank(t.slice(from + 2, open + 1)).bare);
+          const cls = classify(bareCode(t.slice(from + 2, open + 1)));
           return cls?.kind === 'function' ? cls.name : null;
         });
         if (name) out.add(name);
@@ -437,161 +429,32 @@ export class CSource {
     });
     return all.filter((n) => !except.includes(n));
   }
-
-  /** The top-level definition containing an offset, or null. */
-  defAt(offset: number): CDef | null {
-    let lo = 0;
-    let hi = this.defs.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const d = this.defs[mid]!;
-      if (offset < d.open) hi = mid - 1;
-      else if (offset > d.close) lo = mid + 1;
-      else return d;
-    }
-    return null;
-  }
 }
 
-/** Read one identifier at `pos`, or null. */
-export function identAt(s: string, pos: number): string | null {
-  IDENT.lastIndex = pos;
-  const m = IDENT.exec(s);
-  return m ? m[0] : null;
-}
-
-// ---------------------------------------------------------------------------
-// Normalised bodies: what a change to a function is compared on.
-
-const LOG_CALL =
-  /\b(?:pr_(?:info|warn|warning|err|debug|notice|crit|alert|emerg|cont)|(?:dev|pci|pci_bus|pcie|pci_dev)_(?:info|warn|err|dbg|notice|crit|alert|emerg)|printk)(?:_once|_ratelimited)?\(/g;
-
-/** Index just past the parenthesis group that starts at `open` ('('), or -1. */
-export function skipParens(s: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < s.length; i++) {
-    const ch = s[i];
-    if (ch === '(') depth++;
-    else if (ch === ')') {
-      depth--;
-      if (depth === 0) return i + 1;
-    } else if (ch === '"') {
-      const end = s.indexOf('"', i + 1);
-      if (end < 0) return -1;
-      i = end;
-    }
-  }
-  return -1;
-}
-
-/** Index just past the brace group that starts at `open` ('{'), or -1. */
-export function skipBraces(s: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < s.length; i++) {
-    const ch = s[i];
-    if (ch === '{') depth++;
-    else if (ch === '}') {
-      depth--;
-      if (depth === 0) return i + 1;
-    } else if (ch === '"') {
-      const end = s.indexOf('"', i + 1);
-      if (end < 0) return -1;
-      i = end;
-    }
-  }
-  return -1;
-}
-
-/** Past the statement starting at `at`: a `{...}` block, or up to and including the next `;`. */
-export function skipStatement(s: string, at: number): number {
-  if (s[at] === '{') return skipBraces(s, at);
-  if (s.startsWith('if(', at)) {
-    const afterCond = skipParens(s, at + 2);
-    if (afterCond < 0) return -1;
-    let end = skipStatement(s, afterCond);
-    if (end > 0 && s.startsWith('else', end) && !/\w/.test(s[end + 4] ?? '')) {
-      const e = s[end + 4] === ' ' ? end + 5 : end + 4;
-      end = skipStatement(s, e);
-    }
-    return end;
-  }
-  let depth = 0;
-  for (let i = at; i < s.length; i++) {
-    const ch = s[i];
-    if (ch === '(') depth++;
-    else if (ch === ')') depth--;
-    else if (ch === ';' && depth === 0) return i + 1;
-    else if (ch === '"') {
-      const end = s.indexOf('"', i + 1);
-      if (end < 0) return -1;
-      i = end;
-    }
-  }
-  return -1;
+/** The innermost top-level scope containing a 1-based line, or null. */
+export function scopeAt(scopes: Scope[], line: number): Scope | null {
+  return scopes.find((s) => s.start <= line && line <= s.end) ?? null;
 }
 
 /**
- * A function body reduced to what its behaviour depends on: comments gone,
- * whitespace collapsed (and removed around punctuation), preprocessor lines
- * kept as «...» markers, and logging statements (pr_*, pci_*, dev_* message
- * calls) dropped together with `if`s that only guarded them, so that a reworded
- * message is not a policy change.
+ * CSources by text, for callers that hold texts rather than files (a rule
+ * reads the same few files, before and after, several times for one patch):
+ * a handful of entries is enough.
  */
-export function normaliseBody(code: string): string {
-  const lines = blank(code)
-    .code.split('\n')
-    .map((l) => {
-      const t = l.trim();
-      return t.startsWith('#') ? `«${t.replace(/\s+/g, ' ')}»` : t;
-    });
-  let s = lines
-    .join(' ')
-    .replace(/\s+/g, ' ')
-    .replace(/ ?([{}()[\];,=<>!&|+\-*/?:~^%.]) ?/g, '$1')
-    .trim();
-  s = dropLogging(s);
-  return s;
+const byText = new Map<string, CSource>();
+
+/** The CSource of a text, shared with other callers holding the same text. */
+export function cSourceOf(text: string, path = ''): CSource {
+  let c = byText.get(text);
+  if (!c) {
+    if (byText.size >= 8) byText.delete(byText.keys().next().value!);
+    c = new CSource(path, text);
+    byText.set(text, c);
+  }
+  return c;
 }
 
-function dropLogging(input: string): string {
-  // One pass: each message statement is dropped (or left as `;` after an if/else).
-  let s = '';
-  let last = 0;
-  for (const m of input.matchAll(LOG_CALL)) {
-    const at = m.index;
-    if (at < last) continue;
-    const end = skipParens(input, at + m[0].length - 1);
-    if (end < 0 || input[end] !== ';') continue;
-    s += input.slice(last, at);
-    const prev = s.trimEnd();
-    const ch = prev[prev.length - 1];
-    if (ch === undefined || ch === ';' || ch === '{' || ch === '}' || ch === '»') last = end + 1;
-    else if (ch === ')' || (prev.endsWith('else') && !/\w/.test(prev[prev.length - 5] ?? ''))) {
-      s += ';';
-      last = end + 1;
-    } else {
-      s += input.slice(at, end + 1);
-      last = end + 1;
-    }
-  }
-  s += input.slice(last);
-  // Statements left empty by that: `if(x);`, `if(x){}`, `else;`, `else{}` (a few passes: nesting).
-  for (let pass = 0; pass < 8; pass++) {
-    const before = s;
-    s = s.replace(/\belse ?(?:;|\{\})/g, '');
-    let idx = 0;
-    let out = '';
-    for (const hit of s.matchAll(/\bif\(/g)) {
-      if (hit.index < idx) continue;
-      const afterCond = skipParens(s, hit.index + 2);
-      if (afterCond < 0) continue;
-      const empty = s.startsWith(';', afterCond) ? 1 : s.startsWith('{}', afterCond) ? 2 : 0;
-      if (!empty || s.startsWith('else', afterCond + empty)) continue;
-      out += s.slice(idx, hit.index);
-      idx = afterCond + empty;
-    }
-    s = out + s.slice(idx);
-    if (s === before) break;
-  }
-  return s;
+/** The top-level definitions of a C text, by lines. */
+export function topLevelScopes(text: string): Scope[] {
+  return cSourceOf(text).scopes();
 }
