@@ -1,6 +1,78 @@
-// Lint config: typescript-eslint's recommended rules over the TypeScript sources.
+// Lint config: typescript-eslint's recommended rules over the TypeScript sources,
+// and the import direction between pcibot's folders (DESIGN.md, "Layout").
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import importX, { createNodeResolver } from 'eslint-plugin-import-x';
+
+const root = dirname(fileURLToPath(import.meta.url));
+
+// The layers of production code, lowest first. Each entry (a folder or a
+// file) may import itself and the entries of lower layers: not another entry
+// of its own layer, not a higher layer. The domain (b) is split into tiers so
+// its folders stay acyclic; report sits above analyse, and within the CLI the
+// commands sit above bot/service and below bot/cli.ts. fixtures/, scripts/,
+// test/ and test-slow/ are outside the layers: they may import anything, and
+// production code may import none of them.
+const LAYERS = [
+  { layer: '(a) base', paths: ['bot/util', 'bot/types.ts', 'bot/limits.ts'] },
+  {
+    layer: '(b) domain, tier 1',
+    paths: ['bot/mail', 'bot/kernel/vocabulary.ts', 'bot/kernel/c', 'bot/outbound', 'bot/triggers'],
+  },
+  {
+    layer: '(b) domain, tier 2',
+    paths: ['bot/ingest', 'bot/series', 'bot/tree', 'bot/kernel/model'],
+  },
+  { layer: '(b) domain, tier 3', paths: ['bot/lore', 'bot/kernel/policy'] },
+  { layer: '(b) domain, tier 4', paths: ['bot/verify'] },
+  { layer: '(c) rules', paths: ['rules'] },
+  { layer: '(d) analyse', paths: ['bot/analyse'] },
+  { layer: '(d) report', paths: ['bot/report'] },
+  { layer: '(e) workers', paths: ['workers'] },
+  { layer: '(f) service', paths: ['bot/service'] },
+  { layer: '(f) commands', paths: ['bot/commands'] },
+  { layer: '(f) CLI', paths: ['bot/cli.ts'] },
+];
+const NOT_PRODUCTION = ['fixtures', 'scripts', 'test', 'test-slow'];
+// The one production import of fixtures/: `pcibot rules stats` builds the
+// fixture kernel tree the quiet corpus is written against (its default --tree).
+const FIXTURE_EXCEPTIONS = { 'bot/commands': ['./kernel-tree'] };
+
+// Every folder and file under bot/ (and bot/kernel/) must be in a layer, so a
+// new folder cannot slip past the rule by not being listed.
+const placed = LAYERS.flatMap((l) => l.paths);
+for (const dir of ['bot', 'bot/kernel']) {
+  for (const entry of readdirSync(join(root, dir))) {
+    const p = `${dir}/${entry}`;
+    if (p === 'bot/kernel' || placed.includes(p)) continue;
+    throw new Error(`eslint.config.js: ${p} is in no layer: add it to LAYERS (see DESIGN.md)`);
+  }
+}
+
+const zones = LAYERS.flatMap(({ layer, paths }, i) =>
+  paths.flatMap((target) => {
+    const above = LAYERS.slice(i + 1).flatMap((l) => l.paths);
+    const siblings = paths.filter((p) => p !== target);
+    const message =
+      `${target} is in layer ${layer} and may import only itself and lower layers ` +
+      '(LAYERS in eslint.config.js; DESIGN.md, "Layout").';
+    const from = [...above, ...siblings];
+    return [
+      ...(from.length ? [{ target, from, message }] : []),
+      ...NOT_PRODUCTION.map((from) => ({
+        target,
+        from,
+        ...(from === 'fixtures' && FIXTURE_EXCEPTIONS[target]
+          ? { except: FIXTURE_EXCEPTIONS[target] }
+          : {}),
+        message: `production code (${target}) must not import ${from}/.`,
+      })),
+    ];
+  }),
+);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'dist-*/**', 'node_modules/**', 'fixtures/**/*.js'] },
@@ -18,6 +90,25 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
       'no-control-regex': 'off',
+    },
+  },
+  {
+    // Import direction. The resolver maps the `.js` specifiers of TypeScript
+    // ESM to the `.ts` sources; no-unresolved makes sure it sees every
+    // relative import (an import it cannot resolve would escape the zones).
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [
+        createNodeResolver({
+          extensions: ['.ts', '.js', '.mjs', '.json', '.node'],
+          extensionAlias: { '.js': ['.ts', '.js'] },
+        }),
+      ],
+    },
+    rules: {
+      'import-x/no-restricted-paths': ['error', { basePath: root, zones }],
+      'import-x/no-unresolved': ['error', { ignore: ['^node:'] }],
     },
   },
 );

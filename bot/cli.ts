@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // pcibot's entry point: `pcibot <command> [args]`. Each command lives in
 // bot/commands/<name>.ts; this file only dispatches and turns exceptions into
-// exit codes (2 for usage errors, 70 for internal errors).
+// exit codes (bot/util/exit.ts: EXIT_USAGE for usage errors, EXIT_INTERNAL for
+// internal errors).
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EXIT_USAGE, UsageError, type Command, type CommandIO } from './commands/command.js';
+import { UsageError, type Command, type CommandIO } from './commands/command.js';
+import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './util/exit.js';
 
 /** Command name -> module. Kept explicit so `--help` lists exactly what exists. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
@@ -43,7 +45,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     await help(io);
-    return name ? 0 : EXIT_USAGE;
+    return name ? EXIT_OK : EXIT_USAGE;
   }
   const load = COMMANDS[name];
   if (!load) {
@@ -53,7 +55,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   const cmd = (await load()).default;
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout(cmd.usage.endsWith('\n') ? cmd.usage : cmd.usage + '\n');
-    return 0;
+    return EXIT_OK;
   }
   try {
     return await cmd.run(rest, io);
@@ -65,7 +67,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     io.stderr(
       `pcibot ${name}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );
-    return 70;
+    return EXIT_INTERNAL;
   }
 }
 

@@ -1,9 +1,21 @@
 // The data the pipeline stages hand to each other. Every type here is plain,
 // JSON-serialisable data (no classes, Buffers, Maps or bigints) so that the same
 // stage functions run in one process (`pcibot review`) and as BullMQ jobs whose
-// input and output go through Redis.
+// input and output go through Redis. Beside the types, the few definitions that
+// belong to the data itself: the severity order and a patch's number.
 
 export type Severity = 'error' | 'warning' | 'info';
+
+/** Severity order, most severe first: the one ranking every stage and sink uses. */
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { error: 0, warning: 1, info: 2 };
+
+/** Whether `s` is `min` or more severe (`atLeast('error', 'warning')` is true). */
+export const atLeast = (s: Severity, min: Severity): boolean =>
+  SEVERITY_RANK[s] <= SEVERITY_RANK[min];
+
+/** Sort comparator: most severe first (stable sorts keep the order within a severity). */
+export const bySeverity = (a: { severity: Severity }, b: { severity: Severity }): number =>
+  SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity];
 
 /** Where a message came from, precise enough to find it again by hand. */
 export interface Origin {
@@ -113,6 +125,13 @@ export interface ParseFailure {
   subject?: string;
 }
 
+/**
+ * The number of a patch in its series: M of `[PATCH M/N]`, else its 1-based
+ * position (a lone `[PATCH]` is patch 1). Findings, apply results, replies and
+ * job ids all use this number.
+ */
+export const patchIndex = (patch: Message, pos: number): number => patch.tags.index ?? pos + 1;
+
 export interface Series {
   /** Stable id: derived from the cover letter's (else first patch's) Message-ID. */
   id: string;
@@ -207,8 +226,24 @@ export interface PatchApplyResult {
   conflicts?: ApplyConflict[];
 }
 
-/** Changed paths after applying: path -> blob id in the tree's repository (null = deleted). */
+/**
+ * Changed paths after applying: path -> blob id (null = deleted). A blob is either in
+ * the tree's repository or one applying made, carried in `Applied.objects`.
+ */
 export type TreeOverlay = Record<string, string | null>;
+
+/**
+ * The blobs applying made (never written to the tree's repository), carried with
+ * the Applied state so any process can read the patched files: the contents in
+ * `blobs` order, concatenated, brotli-compressed, base64. A process that got the
+ * Applied state as JSON calls adoptApplied() (bot/tree/objects.ts) before reading.
+ */
+export interface AppliedObjects {
+  encoding: 'brotli-concat-base64';
+  /** [blob id, size in bytes], in the order of `data`. */
+  blobs: [string, number][];
+  data: string;
+}
 
 export interface Applied {
   tree: string;
@@ -224,6 +259,10 @@ export interface Applied {
   overlay: TreeOverlay;
   /** Per patch, the overlay after that patch (for rules that read the tree at that point). */
   overlays: TreeOverlay[];
+  /** Mode of every file in `overlay` (100644, 100755, 120000 = symlink). */
+  modes?: Record<string, string>;
+  /** Blobs of the overlays that are not in the tree's repository (see AppliedObjects). */
+  objects?: AppliedObjects;
 }
 
 export interface Finding {

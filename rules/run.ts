@@ -10,6 +10,10 @@ export interface RuleError {
   error: string;
 }
 
+/** A rule error as pcibot reports it (logs, the result's internalErrors): the one wording. */
+export const ruleErrorText = (e: RuleError): string =>
+  `rule ${e.rule} on patch ${e.patch}: ${e.error}`;
+
 export async function runRules(
   rules: readonly Rule[],
   ctx: RuleContext,

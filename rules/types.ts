@@ -4,21 +4,10 @@
 // and returns findings. Rules never run code from the patch and never trust
 // paths in it: tree access goes through TreeReader, which only reads git objects.
 import type { File as DiffFile } from 'parse-diff';
+import type { TreeReader } from '../bot/tree/reader.js';
 import type { Message, Series, Severity } from '../bot/types.js';
 
-export type { DiffFile };
-
-/** Read-only access to one state of the kernel tree, straight from git objects. */
-export interface TreeReader {
-  /** The commit the state is based on (the patched state overlays changes on it). */
-  readonly commit: string;
-  /** File contents, or null when the path does not exist in this state. */
-  read(path: string): Promise<string | null>;
-  /** Whether the path exists (file) in this state. */
-  exists(path: string): Promise<boolean>;
-  /** Paths of the files directly inside a directory (no recursion), sorted. */
-  list(dir: string): Promise<string[]>;
-}
+export type { DiffFile, TreeReader };
 
 export interface RuleContext {
   series: Series;

@@ -5,6 +5,8 @@
 //   review: `pcibot review` of the bundled 8-patch example on the real 6.12 tree,
 //           against the floor (bare `git apply --cached` of the same patches in a
 //           temporary index), and b4 (`b4 --offline-mode shazam`) when installed.
+//   analyse: the patch checks (whole series, each patch alone) against the series
+//           checks (the model's before/after), and a job's cost to fetch a series.
 //   policy: reading the kernel policy of base and patched trees for one series.
 //   model:  the scenario library at three page sizes, before and after.
 //   rules:  each rule's hit counts over the quiet corpus (precision).
@@ -12,6 +14,8 @@
 //           1 and 2 workers, against the raw git log walk of the same repository.
 //   verify: a one-file patch rebuilt incrementally (x86, warm ccache) and three
 //           scenarios booted in QEMU; build and boot times apart.
+//   conflicts: one patch with 5k/10k/20k failing sections for one file through
+//           applySeries, against one bare `git apply --cached` of it (the floor).
 //   input:  read + parse + assemble (pcibot review without a tree) of 10k, 50k
 //           and 100k messages in three shapes (list traffic, a reply chain, a
 //           flood of unthreaded numbered patches): the per-message time must not
@@ -25,17 +29,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readInputs } from '../bot/ingest/read.js';
 import { isParseFailure, parseMail } from '../bot/mail/parse.js';
-import { measureApplyFloor } from '../bot/tree/apply.js';
+import { measureApplyFloor } from './bench/apply-floor.js';
 import { prepareKernelTree } from '../bot/tree/kernel.js';
 import { cacheDir } from '../bot/util/cache.js';
 import { exampleMbox } from '../fixtures/examples/index.js';
 import { runReview } from '../workers/pipeline.js';
-import { benchModel } from '../rules/model/run.js';
-import { benchIngest } from '../workers/bench-ingest.js';
-import { benchVerifyIncremental } from '../bot/verify/bench.js';
-import { benchPolicyReadExample } from '../bot/tree/policy/bench.js';
+import { benchModel } from './bench/model.js';
+import { benchAnalyse } from './bench/analyse.js';
+import { benchIngest } from './bench/ingest.js';
+import { benchVerifyIncremental } from './bench/verify.js';
+import { benchPolicyReadExample } from './bench/policy.js';
 import { QUIET_CORPUS, ruleStats } from '../bot/commands/rules.js';
 import { buildFixtureTree } from '../fixtures/kernel-tree/build.js';
+import { benchConflicts } from './bench/conflicts.js';
 import { writeSyntheticMbox, type MboxShape } from '../bot/ingest/bench.js';
 import { fileURLToPath } from 'node:url';
 
@@ -107,7 +113,9 @@ async function benchReview(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'pcibot-bench-b4-'));
   try {
     const clone = join(work, 'linux');
-    await exec('git', ['clone', '-q', '--shared', tree, clone]);
+    // A full copy: with --shared (alternates) or hardlinks, git am would freshen
+    // (utime) objects of the kernel tree that it writes again.
+    await exec('git', ['clone', '-q', '--no-hardlinks', tree, clone]);
     const b4Times: number[] = [];
     for (let i = 0; i < Math.min(RUNS, 3); i++) {
       await exec('git', ['-C', clone, 'am', '--abort']).catch(() => {});
@@ -126,6 +134,31 @@ async function benchReview(): Promise<void> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+async function benchAnalyseSplit(): Promise<void> {
+  const { path: tree, commit } = await prepareKernelTree();
+  const r = await benchAnalyse(tree, commit, RUNS);
+  const sum = r.perPatch.reduce((n, p) => n + p.warm, 0);
+  const max = Math.max(...r.perPatch.map((p) => p.warm));
+  console.log(
+    `\n== analyse: where the analyse stage spends its time, ${r.patches}-patch example on the real tree (cold: first run in this process; warm: median of ${RUNS})`,
+  );
+  console.log(
+    `  patch checks, whole series          ${fmt(r.patchChecks.cold).padStart(8)} cold ${fmt(r.patchChecks.warm).padStart(8)} warm`,
+  );
+  console.log(
+    `  patch checks, each patch alone      ${r.perPatch.map((p) => `${p.index}: ${p.warm.toFixed(0)}`).join(', ')} ms warm (sum ${fmt(sum)}, max ${fmt(max)})`,
+  );
+  console.log(
+    `  series checks (model before/after)  ${fmt(r.seriesChecks.cold).padStart(8)} cold ${fmt(r.seriesChecks.warm).padStart(8)} warm`,
+  );
+  console.log(
+    `  a job's fetch of series + applied   ${fmt(r.fetch).padStart(8)}   (${(r.bytes / 1024).toFixed(0)} KiB of JSON from Redis)`,
+  );
+  console.log(
+    `  model data: ${r.model.runs} scenario runs, ${r.model.layouts} distinct layouts, ${(r.model.bytes / 1024).toFixed(0)} KiB of JSON`,
+  );
 }
 
 async function benchModelLibrary(): Promise<void> {
@@ -209,6 +242,19 @@ async function benchRuleStats(): Promise<void> {
     }
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function benchConflictReports(): Promise<void> {
+  console.log(
+    '\n== conflicts: N failing sections for one file (drivers/pci/Kconfig of the fixture tree), one run each',
+  );
+  for (const r of await benchConflicts()) {
+    console.log(
+      `  ${String(r.sections).padStart(6)} sections   applySeries ${fmt(r.applyMs).padStart(9)}` +
+        `   floor: git apply ${fmt(r.floorMs).padStart(8)}   ${(r.applyMs / r.floorMs).toFixed(2)}x` +
+        `   ${((r.applyMs * 1000) / r.sections).toFixed(0)} us/section (${r.conflicts} conflicts reported)`,
+    );
   }
 }
 
@@ -296,11 +342,13 @@ async function benchInput(): Promise<void> {
 
 const benches: Record<string, () => Promise<void>> = {
   review: benchReview,
+  analyse: benchAnalyseSplit,
   policy: benchPolicy,
   model: benchModelLibrary,
   rules: benchRuleStats,
   ingest: benchIngestEpoch,
   verify: benchVerify,
+  conflicts: benchConflictReports,
   input: benchInput,
 };
 const only = process.argv.slice(2);

@@ -5,6 +5,7 @@
 import { main, processIO } from '../bot/cli.js';
 import { prepareKernelTree } from '../bot/tree/kernel.js';
 import { cacheDir } from '../bot/util/cache.js';
+import { EXIT_FINDINGS, EXIT_OK } from '../bot/util/exit.js';
 import { exampleMbox } from '../fixtures/examples/index.js';
 
 const io = processIO();
@@ -19,5 +20,5 @@ io.stderr(
   `pcibot: reviewing the bundled example against ${path}\n  $ pcibot review ${mbox} --tree ${path}\n\n`,
 );
 const code = await main(['review', mbox, '--tree', path, ...process.argv.slice(2)], io);
-// Findings are the point of the example: exit 1 ("error findings") is a success here.
-process.exitCode = code === 1 ? 0 : code;
+// Findings are the point of the example: EXIT_FINDINGS is a success here.
+process.exitCode = code === EXIT_FINDINGS ? EXIT_OK : code;

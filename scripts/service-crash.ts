@@ -21,7 +21,7 @@ import { connectRedis } from '../bot/service/redis.js';
 import { repoRoot } from '../bot/util/paths.js';
 import { SmtpSink } from '../test/service/helpers.js';
 import { buildFixtureSeries } from '../test/service/series.js';
-import { syntheticMessages, writeSyntheticEpoch } from '../workers/bench-ingest.js';
+import { syntheticMessages, writeSyntheticEpoch } from './bench/ingest.js';
 import { messageKey, rawMessageId } from '../workers/jobs.js';
 import { ServiceQueues } from '../workers/queues.js';
 import { ServiceState } from '../workers/state.js';

@@ -57,8 +57,8 @@ export interface ReviewRequest {
   /** 'a' for the automatic review, `t<message key>` for one a maintainer asked for. */
   round: string;
   list: string;
-  /** Versions of one series share the lineage (change-id, else author + title). */
-  lineage: string;
+  /** Versions of one series share a lineage key (bot/series/identity.ts lineageKeys). */
+  lineage: string[];
   /** Review although parts are missing (timeout or trigger). */
   partial: boolean;
   baseCommit?: string | null;
@@ -69,12 +69,9 @@ export interface ReviewRequest {
 export type ApplyJob = ReviewRequest;
 export type ReportJob = ReviewRequest;
 
+/** Analyse one review's series: patch checks, then series checks (one job per review). */
 export interface AnalyseJob {
   reviewKey: string;
-  /** 1-based patch index. */
-  index: number;
-  /** The first child also returns the series-level findings. */
-  first: boolean;
   /** A maintainer asked for these scenarios (`pcibot: scenarios a,b`): the model runs only them. */
   scenarios?: string[];
 }
@@ -100,7 +97,7 @@ export const reviewKeyOf = (seriesId: string, version: number, round: string): s
 export const jobIds = {
   assemble: (bucket: string, what: string) => `as-${bucket}-${what}`,
   apply: (reviewKey: string) => `ap-${reviewKey}`,
-  analyse: (reviewKey: string, index: number) => `an-${reviewKey}-p${index}`,
+  analyse: (reviewKey: string) => `an-${reviewKey}`,
   report: (reviewKey: string) => `rp-${reviewKey}`,
   send: (replyKey: string) => `sd-${replyKey}`,
   verify: (reviewKey: string) => `vf-${reviewKey}`,

@@ -1,24 +1,24 @@
 // The in-process runner behind `pcibot review`: the stages one after another in
-// one process, no Redis. The service mode (workers/queues) calls the same stage
-// functions as jobs; nothing here knows about the CLI or output formats.
+// one process, no Redis. The service mode (workers/processors) calls the same
+// stage functions as jobs, and the same reviewResult() makes each series'
+// result; nothing here knows about the CLI or output formats.
 import { analyseSeries } from '../bot/analyse/analyse.js';
 import { iterateInputs } from '../bot/ingest/read.js';
 import type { InputLimits } from '../bot/limits.js';
 import { isParseFailure, parseMail } from '../bot/mail/parse.js';
+import { reviewResult, type ResultOptions } from '../bot/report/result.js';
 import {
   REVIEW_SCHEMA,
-  type PatchReport,
   type ReviewReport,
+  type ReviewResult,
   type SeriesError,
-  type SeriesReport,
 } from '../bot/report/types.js';
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
-import { anyApplied, applySeries, seriesPatches } from '../bot/tree/apply.js';
+import { applySeries, seriesPatches } from '../bot/tree/apply.js';
 import type {
   Applied,
   Assembly,
-  Finding,
   Message,
   ParseFailure,
   RawMail,
@@ -26,9 +26,11 @@ import type {
   Series,
 } from '../bot/types.js';
 import type { Rule } from '../rules/types.js';
+import type { BootArch } from '../bot/kernel/vocabulary.js';
 import { toolVersion } from '../bot/util/version.js';
 import { gitRepo } from '../bot/tree/git.js';
-import { verifySeries } from '../bot/verify/series.js';
+import { verifyOutcome, verifySeries, type VerifyOutcome } from '../bot/verify/series.js';
+import { whenToVerify } from '../bot/verify/when.js';
 
 export interface Progress {
   stage: 'read' | 'parse' | 'assemble' | 'apply' | 'analyse' | 'verify' | 'done';
@@ -57,11 +59,13 @@ export interface ReviewOptions {
    */
   verify?: {
     only?: string[];
-    arch?: 'x86_64' | 'arm64';
+    arch?: BootArch;
     scenariosDir?: string;
     log?: (line: string) => void;
   };
   onProgress?: (p: Progress) => void;
+  /** What the results report: the severity threshold, quieted rules (default: everything). */
+  result?: ResultOptions;
   /** Input limits (bot/limits.ts); the defaults for any not given. */
   limits?: Partial<InputLimits>;
   /**
@@ -118,11 +122,18 @@ async function assembleEachAlone(
   return out;
 }
 
-const countSeverities = (findings: Finding[]) => ({
-  error: findings.filter((f) => f.severity === 'error').length,
-  warning: findings.filter((f) => f.severity === 'warning').length,
-  info: findings.filter((f) => f.severity === 'info').length,
-});
+/** What the stages' errors change in a series' result: its errors, its notes, its patches' status. */
+function withErrors(result: ReviewResult, series: Series, errors: SeriesError[]): ReviewResult {
+  if (series.warnings?.length) result.warnings = series.warnings;
+  if (series.refused) result.status = 'skipped';
+  if (!errors.length) return result;
+  result.errors = errors;
+  const applyFailed = errors.find((e) => e.stage === 'apply');
+  if (applyFailed)
+    for (const p of result.patches)
+      p.apply ??= { status: 'not-attempted', detail: applyFailed.reason };
+  return result;
+}
 
 export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
   const progress = opts.onProgress ?? (() => {});
@@ -195,7 +206,7 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
   }
 
   const head = opts.tree ? await gitRepo(opts.tree).revParse('HEAD') : null;
-  const seriesReports: SeriesReport[] = [];
+  const results: ReviewResult[] = [];
   const reviewable = (s: Series) => scopes.get(s.id)!.inScope && !s.refused;
   const inScope = assembly.series.filter(reviewable);
   let reviewedCount = 0;
@@ -207,7 +218,13 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
     if (scopeError) errors.push({ stage: 'scope', reason: scopeError });
     if (series.refused) errors.push({ stage: 'assemble', reason: series.refused });
     if (!reviewable(series)) {
-      seriesReports.push({ ...seriesReport(series, scope, null, null, errors), verify: null });
+      results.push(
+        withErrors(
+          reviewResult({ series, scope, applied: null, analysis: null, verify: null }, opts.result),
+          series,
+          errors,
+        ),
+      );
       continue;
     }
     reviewedCount++;
@@ -248,52 +265,42 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
         await opts.hooks?.stage?.('analyse', { seriesId: series.id });
         return analyseSeries({ series, applied, rules: opts.rules, model: opts.model });
       });
-      for (const e of analysis.errors)
-        internalErrors.push({
-          stage: 'analyse',
-          series: series.id,
-          detail: `rule ${e.rule} on patch ${e.patch}: ${e.error}`,
-        });
       for (const d of analysis.diffErrors ?? [])
         errors.push({ stage: 'analyse', patch: d.patch, reason: d.reason });
     } catch (err) {
       errors.push({ stage: 'analyse', reason: `reviewing the series failed: ${errorText(err)}` });
       internalErrors.push({ stage: 'analyse', series: series.id, detail: errorText(err) });
     }
-    let verified: SeriesReport['verify'] = null;
-    if (opts.verify && anyApplied(applied) && analysis) {
+    const decision = whenToVerify(opts.verify !== undefined, applied);
+    let outcome: VerifyOutcome | null = null;
+    if (decision.verify && applied && analysis) {
       const done = reviewedCount - 1;
       progress({ stage: 'verify', done, total: inScope.length, what: series.title });
       const state = applied;
       try {
-        const v = await timed('verify', () => verifySeries({ applied: state, ...opts.verify }));
-        analysis.series.push(...v.findings);
-        verified = {
-          seconds: v.seconds,
-          scenarios: v.scenarios.map(({ name, arch, pageSize, status, reason }) => ({
-            name,
-            arch,
-            pageSize,
-            status,
-            ...(reason ? { reason } : {}),
-          })),
-        };
+        outcome = verifyOutcome(
+          await timed('verify', () => verifySeries({ applied: state, ...opts.verify })),
+        );
       } catch (err) {
         errors.push({ stage: 'verify', reason: `verify failed: ${errorText(err)}` });
         internalErrors.push({ stage: 'verify', series: series.id, detail: errorText(err) });
       }
     }
-    seriesReports.push({
-      ...seriesReport(series, scope, applied, analysis, errors),
-      verify: verified,
-    });
+    const result = withErrors(
+      reviewResult(
+        { series, scope, applied, analysis, verify: { decision, outcome } },
+        opts.result,
+      ),
+      series,
+      errors,
+    );
+    for (const detail of result.internalErrors)
+      internalErrors.push({ stage: 'analyse', series: series.id, detail });
+    results.push(result);
   }
   progress({ stage: 'done', done: inScope.length, total: inScope.length });
 
-  const allFindings = seriesReports.flatMap((s) => [
-    ...s.findings,
-    ...s.patches.flatMap((p) => p.findings),
-  ]);
+  const sum = (k: 'error' | 'warning' | 'info') => results.reduce((n, r) => n + r.counts[k], 0);
   return {
     schema: REVIEW_SCHEMA,
     tool: { name: 'pcibot', version: toolVersion() },
@@ -305,9 +312,9 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
       reviewed: reviewedCount,
       skipped: assembly.series.length - reviewedCount,
       failed: failures.length,
-      findings: countSeverities(allFindings),
+      findings: { error: sum('error'), warning: sum('warning'), info: sum('info') },
     },
-    series: seriesReports,
+    series: results,
     messages: assembly.accounting.map((a) => ({
       messageId: a.messageId,
       subject: a.subject,
@@ -318,59 +325,5 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
     failures,
     internalErrors,
     timing,
-  };
-}
-
-function seriesReport(
-  series: Series,
-  scope: SeriesReport['scope'],
-  applied: Applied | null,
-  analysis: Awaited<ReturnType<typeof analyseSeries>> | null,
-  errors: SeriesError[] = [],
-): Omit<SeriesReport, 'verify'> {
-  const applyFailed = errors.find((e) => e.stage === 'apply');
-  const byMessage = new Map(applied?.patches.map((a) => [a.messageId, a]) ?? []);
-  const patches: PatchReport[] = series.patches.map((p, pos) => {
-    const index = p.tags.index ?? pos + 1;
-    const r = byMessage.get(p.messageId);
-    return {
-      index,
-      messageId: p.messageId,
-      subject: p.subject,
-      title: p.tags.title,
-      apply: r
-        ? {
-            status: r.status,
-            ...(r.detail !== undefined ? { detail: r.detail } : {}),
-            ...(r.conflicts?.length ? { conflicts: r.conflicts } : {}),
-          }
-        : applyFailed
-          ? { status: 'not-attempted', detail: applyFailed.reason }
-          : null,
-      findings: analysis?.perPatch[index] ?? [],
-    };
-  });
-  return {
-    id: series.id,
-    title: series.title,
-    version: series.version,
-    rfc: series.rfc,
-    author: series.author,
-    cover: series.cover
-      ? { messageId: series.cover.messageId, subject: series.cover.subject }
-      : null,
-    expected: series.expected,
-    received: series.patches.length,
-    missing: series.missing,
-    complete: series.complete,
-    supersedes: series.supersedes,
-    baseCommit: series.baseCommit,
-    scope,
-    status: scope.inScope && !series.refused ? 'reviewed' : 'skipped',
-    base: applied?.base ?? null,
-    patches,
-    findings: analysis?.series ?? [],
-    ...(series.warnings?.length ? { warnings: series.warnings } : {}),
-    ...(errors.length ? { errors } : {}),
   };
 }

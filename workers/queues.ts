@@ -5,7 +5,7 @@
 // week so their ids keep deduplicating re-deliveries.
 import { FlowProducer, Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_NAMES, type QueueName } from '../bot/service/config.js';
+import { QUEUE_NAMES, type QueueName } from './config.js';
 import type { RawMail } from '../bot/types.js';
 import { ingestJobId, type IngestJob } from './jobs.js';
 

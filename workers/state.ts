@@ -1,12 +1,18 @@
 // The service's own state in Redis, next to BullMQ's queues: the messages seen
 // (patches and covers in full, everything else as a small record), threads
-// ("buckets") collecting the parts of a series as they arrive, the series,
-// applied results and reviews by review key, the lineage of series versions
-// (to say what v(N-1) findings vN fixes), quiet flags, and counters for
-// /metrics. All keys live under `<prefix>:svc:` and expire after the
-// configured retention.
+// ("buckets") collecting the parts of a series as they arrive, per review key
+// the series, its applied state, analysis, verify outcome, ReviewResult and
+// record (and whether it was dropped), the lineage of series versions (to say
+// what v(N-1) findings vN fixes), series skipped as out of scope, quiet flags,
+// and counters for /metrics. All keys live under `<prefix>:svc:` and expire
+// after the configured retention; processors reach Redis only through this
+// class (and BullMQ's queues).
 import type { Redis } from 'ioredis';
+import type { AnalyseOutput } from '../bot/analyse/analyse.js';
+import { resultJson } from '../bot/report/json.js';
+import type { ReviewResult } from '../bot/report/types.js';
 import type { Applied, Finding, Message, ParseFailure, Series } from '../bot/types.js';
+import type { VerifyOutcome } from '../bot/verify/series.js';
 
 export interface MessageMeta {
   messageId: string;
@@ -137,6 +143,49 @@ export class ServiceState {
   async getApplied(reviewKey: string): Promise<{ applied: Applied | null } | null> {
     return this.getJson<{ applied: Applied | null }>(this.key('applied', reviewKey));
   }
+  putAnalysis(reviewKey: string, a: AnalyseOutput): Promise<void> {
+    return this.setJson(this.key('analysis', reviewKey), a);
+  }
+  getAnalysis(reviewKey: string): Promise<AnalyseOutput | null> {
+    return this.getJson<AnalyseOutput>(this.key('analysis', reviewKey));
+  }
+  putVerify(reviewKey: string, v: VerifyOutcome): Promise<void> {
+    return this.setJson(this.key('verify', reviewKey), v);
+  }
+  getVerify(reviewKey: string): Promise<VerifyOutcome | null> {
+    return this.getJson<VerifyOutcome>(this.key('verify', reviewKey));
+  }
+  /** The ReviewResult, stored as its canonical JSON (bot/report/json.ts resultJson). */
+  async putResult(reviewKey: string, r: ReviewResult): Promise<void> {
+    await this.redis.set(this.key('result', reviewKey), resultJson(r), 'EX', this.ttl);
+  }
+  /** The ReviewResult's JSON exactly as stored. */
+  getResultJson(reviewKey: string): Promise<string | null> {
+    return this.redis.get(this.key('result', reviewKey));
+  }
+  async getResult(reviewKey: string): Promise<ReviewResult | null> {
+    const s = await this.getResultJson(reviewKey);
+    return s === null ? null : (JSON.parse(s) as ReviewResult);
+  }
+  /** A review that is not to happen any more (superseded), with why. */
+  async markDropped(reviewKey: string, why: string): Promise<void> {
+    await this.redis.set(this.key('dropped', reviewKey), why, 'EX', this.ttl);
+  }
+  async isDropped(reviewKey: string): Promise<boolean> {
+    return (await this.redis.exists(this.key('dropped', reviewKey))) === 1;
+  }
+  /** Record a series version as skipped (out of scope); true the first time only. */
+  async markSkipped(seriesId: string, version: number, reason: string): Promise<boolean> {
+    return (
+      (await this.redis.set(
+        this.key('skipped', seriesId, String(version)),
+        reason,
+        'EX',
+        this.ttl,
+        'NX',
+      )) === 'OK'
+    );
+  }
   async putReview(r: ReviewRecord): Promise<void> {
     const m = this.redis.multi();
     m.set(this.key('review', r.reviewKey), JSON.stringify(r), 'EX', this.ttl);
@@ -165,17 +214,29 @@ export class ServiceState {
     return (await this.redis.exists(this.key('scheduled', reviewKey))) === 1;
   }
 
-  // -- lineage (versions of one series)
-  async lineage(lineage: string): Promise<Map<number, LineageEntry>> {
-    const h = await this.redis.hgetall(this.key('lineage', lineage));
-    return new Map(
-      Object.entries(h).map(([v, json]) => [Number(v), JSON.parse(json) as LineageEntry]),
-    );
+  // -- lineage (versions of one series). A series has several lineage keys
+  // (bot/series/identity.ts: change-id, author + titles), as the assembler
+  // folds versions on any of them: entries are written under every key and
+  // read from all of them (the first key's entry wins for a version).
+  async lineage(keys: string | readonly string[]): Promise<Map<number, LineageEntry>> {
+    const out = new Map<number, LineageEntry>();
+    for (const k of typeof keys === 'string' ? [keys] : keys) {
+      const h = await this.redis.hgetall(this.key('lineage', k));
+      for (const [v, json] of Object.entries(h))
+        if (!out.has(Number(v))) out.set(Number(v), JSON.parse(json) as LineageEntry);
+    }
+    return out;
   }
-  async setLineage(lineage: string, version: number, e: LineageEntry): Promise<void> {
+  async setLineage(
+    keys: string | readonly string[],
+    version: number,
+    e: LineageEntry,
+  ): Promise<void> {
     const m = this.redis.multi();
-    m.hset(this.key('lineage', lineage), String(version), JSON.stringify(e));
-    m.expire(this.key('lineage', lineage), this.ttl);
+    for (const k of typeof keys === 'string' ? [keys] : keys) {
+      m.hset(this.key('lineage', k), String(version), JSON.stringify(e));
+      m.expire(this.key('lineage', k), this.ttl);
+    }
     await m.exec();
   }
 

@@ -1,14 +1,19 @@
-// The analyse stage: review rules over each patch, with read access to the tree
-// before and after it. Input and output are plain data so the stage runs the
-// same in-process and in a worker; the tree is opened from its path here.
+// The analyse stage: the patch checks (review rules over each patch, with read
+// access to the tree before and after it), then the series checks (the model's
+// before/after). Input and output are plain data so the stage runs the same
+// in-process and in a worker; the tree is opened from its path here.
 import { allRules } from '../../rules/index.js';
 import { runRules, type RuleError } from '../../rules/run.js';
-import type { Rule, TreeReader } from '../../rules/types.js';
-import { policyBeforeAfter } from '../tree/policy/before-after.js';
-import { anyApplied, isApplied } from '../tree/apply.js';
+import type { Rule } from '../../rules/types.js';
+import {
+  policyBeforeAfter,
+  type ModelBeforeAfter,
+} from '../../rules/series/model-before-after/check.js';
 import { parseUnifiedDiff, type DiffFile } from '../mail/diffparse.js';
-import { openTreeReader } from '../tree/reader.js';
-import type { Applied, Finding, Series } from '../types.js';
+import { anyApplied, isApplied } from '../tree/apply.js';
+import { adoptApplied } from '../tree/objects.js';
+import { openTreeReader, type TreeReader } from '../tree/reader.js';
+import { patchIndex, type Applied, type Finding, type Series } from '../types.js';
 
 export interface AnalyseInput {
   series: Series;
@@ -29,6 +34,8 @@ export interface AnalyseOutput {
   /** Findings about the series as a whole. */
   series: Finding[];
   errors: RuleError[];
+  /** The model's before/after as data; null when it did not run or the policy did not change. */
+  model: ModelBeforeAfter | null;
   /**
    * Patches whose diff the rules could not read (the rules then saw the
    * commit message only): the input's problem, not pcibot's.
@@ -44,12 +51,19 @@ const emptyTree: TreeReader = {
   list: async () => [],
 };
 
-export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput> {
+/** The patch checks: every rule over each patch, with the tree before and after it. */
+export async function patchChecks(
+  input: Pick<AnalyseInput, 'series' | 'applied' | 'rules'>,
+  /** Only these patches (by index); default all. */
+  only?: readonly number[],
+): Promise<Pick<AnalyseOutput, 'perPatch' | 'errors' | 'diffErrors'>> {
   const rules = input.rules ?? allRules;
   const perPatch: Record<number, Finding[]> = {};
   const errors: RuleError[] = [];
   const diffErrors: { patch: number; reason: string }[] = [];
   const { applied } = input;
+  // The blobs applying made travel in the Applied state (a worker got it as JSON).
+  if (applied) adoptApplied(applied);
   const readers = new Map<number, TreeReader>();
   const stateAfter = (i: number): TreeReader => {
     // State after the first i patches (i = 0: the base).
@@ -65,10 +79,11 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
     return r;
   };
   input.series.patches.forEach((p, pos) => {
-    perPatch[p.tags.index ?? pos + 1] = [];
+    if (!only || only.includes(patchIndex(p, pos))) perPatch[patchIndex(p, pos)] = [];
   });
   for (const [pos, patch] of input.series.patches.entries()) {
-    const index = patch.tags.index ?? pos + 1;
+    const index = patchIndex(patch, pos);
+    if (only && !only.includes(index)) continue;
     const result = applied?.patches.find((r) => r.messageId === patch.messageId);
     const ok = result !== undefined && isApplied(result.status);
     const before = stateAfter(pos);
@@ -97,12 +112,26 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
     perPatch[index] = findings;
     errors.push(...e);
   }
-  // The model's before/after: series-level findings (silent when the policy does not change).
+  return { perPatch, errors, ...(diffErrors.length ? { diffErrors } : {}) };
+}
+
+/**
+ * The series checks, after the patch checks: the model's before/after
+ * (series-level findings; silent when the policy does not change).
+ */
+export async function seriesChecks(
+  input: Pick<AnalyseInput, 'series' | 'applied' | 'model'>,
+): Promise<Pick<AnalyseOutput, 'series' | 'errors' | 'model'>> {
+  const { applied } = input;
+  if (applied) adoptApplied(applied);
   const series: Finding[] = [];
+  const errors: RuleError[] = [];
+  let model: ModelBeforeAfter | null = null;
   if (anyApplied(applied) && input.model !== false) {
     try {
       const ba = await policyBeforeAfter(input.series, applied, input.model || {});
       series.push(...ba.findings);
+      model = ba.model;
       for (const e of ba.errors) errors.push({ rule: 'model/before-after', patch: 0, error: e });
     } catch (err) {
       errors.push({
@@ -112,5 +141,18 @@ export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput>
       });
     }
   }
-  return { perPatch, series, errors, ...(diffErrors.length ? { diffErrors } : {}) };
+  return { series, errors, model };
+}
+
+/** The analyse stage: the patch checks, then the series checks. */
+export async function analyseSeries(input: AnalyseInput): Promise<AnalyseOutput> {
+  const patches = await patchChecks(input);
+  const checks = await seriesChecks(input);
+  return {
+    perPatch: patches.perPatch,
+    series: checks.series,
+    errors: [...patches.errors, ...checks.errors],
+    model: checks.model,
+    ...(patches.diffErrors ? { diffErrors: patches.diffErrors } : {}),
+  };
 }

@@ -17,13 +17,6 @@ export interface CommandIO {
   cwd: string;
 }
 
-/** Exit codes shared by all commands. */
-export const EXIT_OK = 0;
-/** Error-severity findings were reported. */
-export const EXIT_FINDINGS = 1;
-/** Bad usage or unreadable input. */
-export const EXIT_USAGE = 2;
-
 export class UsageError extends Error {}
 
 export interface Command {

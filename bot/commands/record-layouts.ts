@@ -7,15 +7,9 @@ import { fixturesDir, repoRoot } from '../util/paths.js';
 import { recordedLayoutName, type RecordedLayout } from '../verify/recorded.js';
 import { loadVerifyScenarios } from '../verify/scenarios.js';
 import { planScenario, verifyScenarios, type ScenarioVerification } from '../verify/verify.js';
-import type { Scenario } from '../../rules/model/scenario.js';
-import {
-  EXIT_FINDINGS,
-  EXIT_OK,
-  EXIT_USAGE,
-  parseCommandArgs,
-  type Command,
-  type CommandIO,
-} from './command.js';
+import type { Scenario } from '../kernel/model/scenario.js';
+import { parseCommandArgs, type Command, type CommandIO } from './command.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
 import { parseArch, parsePageSizes } from './verify.js';
 import { spawnSync } from 'node:child_process';
 

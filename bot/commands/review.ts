@@ -2,19 +2,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runReview, type Progress } from '../../workers/pipeline.js';
+import { renderJson } from '../report/json.js';
 import { renderMarkdown, renderTerminal } from '../report/text.js';
 import { findThreadInMirror } from '../lore/find.js';
 import { resolveTree } from '../tree/kernel.js';
 import type { RawMail } from '../types.js';
-import {
-  EXIT_FINDINGS,
-  EXIT_OK,
-  EXIT_USAGE,
-  UsageError,
-  parseCommandArgs,
-  type Command,
-  type CommandIO,
-} from './command.js';
+import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
 
 const usage = `usage: pcibot review <file.eml | file.mbox | Maildir/ | dir/ | -> ... [options]
        pcibot review --message-id <id> [--mirror DIR] [options]
@@ -33,7 +27,8 @@ options:
   --markdown      print the report as Markdown
   --no-color      no colours in the terminal report
   --progress      show the progress line even when stderr is not a terminal
-  --verify        also build each applied series' kernel and boot the bootable
+  --verify        also build the kernel of each applied series that changes a
+                  file the kernel policy is read from, and boot the bootable
                   scenarios of the library in QEMU (minutes; see pcibot verify):
                   BARs the patched kernel really loses are errors
   --scenarios A,B with --verify: only these scenarios (by name)
@@ -148,7 +143,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   });
   progress.clear();
 
-  if (values.json) io.stdout(JSON.stringify(report, null, 2) + '\n');
+  if (values.json) io.stdout(renderJson(report));
   else if (values.markdown) io.stdout(renderMarkdown(report));
   else
     io.stdout(

@@ -15,14 +15,8 @@ import type { Finding, Severity } from '../types.js';
 import { isApplied } from '../tree/apply.js';
 import { resolveTree } from '../tree/kernel.js';
 import { fixturesDir, repoRoot } from '../util/paths.js';
-import {
-  EXIT_OK,
-  EXIT_USAGE,
-  UsageError,
-  parseCommandArgs,
-  type Command,
-  type CommandIO,
-} from './command.js';
+import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
+import { EXIT_OK, EXIT_USAGE } from '../util/exit.js';
 
 /** The corpus `pcibot rules stats` reads when given no directory. */
 export const QUIET_CORPUS = join(fixturesDir, 'quiet-corpus');

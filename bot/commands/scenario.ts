@@ -3,31 +3,24 @@
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Finding } from '../types.js';
-import { ModelInputError, QemuArgError } from '../../rules/model/errors.js';
-import { FIRMWARE_KINDS, type FirmwareKind } from '../../rules/model/firmware/types.js';
-import { formatLayout } from '../../rules/model/format.js';
-import { checkPastedLayout } from '../../rules/model/lspci.js';
-import { runSeabios } from '../../rules/model/firmware/seabios.js';
-import { buildScenarioMachine } from '../../rules/model/place.js';
+import { ModelInputError, QemuArgError } from '../kernel/model/errors.js';
+import { FIRMWARES, type Firmware } from '../kernel/vocabulary.js';
+import { formatLayout } from '../kernel/model/format.js';
+import { checkPastedLayout } from '../kernel/model/lspci.js';
+import { runSeabios } from '../kernel/model/firmware/seabios.js';
+import { buildScenarioMachine } from '../kernel/model/place.js';
 import {
   compareFirmware,
   parseInfoPci,
   probeInfoPci,
   seabiosDone,
-} from '../../rules/model/qemu-info.js';
-import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../../rules/model/policy.js';
-import { evaluate, runModel } from '../../rules/model/run.js';
-import { loadScenariosLenient, parsePageSizes, type Scenario } from '../../rules/model/scenario.js';
-import { pageLabel } from '../../rules/model/safety.js';
-import {
-  EXIT_FINDINGS,
-  EXIT_OK,
-  EXIT_USAGE,
-  UsageError,
-  parseCommandArgs,
-  type Command,
-  type CommandIO,
-} from './command.js';
+} from '../kernel/model/qemu-info.js';
+import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../kernel/model/policy.js';
+import { evaluate, runModel } from '../kernel/model/run.js';
+import { loadScenariosLenient, parsePageSizes, type Scenario } from '../kernel/model/scenario.js';
+import { pageLabel } from '../kernel/model/safety.js';
+import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
 
 const usage = `usage: pcibot scenario run <file.scenario | dir>... [options]
        pcibot scenario check-lspci <file | dir | -> [--page-size SIZES] [--json]
@@ -43,7 +36,7 @@ firmware-check  run each x86 SeaBIOS scenario in the installed QEMU (firmware on
 
 options:
   --page-size SIZES   page sizes to check, e.g. 4k,16k,64k (default: the scenario's)
-  --firmware NAME     override the firmware: ${FIRMWARE_KINDS.filter((f) => f !== 'ovmf').join(', ')}
+  --firmware NAME     override the firmware: ${FIRMWARES.filter((f) => f !== 'ovmf').join(', ')}
   --policy NAME       kernel policy: ${Object.keys(NAMED_POLICIES).join(', ')} (default 6.12)
   --before NAME       with --after: compare two policies; prints what the change fixes,
   --after NAME          introduces and leaves per scenario and page size
@@ -102,9 +95,9 @@ async function cmdRun(
     throw new UsageError(`--page-size: ${(e as Error).message}`);
   }
   const fw = values['firmware'] as string | undefined;
-  if (fw !== undefined && !FIRMWARE_KINDS.includes(fw as FirmwareKind))
+  if (fw !== undefined && !FIRMWARES.includes(fw as Firmware))
     throw new UsageError(`unknown firmware "${fw}"`);
-  const firmware = fw as FirmwareKind | undefined;
+  const firmware = fw as Firmware | undefined;
   const json = Boolean(values['json']);
   const showLayout = !values['no-layout'];
   const { scenarios, bad } = await loadAll(args, io);
@@ -364,4 +357,3 @@ const command: Command = {
 };
 
 export default command;
-export { EXIT_USAGE };

@@ -1,8 +1,9 @@
 // `pcibot serve`: the HTTP side of the service (health, metrics, queue dashboard).
 import { startHttp } from '../service/http.js';
-import { startService, untilSignal } from '../service/run.js';
+import { startService, untilSignal } from './start-service.js';
 import { ServiceQueues } from '../../workers/queues.js';
-import { EXIT_OK, type Command } from './command.js';
+import { type Command } from './command.js';
+import { EXIT_OK } from '../util/exit.js';
 
 const usage = `usage: pcibot serve [--config FILE]
 

@@ -10,19 +10,12 @@ import {
   verifyScenarios,
   type VerifyReport,
 } from '../verify/verify.js';
-import type { VerifyArch } from '../verify/build.js';
-import type { Layout } from '../../rules/model/layout.js';
-import { placeScenario } from '../../rules/model/place.js';
-import { NAMED_POLICIES } from '../../rules/model/policy.js';
-import {
-  EXIT_FINDINGS,
-  EXIT_OK,
-  EXIT_USAGE,
-  UsageError,
-  parseCommandArgs,
-  type Command,
-  type CommandIO,
-} from './command.js';
+import type { BootArch } from '../kernel/vocabulary.js';
+import type { Layout } from '../kernel/model/layout.js';
+import { placeScenario } from '../kernel/model/place.js';
+import { NAMED_POLICIES } from '../kernel/model/policy.js';
+import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
 
 const usage = `usage: pcibot verify <scenario file | dir | ground-truth .cmd> ... [options]
        pcibot verify <series.mbox | patch.eml> [--tree PATH] [--scenarios A,B] [--json]
@@ -126,7 +119,7 @@ export function parsePageSizes(text: string | undefined): number[] | undefined {
   }
 }
 
-export function parseArch(text: string | undefined): VerifyArch | undefined {
+export function parseArch(text: string | undefined): BootArch | undefined {
   if (text === undefined) return undefined;
   if (text !== 'x86_64' && text !== 'arm64')
     throw new UsageError(`--arch must be x86_64 or arm64, not "${text}"`);

@@ -1,8 +1,9 @@
 // `pcibot worker`: process the service queues until SIGTERM.
 import { startWorkers } from '../../workers/service.js';
-import { QUEUE_NAMES, type QueueName } from '../service/config.js';
-import { startService, untilSignal } from '../service/run.js';
-import { EXIT_OK, UsageError, type Command } from './command.js';
+import { QUEUE_NAMES, type QueueName } from '../../workers/config.js';
+import { startService, untilSignal } from './start-service.js';
+import { UsageError, type Command } from './command.js';
+import { EXIT_OK } from '../util/exit.js';
 
 const usage = `usage: pcibot worker [--config FILE] [--queues ingest,assemble,...]
 

@@ -18,6 +18,8 @@ import type { Origin, ParseFailure, RawMail } from '../types.js';
 import { notAMail } from '../mail/shape.js';
 import { formatBytes, InputError, resolveLimits, type InputLimits } from '../limits.js';
 
+export { describeOrigin } from '../util/origin.js';
+
 export interface ReadResult {
   mails: RawMail[];
   failures: ParseFailure[];
@@ -28,17 +30,6 @@ export type ReadItem = { mail: RawMail } | { failure: ParseFailure };
 export interface ReadOptions {
   stdin?: NodeJS.ReadableStream;
   limits?: Partial<InputLimits>;
-}
-
-/** "file: message 3 (line 120, byte 4711)", for error messages. */
-export function describeOrigin(o: Origin): string {
-  const where: string[] = [];
-  if (o.index !== undefined) where.push(`message ${o.index}`);
-  const at: string[] = [];
-  if (o.line !== undefined) at.push(`line ${o.line}`);
-  if (o.offset !== undefined) at.push(`byte ${o.offset}`);
-  const file = o.file === '-' ? '<stdin>' : o.file;
-  return `${file}${where.length ? ': ' + where.join(' ') : ''}${at.length ? ` (${at.join(', ')})` : ''}`;
 }
 
 /** A separator line as mbox writers emit it: `From <sender> <asctime date>` (or just a sender). */

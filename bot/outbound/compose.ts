@@ -6,6 +6,7 @@
 // re-trigger or silence it. Pure: the same input gives the same message.
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Address, Finding, Message } from '../types.js';
+import { wrapWords } from '../util/text.js';
 
 export const WRAP = 72;
 
@@ -41,22 +42,9 @@ export interface ComposedReply {
   envelope: { from: string; to: string[] };
 }
 
-/** Wrap one paragraph at `width` columns, keeping `indent` on continuation lines. */
-export function wrapParagraph(text: string, width = WRAP, indent = ''): string[] {
-  const words = text.split(/\s+/).filter(Boolean);
-  const lines: string[] = [];
-  let cur = '';
-  for (const w of words) {
-    if (cur === '') cur = (lines.length ? indent : '') + w;
-    else if (cur.length + 1 + w.length <= width) cur += ' ' + w;
-    else {
-      lines.push(cur);
-      cur = indent + w;
-    }
-  }
-  if (cur) lines.push(cur);
-  return lines;
-}
+/** One paragraph for a mail: wrapWords() at `width` (72) columns, `indent` on continuation lines. */
+export const wrapParagraph = (text: string, width = WRAP, indent = ''): string[] =>
+  wrapWords(text, width, '', indent);
 
 export function replySubject(subject: string): string {
   return /^\s*re\s*:/i.test(subject) ? subject.trim() : `Re: ${subject.trim()}`;

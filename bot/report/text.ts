@@ -2,7 +2,14 @@
 // Both list every series (reviewed, then skipped), every patch with how it
 // applied and its findings, and every message that failed, so nothing given to
 // pcibot goes unmentioned.
-import type { ApplyConflict, Finding, Origin, PatchApplyStatus } from '../types.js';
+import {
+  bySeverity,
+  type ApplyConflict,
+  type Finding,
+  type Origin,
+  type PatchApplyStatus,
+} from '../types.js';
+import { wrapLines } from '../util/text.js';
 import type { MessageAccount, ReviewReport, SeriesError, SeriesReport } from './types.js';
 
 export interface TextOptions {
@@ -11,30 +18,11 @@ export interface TextOptions {
   width?: number;
 }
 
-const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
-
 export function originLabel(o: Origin): string {
   let s = o.file;
   if (o.index !== undefined) s += ` #${o.index}`;
   if (o.line !== undefined) s += ` (line ${o.line})`;
   return s;
-}
-
-/** Wrap text at width; explicit line breaks are kept, and a line's own leading spaces indent its continuation. */
-function wrap(text: string, width: number, indent: string): string[] {
-  const out: string[] = [];
-  for (const para of text.split('\n')) {
-    const lead = indent + (/^ */.exec(para)?.[0] ?? '');
-    let line = '';
-    for (const word of para.split(/\s+/).filter(Boolean)) {
-      if (line && lead.length + line.length + 1 + word.length > width) {
-        out.push(lead + line);
-        line = word;
-      } else line = line ? `${line} ${word}` : word;
-    }
-    if (line) out.push(lead + line);
-  }
-  return out;
 }
 
 const STATUS_TEXT: Record<PatchApplyStatus, string> = {
@@ -59,7 +47,7 @@ function location(f: Finding): string {
 }
 
 function sortFindings(fs: Finding[]): Finding[] {
-  return [...fs].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+  return [...fs].sort(bySeverity);
 }
 
 function seriesHeading(s: SeriesReport): string {
@@ -110,6 +98,7 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
     for (const e of s.errors ?? []) out.push(`  ${c('1;31', 'ERROR')} ${seriesErrorText(e)}`);
     for (const w of s.warnings ?? []) out.push(`  note: ${w}`);
     if (s.verify) out.push(`  verify: ${verifySummary(s.verify)}`);
+    else if (s.verifyDecision?.asked) out.push(`  verify: not run: ${s.verifyDecision.reason}`);
     for (const f of sortFindings(s.findings)) pushFinding(f, '  ');
     for (const p of s.patches) {
       const total = s.expected ?? s.patches.length;
@@ -169,7 +158,7 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
     const loc = location(f);
     out.push(`${indent}${sev(f)} ${c('2', f.rule)}${loc ? `  ${loc}` : ''}`);
     out.push(`${indent}  ${f.title}`);
-    out.push(...wrap(f.detail, width, `${indent}  `));
+    out.push(...wrapLines(f.detail, width, `${indent}  `));
   }
 }
 
@@ -222,6 +211,8 @@ export function renderMarkdown(report: ReviewReport): string {
     for (const e of s.errors ?? []) out.push(`- **Error** ${mdEscape(seriesErrorText(e))}`);
     for (const w of s.warnings ?? []) out.push(`- Note: ${mdEscape(w)}`);
     if (s.verify) out.push(`- Verify: ${mdEscape(verifySummary(s.verify))}`);
+    else if (s.verifyDecision?.asked)
+      out.push(`- Verify: not run: ${mdEscape(s.verifyDecision.reason)}`);
     out.push('');
     out.push('| # | patch | applies |', '|---|---|---|');
     for (const p of s.patches) {

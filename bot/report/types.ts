@@ -1,6 +1,13 @@
-// The review report: what `pcibot review --json` prints and what the other
-// formats are rendered from. The schema is versioned; fields are only ever
-// added within a version. Documented in docs/review-json.md.
+// The review result and the report. A ReviewResult is one reviewed series,
+// platform-neutral: made by reviewResult() (result.ts), the same in `pcibot
+// review` and in the service, and rendered by the sinks (terminal, Markdown,
+// JSON, mail). A ReviewReport is what `pcibot review` reviewed in one run: its
+// series' ReviewResults plus the run's accounting. `pcibot review --json`
+// prints the report; the schema is versioned, fields are only ever added
+// within a version. Documented in docs/review-json.md.
+import type { ModelBeforeAfter } from '../../rules/series/model-before-after/check.js';
+import type { VerifyOutcome } from '../verify/series.js';
+import type { VerifyDecision } from '../verify/when.js';
 import type {
   Address,
   Applied,
@@ -10,10 +17,45 @@ import type {
   ParseFailure,
   PatchApplyStatus,
   ScopeDecision,
+  Severity,
   SupersededSeries,
 } from '../types.js';
 
 export const REVIEW_SCHEMA = 'pcibot/review@1';
+
+/** A finding as a review reports it: the Finding, with what sinks need to place and track it. */
+export interface ReportedFinding extends Finding {
+  /**
+   * Stable across versions of a series and re-pushes: a hash of the rule, the
+   * file, the title and the finding's position among equal ones; not of lines
+   * or patch numbers, which move. GitHub comments are updated by it.
+   */
+  fingerprint: string;
+  /**
+   * For a patch finding with a line: that line in the tree with the whole
+   * series applied (`line` is in the tree after its own patch); null when a
+   * later patch rewrote the line or the patch did not apply. Absent when the
+   * finding has no line or the series was not applied.
+   */
+  headLine?: number | null;
+}
+
+/** What identifies a finding from one version of a series to the next. */
+export type FindingIdentity = Pick<Finding, 'rule' | 'file' | 'title'>;
+
+/** The filter a result was made with, and what it left out. */
+export interface ResultFilter {
+  /**
+   * Findings below this severity are not reported, and when no finding
+   * reaches it nothing is (quiet by default); model and verify findings
+   * about the series ride along once something is reported.
+   */
+  minSeverity: Severity;
+  /** Rules silenced (`pcibot: quiet <rule>`); `*` (the whole thread) silences mail, not findings. */
+  quiet: string[];
+  /** Findings not reported: of a quiet rule, or below minSeverity (or alone below it). */
+  dropped: { quiet: number; belowMinSeverity: number };
+}
 
 export interface PatchReport {
   index: number;
@@ -28,7 +70,7 @@ export interface PatchReport {
     detail?: string;
     conflicts?: Applied['patches'][number]['conflicts'];
   } | null;
-  findings: Finding[];
+  findings: ReportedFinding[];
 }
 
 /** Something that went wrong for one series, and at which stage; the rest of the batch went on. */
@@ -39,7 +81,8 @@ export interface SeriesError {
   reason: string;
 }
 
-export interface SeriesReport {
+/** One reviewed (or skipped) series: what every sink renders. */
+export interface ReviewResult {
   id: string;
   title: string;
   version: number;
@@ -58,18 +101,30 @@ export interface SeriesReport {
   base: Applied['base'] | null;
   patches: PatchReport[];
   /** Findings about the series as a whole (e.g. the model's before/after). */
-  findings: Finding[];
-  /** With --verify: what was built and booted, per scenario and page size; null otherwise. */
-  verify: {
-    seconds: number;
-    scenarios: {
-      name: string;
-      arch: string;
-      pageSize: number;
-      status: 'measured' | 'boot-failed' | 'build-failed' | 'model-only';
-      reason?: string;
-    }[];
-  } | null;
+  findings: ReportedFinding[];
+  /** When verified: what was built and booted, per scenario and page size; null otherwise. */
+  verify: Omit<VerifyOutcome, 'findings'> | null;
+  /** Whether the series was to be verified, and why (bot/verify/when.ts); null when skipped. */
+  verifyDecision: VerifyDecision | null;
+  /** Reported findings by severity (series and patches). */
+  counts: { error: number; warning: number; info: number };
+  filter: ResultFilter;
+  /**
+   * The model's before/after as data (the table, every scenario run, the
+   * layouts before and after); null when the policy did not change.
+   */
+  model: ModelBeforeAfter | null;
+  /** The messages the review is of: cover letter, patches, and the older versions it supersedes. */
+  messages: {
+    messageId: string;
+    role: 'cover' | 'patch' | 'superseded';
+    version: number;
+    index?: number;
+  }[];
+  /** Findings of the previous reviewed version that this one no longer has; null when none was reviewed. */
+  fixed: { version: number; findings: FindingIdentity[] } | null;
+  /** pcibot's own problems while reviewing this series (a rule that crashed); never findings. */
+  internalErrors: string[];
   /** What assembly had to guess or work around (unthreaded patches, two different 2/5, ...); absent when nothing. */
   warnings?: string[];
   /**
@@ -78,6 +133,9 @@ export interface SeriesReport {
    */
   errors?: SeriesError[];
 }
+
+/** The name the JSON schema has always used for a series entry. */
+export type SeriesReport = ReviewResult;
 
 export interface MessageAccount {
   messageId: string | null;

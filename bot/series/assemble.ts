@@ -11,9 +11,10 @@
 // costs what 20,000 ordinary messages cost. Hostile shapes (reference cycles,
 // a message replying to itself) end deterministically.
 import { createHash } from 'node:crypto';
-import { describeOrigin } from '../ingest/read.js';
+import { describeOrigin } from '../util/origin.js';
 import { resolveLimits, type InputLimits } from '../limits.js';
 import type { Assembly, Disposition, Message, ParseFailure, Series } from '../types.js';
+import { versionKeys } from './identity.js';
 
 type Kind = 'patch' | 'cover' | 'reply' | 'other';
 
@@ -75,14 +76,6 @@ function time(m: Message): number | null {
     times.set(m, t);
   }
   return t;
-}
-
-function normaliseTitle(title: string): string {
-  return title
-    .toLowerCase()
-    .replace(/\s+/g, ' ')
-    .replace(/[.\s]+$/, '')
-    .trim();
 }
 
 /** The message a message answers: In-Reply-To, else the last reference. */
@@ -466,28 +459,15 @@ export function assembleSeries(
       e.disposition ??= { kind: 'patch', seriesId: id, index: e.msg.tags.index ?? 1 };
   }
 
-  // 4. Versions: same change-id, or same author and title.
+  // 4. Versions: postings sharing a version key (identity.ts: the change-id, or
+  // the author with the series title or the first patch's title).
   const list = [...postings.values()];
   const uf = new UnionFind(list.length);
-  const byChange = new Map<string, number>();
-  const byTitle = new Map<string, number>();
+  const byKey = new Map<string, number>();
   list.forEach((p, i) => {
-    const s = p.series!;
-    if (s.changeId) {
-      const j = byChange.get(s.changeId);
-      if (j === undefined) byChange.set(s.changeId, i);
-      else uf.union(i, j);
-    }
-    // The series title (cover, else first patch), and the first patch's title
-    // too: a v2 sent without the cover letter v1 had still matches on it.
-    const titles = [s.title, s.patches[0]?.tags.title ?? '']
-      .map(normaliseTitle)
-      .filter((t) => t !== '');
-    if (!s.author.address) return;
-    for (const t of new Set(titles)) {
-      const tk = `${s.author.address.toLowerCase()}\0${t}`;
-      const j = byTitle.get(tk);
-      if (j === undefined) byTitle.set(tk, i);
+    for (const k of versionKeys(p.series!)) {
+      const j = byKey.get(k);
+      if (j === undefined) byKey.set(k, i);
       else uf.union(i, j);
     }
   });

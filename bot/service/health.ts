@@ -6,7 +6,7 @@ import { FollowState, isStalled, type MirrorStatus } from '../lore/follow.js';
 import { ReplyLedger } from '../outbound/ledger.js';
 import type { ServiceQueues } from '../../workers/queues.js';
 import { ServiceState } from '../../workers/state.js';
-import type { ServiceConfig } from './config.js';
+import type { ServiceConfig } from '../../workers/config.js';
 
 export interface Health {
   ok: boolean;

@@ -9,7 +9,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { ServiceQueues } from '../../workers/queues.js';
-import type { ServiceConfig } from './config.js';
+import type { ServiceConfig } from '../../workers/config.js';
 import { checkHealth, metricsText } from './health.js';
 
 export interface HttpHandle {

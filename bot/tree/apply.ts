@@ -1,12 +1,15 @@
-// Apply a patch series to a kernel tree without touching the user's checkout:
-// no work tree, no index, no refs. Each series gets a temporary index holding
-// only the paths the series touches (an `ls-tree` of those paths fed to
-// `update-index --index-info`; a full `read-tree` of the 86k-file kernel costs
-// ~0.14 s and every `git apply` would then read and rewrite a 9 MB index), and
-// each patch is applied to it with `git apply --cached`. The blobs git writes
-// land in the repository's object store (loose, unreferenced objects: the only
-// thing this writes to the repository), so the result is an overlay of blob ids
-// that openTreeReader can read.
+// Apply a patch series to a kernel tree without writing anything to it: no work
+// tree, no index, no refs, and no objects. Each series gets a temporary
+// directory holding a scratch git repository (bot/tree/scratch.ts) and a
+// temporary index with only the paths the series touches (their entries read
+// from the base commit's tree objects, their blobs copied into the scratch
+// repository; a full `read-tree` of the 86k-file kernel costs ~0.14 s and every
+// `git apply` would then read and rewrite a 9 MB index). Each patch is applied
+// to it with `git apply --cached -p<N>` in the scratch repository. The result
+// is an overlay of blob ids over the base commit; the blobs applying made
+// travel with the result (bot/tree/objects.ts), and the temporary directory is
+// removed before applySeries returns (or swept by the next process when this
+// one was killed).
 //
 // Per patch, on the state after the earlier patches that applied:
 //   applied        git apply --cached
@@ -14,23 +17,28 @@
 //                  merge of a change that is already there "succeeds" without
 //                  changing anything, which would hide the real answer)
 //   applied-3way   git apply --3way, only when the preimage blobs named in the
-//                  patch's index lines exist in the repository
+//                  patch's index lines exist (in the tree or made by an earlier patch)
 //   conflict       with file, hunk, line and what did not match
-//   malformed      no diff, refused paths (never shown to git), unparsable diff
+//   malformed      no diff, refused paths (never shown to git), unparsable diff,
+//                  and what git made that pcibot does not accept (paths the diff
+//                  does not name, submodules, symlinks leaving the tree, files
+//                  over the size limits): the patch is undone and says why
+//
+// Nothing a patch holds makes applySeries throw: only a tree that is not a
+// repository (or git failing on it) does.
 import { mkdtemp, readdir, rm, readFile, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import type {
-  Applied,
-  ApplyConflict,
-  PatchApplyResult,
-  PatchApplyStatus,
-  TreeOverlay,
-  Series,
-} from '../types.js';
-import { touchedPaths } from '../mail/diffpaths.js';
+import { join, posix, resolve as resolvePath } from 'node:path';
+import type { Applied, PatchApplyResult, PatchApplyStatus, TreeOverlay, Series } from '../types.js';
+import { patchIndex } from '../types.js';
+import { conflictsFrom, errorLines, malformedReason } from './conflicts.js';
+import type { DiffSection } from './diffnames.js';
 import { gitRepo, type GitRepo } from './git.js';
+import { bindOverlays, encodeObjects, type BlobStore } from './objects.js';
+import { APPLY_LIMITS, preparePatch, type PreparedPatch } from './prepare.js';
+import { createScratchRepo, type ScratchRepo } from './scratch.js';
+
+export { APPLY_LIMITS } from './prepare.js';
 
 export interface SeriesPatchInput {
   index: number;
@@ -48,7 +56,6 @@ export interface ApplySeriesInput {
   branches?: string[];
 }
 
-/** Test hooks (not part of the JSON input): called at named points, may throw to force a failure. */
 /** Whether a patch's change is in the patched state (applied directly or by a 3-way merge). */
 export function isApplied(status: PatchApplyStatus): boolean {
   return status === 'applied' || status === 'applied-3way';
@@ -62,12 +69,13 @@ export function anyApplied(applied: Applied | null): applied is Applied {
 /** The patches of an assembled series as applySeries takes them (index from the subject, else position). */
 export function seriesPatches(series: Series): SeriesPatchInput[] {
   return series.patches.map((p, pos) => ({
-    index: p.tags.index ?? pos + 1,
+    index: patchIndex(p, pos),
     messageId: p.messageId,
     diff: p.diff,
   }));
 }
 
+/** Test hooks (not part of the JSON input): called at named points, may throw to force a failure. */
 export interface ApplySeriesHooks {
   stage?: (
     name: 'index-ready' | 'patch-applied',
@@ -78,194 +86,6 @@ export interface ApplySeriesHooks {
 interface IndexEntry {
   mode: string;
   oid: string;
-}
-
-interface Hunk {
-  header: string;
-  oldStart: number;
-  oldLines: number;
-  lines: string[];
-}
-
-interface Section {
-  oldPath: string | null;
-  newPath: string | null;
-  /** Preimage blob id from the `index` line (abbreviated), null for new files or no index line. */
-  oldOid: string | null;
-  hasIndexLine: boolean;
-  hunks: Hunk[];
-}
-
-/** Diff text split into per-file sections and hunks, enough to locate git's complaints. */
-function parseSections(diff: string): Section[] {
-  const sections: Section[] = [];
-  const state: { cur: Section | null; hunk: Hunk | null } = { cur: null, hunk: null };
-  let oldLeft = 0;
-  let newLeft = 0;
-  const strip = (p: string): string | null => {
-    const name = p.replace(/\t.*$/, '').replace(/^"(.*)"$/, '$1');
-    if (name === '/dev/null') return null;
-    return name.replace(/^[ab]\//, '');
-  };
-  const open = (): Section => {
-    const s: Section = {
-      oldPath: null,
-      newPath: null,
-      oldOid: null,
-      hasIndexLine: false,
-      hunks: [],
-    };
-    sections.push(s);
-    state.cur = s;
-    state.hunk = null;
-    return s;
-  };
-  for (const line of diff.split('\n')) {
-    const hunk = state.hunk;
-    if (hunk && (oldLeft > 0 || newLeft > 0)) {
-      const c = line[0];
-      if (line.startsWith('\\')) continue;
-      if (c === ' ' || c === '-' || c === '+' || line === '') {
-        hunk.lines.push(line);
-        if (c !== '+') oldLeft--;
-        if (c !== '-') newLeft--;
-        continue;
-      }
-      oldLeft = newLeft = 0;
-    }
-    const h = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/.exec(line);
-    if (h) {
-      const s = state.cur ?? open();
-      const next: Hunk = {
-        header: line,
-        oldStart: Number(h[1]),
-        oldLines: h[2] === undefined ? 1 : Number(h[2]),
-        lines: [],
-      };
-      s.hunks.push(next);
-      state.hunk = next;
-      oldLeft = next.oldLines;
-      newLeft = h[4] === undefined ? 1 : Number(h[4]);
-      continue;
-    }
-    if (line.startsWith('diff --git ')) {
-      const s = open();
-      const m = /^diff --git "?a\/(.*?)"? "?b\/(.*?)"?$/.exec(line);
-      if (m) {
-        s.oldPath = m[1]!;
-        s.newPath = m[2]!;
-      }
-      continue;
-    }
-    const cur = state.cur;
-    if (line.startsWith('--- ')) {
-      // A "---" header outside a git section (or after its hunks) starts a plain unified diff.
-      const s = cur && cur.hunks.length === 0 ? cur : open();
-      s.oldPath = strip(line.slice(4));
-      state.hunk = null;
-      continue;
-    }
-    if (!cur) continue;
-    if (line.startsWith('+++ ')) {
-      cur.newPath = strip(line.slice(4));
-      continue;
-    }
-    const idx = /^index ([0-9a-f]+)\.\.([0-9a-f]+)/.exec(line);
-    if (idx) {
-      cur.hasIndexLine = true;
-      cur.oldOid = /^0+$/.test(idx[1]!) ? null : idx[1]!;
-      continue;
-    }
-    const rn = /^(rename|copy) (from|to) (.*)$/.exec(line);
-    if (rn) {
-      if (rn[2] === 'from') cur.oldPath = rn[3]!;
-      else cur.newPath = rn[3]!;
-    }
-  }
-  return sections;
-}
-
-/** git's complaints that mean the patch itself is broken, not that the tree differs. */
-const MALFORMED = [
-  /corrupt patch at/,
-  /patch fragment without header/,
-  /lacks filename information/,
-  /bad git-diff/,
-  /inconsistent (?:header lines|new filename|old filename)/,
-  /invalid mode on line/,
-  /recount: unexpected line/,
-  /depends on old contents/,
-  /still has contents/,
-  /corrupt binary patch/,
-  /unrecognized binary patch/,
-  /only garbage at/,
-  /No valid patches in input/,
-  /invalid path '/,
-  /beyond a symbolic link/,
-  /without full index line/,
-  /unable to find filename in patch/,
-  /unsupported.*patch/i,
-];
-
-function gitLineNumber(msg: string): number | null {
-  const m = /(?:at|on) line (\d+)|\(line (\d+)\)|at [^:\s]*:(\d+)/.exec(msg);
-  const n = m?.[1] ?? m?.[2] ?? m?.[3];
-  return n === undefined ? null : Number(n);
-}
-
-function errorLines(stderr: string): string[] {
-  return stderr
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => /^(?:error|fatal):/.test(l))
-    .map((l) => l.replace(/^(?:error|fatal):\s*/, ''));
-}
-
-/** If git refused the patch as unparsable, say why (with the offending diff line). */
-function malformedReason(stderr: string, diff: string): string | null {
-  for (const msg of errorLines(stderr)) {
-    if (!MALFORMED.some((re) => re.test(msg))) continue;
-    const n = gitLineNumber(msg);
-    const text = n !== null ? diff.split('\n')[n - 1] : undefined;
-    return text !== undefined ? `${msg} (diff line ${n}: ${JSON.stringify(text)})` : msg;
-  }
-  return null;
-}
-
-function sectionFor(sections: Section[], file: string): Section[] {
-  return sections.filter((s) => s.oldPath === file || s.newPath === file);
-}
-
-/** Where a hunk stops matching the file: the first preimage line that differs at the expected place. */
-function firstMismatch(hunk: Hunk, content: string | null): string {
-  if (content === null) return 'the file is not in the tree';
-  const fileLines = content.split('\n');
-  if (content.endsWith('\n')) fileLines.pop();
-  const pre = hunk.lines.filter((l) => l[0] !== '+').map((l) => l.slice(1));
-  const start = Math.max(hunk.oldStart - 1, 0);
-  for (let i = 0; i < pre.length; i++) {
-    const at = start + i;
-    if (at >= fileLines.length) {
-      return `expected ${JSON.stringify(pre[i])} at line ${at + 1}, but the file has only ${fileLines.length} lines`;
-    }
-    if (fileLines[at] !== pre[i]) {
-      const loose =
-        fileLines[at]!.replace(/\s+/g, ' ').trim() === pre[i]!.replace(/\s+/g, ' ').trim();
-      return (
-        `expected ${JSON.stringify(pre[i])} at line ${at + 1}, found ${JSON.stringify(fileLines[at])}` +
-        (loose ? ' (differs only in whitespace)' : '') +
-        '; no other position in the file matches either'
-      );
-    }
-  }
-  return 'the context matches here only with surrounding changes git could not place';
-}
-
-interface ApplyState {
-  repo: GitRepo;
-  env: Record<string, string>;
-  indexFile: string;
-  current: Map<string, IndexEntry>;
 }
 
 type IndexState = { entries: Map<string, IndexEntry>; unmerged: string[] };
@@ -336,123 +156,6 @@ async function readIndex(
   return { entries, unmerged };
 }
 
-async function conflictsFrom(
-  stderr: string,
-  sections: Section[],
-  state: ApplyState,
-  files: string[],
-): Promise<ApplyConflict[]> {
-  const out: ApplyConflict[] = [];
-  const failedAt = new Map<string, number>();
-  const content = async (file: string): Promise<string | null> => {
-    const e = state.current.get(file);
-    if (!e) return null;
-    const data = await state.repo.readBlob(e.oid);
-    return data ? data.toString('utf8') : null;
-  };
-  for (const msg of errorLines(stderr)) {
-    let m: RegExpExecArray | null;
-    if ((m = /^patch failed: (.*):(\d+)$/.exec(msg))) {
-      failedAt.set(m[1]!, Number(m[2]));
-      continue;
-    }
-    if ((m = /^(.*): patch does not apply$/.exec(msg))) {
-      const file = m[1]!;
-      const line = failedAt.get(file);
-      if (line === undefined) {
-        out.push({ file, reason: 'patch does not apply' });
-        continue;
-      }
-      const candidates = sectionFor(sections, file).flatMap((s) => s.hunks);
-      const hunk = candidates.find((h) => h.oldStart === line);
-      if (!hunk) {
-        out.push({ file, line, reason: `hunk at line ${line} does not apply` });
-        continue;
-      }
-      const n = candidates.indexOf(hunk) + 1;
-      out.push({
-        file,
-        hunk: hunk.header,
-        line,
-        reason: `hunk #${n} does not apply: ${firstMismatch(hunk, await content(file))}`,
-      });
-      continue;
-    }
-    if ((m = /^(.*): does not exist in index$/.exec(msg))) {
-      out.push({ file: m[1]!, reason: 'the patch changes a file that is not in the tree' });
-      continue;
-    }
-    if ((m = /^(.*): already exists in index$/.exec(msg))) {
-      out.push({ file: m[1]!, reason: 'the patch creates a file that already exists in the tree' });
-      continue;
-    }
-    if ((m = /^(.*): wrong type$/.exec(msg))) {
-      out.push({
-        file: m[1]!,
-        reason: 'the file has a different type in the tree (file, symlink or submodule)',
-      });
-      continue;
-    }
-    if ((m = /^(.*) has type (\d+), expected (\d+)$/.exec(msg))) {
-      out.push({
-        file: m[1]!,
-        reason: `the file has mode ${m[2]} in the tree, the patch expects ${m[3]}`,
-      });
-      continue;
-    }
-    if (
-      (m = /'([^']+)'/.exec(msg)) &&
-      /binary patch|does not match the current contents|is not empty/.test(msg)
-    ) {
-      out.push({ file: m[1]!, reason: msg });
-      continue;
-    }
-    // Anything else git says, attributed to the one file when there is only one.
-    out.push({ file: files.length === 1 ? files[0]! : files.join(', '), reason: msg });
-  }
-  if (out.length === 0) {
-    out.push({
-      file: files.join(', '),
-      reason: stderr.trim().split('\n').pop() || 'git apply failed',
-    });
-  }
-  return out;
-}
-
-/** `index` lines name the preimage blobs; 3-way needs every one of them in the repository. */
-async function threeWayBlocker(repo: GitRepo, sections: Section[]): Promise<string | null> {
-  for (const s of sections) {
-    const file = s.oldPath ?? s.newPath ?? '?';
-    if (s.hunks.length === 0) continue;
-    if (!s.hasIndexLine) return `${file} has no index line`;
-    if (s.oldOid === null) continue;
-    const info = await repo.info(s.oldOid);
-    if (!info || info.type !== 'blob')
-      return `blob ${s.oldOid} (${file} before the patch) is not in the tree`;
-  }
-  return null;
-}
-
-function overlayOf(base: Map<string, IndexEntry>, current: Map<string, IndexEntry>): TreeOverlay {
-  const overlay: TreeOverlay = {};
-  for (const [path, e] of current) {
-    const b = base.get(path);
-    if (!b || b.oid !== e.oid || b.mode !== e.mode) overlay[path] = e.oid;
-  }
-  for (const path of base.keys()) if (!current.has(path)) overlay[path] = null;
-  return Object.fromEntries(
-    Object.entries(overlay).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  );
-}
-
-/** The diff git should see: CRLF-mangled mails (headers ending in \r) are turned back into LF. */
-function normaliseDiff(diff: string): { text: string; note: string | null } {
-  const header = /^(?:diff --git |--- |\+\+\+ |@@ ).*\r$/m;
-  if (header.test(diff))
-    return { text: diff.replace(/\r\n/g, '\n'), note: 'CRLF line endings converted to LF' };
-  return { text: diff, note: null };
-}
-
 async function resolveBase(
   repo: GitRepo,
   baseCommit: string | null | undefined,
@@ -491,51 +194,108 @@ async function resolveBase(
     : { commit: head, how: 'head' };
 }
 
-/** Every proper parent directory of each path (a file there would clash with the new path). */
-function withParents(paths: Iterable<string>): string[] {
-  const all = new Set<string>();
-  for (const p of paths) {
-    all.add(p);
-    const parts = p.split('/');
-    for (let i = 1; i < parts.length; i++) all.add(parts.slice(0, i).join('/'));
+function overlayOf(base: Map<string, IndexEntry>, current: Map<string, IndexEntry>): TreeOverlay {
+  const overlay: TreeOverlay = {};
+  for (const [path, e] of current) {
+    const b = base.get(path);
+    if (!b || b.oid !== e.oid || b.mode !== e.mode) overlay[path] = e.oid;
   }
-  return [...all].sort();
+  for (const path of base.keys()) if (!current.has(path)) overlay[path] = null;
+  return Object.fromEntries(
+    Object.entries(overlay).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
 }
 
-/** Fill a temporary index with the base entries of `paths` (files only); return them. */
-async function seedIndex(
+const dirnameOf = (p: string): string => {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? '' : p.slice(0, i);
+};
+
+/**
+ * The base entries of `paths` and of their parent directories (a file or a
+ * symlink there matters to git: "beyond a symbolic link", D/F clashes), read
+ * from the commit's tree objects through the tree's cat-file child (no paths on
+ * any command line). Returns the entries and the paths that are directories.
+ */
+export async function baseEntries(
   repo: GitRepo,
   commit: string,
-  paths: string[],
-  env: Record<string, string>,
+  paths: Iterable<string>,
 ): Promise<{ entries: Map<string, IndexEntry>; dirs: Set<string> }> {
   const entries = new Map<string, IndexEntry>();
   const dirs = new Set<string>();
-  if (paths.length === 0) return { entries, dirs };
-  const ls = await repo.run(['ls-tree', '-z', '--full-tree', commit, '--', ...withParents(paths)], {
-    env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
-  });
-  if (ls.code !== 0) throw new Error(`git ls-tree ${commit} failed: ${ls.stderr.trim()}`);
-  const keep: string[] = [];
-  for (const rec of ls.stdout.toString('utf8').split('\0')) {
-    const m = /^(\d+) (\w+) ([0-9a-f]+)\t(.*)$/s.exec(rec);
-    if (!m) continue;
-    if (m[2] === 'tree') {
-      dirs.add(m[4]!);
-      continue;
+  const wanted = new Set<string>();
+  const listDirs = new Set<string>();
+  for (const p of paths) {
+    let cur = p;
+    while (cur && !wanted.has(cur)) {
+      wanted.add(cur);
+      cur = dirnameOf(cur);
+      listDirs.add(cur);
     }
-    entries.set(m[4]!, { mode: m[1]!, oid: m[3]! });
-    keep.push(`${rec}\0`);
   }
-  if (keep.length) {
-    const up = await repo.run(['update-index', '-z', '--index-info'], {
+  if (wanted.size === 0) return { entries, dirs };
+  // Top-down, one depth at a time: list a directory only when it exists.
+  const byDepth = new Map<number, string[]>();
+  for (const d of listDirs) {
+    const depth = d === '' ? 0 : d.split('/').length;
+    if (!byDepth.has(depth)) byDepth.set(depth, []);
+    byDepth.get(depth)!.push(d);
+  }
+  for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
+    const level = byDepth.get(depth)!.filter((d) => d === '' || dirs.has(d));
+    const listings = await Promise.all(level.map((d) => repo.readTreeEntries(commit, d)));
+    for (const listing of listings) {
+      for (const e of listing ?? []) {
+        if (!wanted.has(e.path)) continue;
+        if (e.type === 'tree') dirs.add(e.path);
+        else entries.set(e.path, { mode: e.mode, oid: e.oid });
+      }
+    }
+  }
+  return { entries, dirs };
+}
+
+/** Copy the blobs of `entries` from the tree into the scratch repository. */
+export async function copyBlobs(
+  repo: GitRepo,
+  scratch: ScratchRepo,
+  entries: Map<string, IndexEntry>,
+): Promise<void> {
+  const copies: Promise<void>[] = [];
+  for (const [path, e] of entries) {
+    if (e.mode === '160000') continue; // a submodule commit: no object to copy
+    copies.push(
+      repo.readBlob(e.oid).then((data) => {
+        if (data === null) throw new Error(`blob ${e.oid} of ${path} is missing from ${repo.path}`);
+        return scratch.copyBlob(e.oid, data);
+      }),
+    );
+  }
+  await Promise.all(copies);
+}
+
+/** Fill the temporary index with the base entries of `paths` (see baseEntries), blobs copied. */
+export async function seedIndex(
+  repo: GitRepo,
+  scratch: ScratchRepo,
+  commit: string,
+  paths: Iterable<string>,
+  env: Record<string, string>,
+): Promise<{ entries: Map<string, IndexEntry>; dirs: Set<string> }> {
+  const base = await baseEntries(repo, commit, paths);
+  await copyBlobs(repo, scratch, base.entries);
+  const records: string[] = [];
+  for (const [path, e] of base.entries) records.push(`${e.mode} ${e.oid}\t${path}\0`);
+  if (records.length) {
+    const up = await scratch.repo.run(['update-index', '-z', '--index-info'], {
       env,
-      input: keep.join(''),
+      input: records.join(''),
     });
     if (up.code !== 0)
       throw new Error(`git update-index on the temporary index failed: ${up.stderr.trim()}`);
   }
-  return { entries, dirs };
+  return base;
 }
 
 async function snapshot(file: string): Promise<Buffer | null> {
@@ -551,21 +311,71 @@ async function restore(file: string, saved: Buffer | null): Promise<void> {
   else await unlink(file).catch(() => {});
 }
 
-const APPLY = ['apply', '--cached', '--whitespace=nowarn'];
+/** How every patch is applied into the temporary index (and the bench's floor). */
+export const APPLY = ['apply', '--cached', '--whitespace=nowarn'];
+
+/**
+ * `index` lines name the preimage blobs; 3-way needs every one of them. They
+ * may be in the scratch repository (made by an earlier patch of the series) or
+ * in the tree (then they are copied over).
+ */
+async function threeWayBlocker(
+  repo: GitRepo,
+  scratch: ScratchRepo,
+  sections: DiffSection[],
+): Promise<string | null> {
+  const wanted = new Map<string, string>(); // abbreviated preimage id -> a file it is for
+  for (const s of sections) {
+    const file = s.oldPath ?? s.newPath ?? '?';
+    if (s.hunks.length === 0) continue;
+    if (!s.hasIndexLine) return `${file} has no index line`;
+    if (s.oldOid === null) continue;
+    if (!/^[0-9a-f]{4,64}$/.test(s.oldOid))
+      return `${file}: ${JSON.stringify(s.oldOid)} is not a blob id`;
+    if (!wanted.has(s.oldOid)) wanted.set(s.oldOid, file);
+  }
+  // All requests at once (pipelined through the cat-file children), not one round trip each.
+  const ids = [...wanted.keys()];
+  const here = await Promise.all(ids.map((id) => scratch.repo.info(id)));
+  const missing = ids.filter((_, i) => here[i]?.type !== 'blob');
+  const there = await Promise.all(missing.map((id) => repo.info(id)));
+  for (const [i, id] of missing.entries()) {
+    const info = there[i];
+    const data = info?.type === 'blob' ? await repo.readBlob(info.oid) : null;
+    if (!info || data === null)
+      return `blob ${id} (${wanted.get(id)} before the patch) is not in the tree`;
+    await scratch.copyBlob(info.oid, data);
+  }
+  return null;
+}
+
+/** A symlink target that leaves the tree (absolute, or climbing above the top), or null. */
+function escapingTarget(path: string, target: string): string | null {
+  if (target === '' || /[\0-\x1f\x7f]/.test(target)) return 'an empty or control-character target';
+  if (target.startsWith('/')) return `the absolute target ${JSON.stringify(target)}`;
+  const resolved = posix.normalize(posix.join(dirnameOf(path) || '.', target));
+  if (resolved === '..' || resolved.startsWith('../'))
+    return `the target ${JSON.stringify(target)}, outside the tree`;
+  if (resolved.split('/').some((c) => c.toLowerCase() === '.git'))
+    return `the target ${JSON.stringify(target)}, inside .git`;
+  return null;
+}
+
+const MiB = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 let swept = false;
 
 /**
  * A process killed mid-apply (a worker SIGKILLed, OOM) cannot run its finally:
- * its temporary index stays behind. Temp dirs carry the owner's pid; once per
- * process, remove those whose owner is gone.
+ * its temporary directory (index and scratch object store) stays behind. Temp
+ * dirs carry the owner's pid; once per process, remove those whose owner is gone.
  */
 export async function sweepStaleTempDirs(opts: { again?: boolean } = {}): Promise<void> {
   if (swept && !opts.again) return;
   swept = true;
   const names = await readdir(tmpdir()).catch(() => [] as string[]);
   for (const name of names) {
-    const m = /^pcibot-apply-(\d+)-/.exec(name);
+    const m = /^pcibot-(?:apply|floor)-(\d+)-/.exec(name);
     if (!m || Number(m[1]) === process.pid) continue;
     try {
       process.kill(Number(m[1]), 0);
@@ -575,6 +385,9 @@ export async function sweepStaleTempDirs(opts: { again?: boolean } = {}): Promis
     }
   }
 }
+
+/** The object format of a repository, from the length of a commit id. */
+export const objectFormat = (commit: string) => (commit.length === 64 ? 'sha256' : 'sha1');
 
 /** Apply a series patch by patch on a temporary index; see the header comment for the statuses. */
 export async function applySeries(
@@ -588,60 +401,44 @@ export async function applySeries(
   const patches = [...input.patches].sort((a, b) => a.index - b.index);
 
   // Check every patch before git sees any of it.
-  const prepared = patches.map((p) => {
-    if (p.diff === null || p.diff.trim() === '') {
-      return {
-        p,
-        text: '',
-        files: [] as string[],
-        malformed: 'the message carries no diff',
-        note: null,
-      };
-    }
-    const { text, note } = normaliseDiff(p.diff);
-    const touched = touchedPaths(text);
-    if (touched.invalid.length) {
-      const bad = touched.invalid.map((i) => `${JSON.stringify(i.path)} (${i.reason})`).join(', ');
-      return { p, text, files: touched.paths, malformed: `refused path ${bad}`, note };
-    }
-    if (touched.paths.length === 0) {
-      return {
-        p,
-        text,
-        files: [],
-        malformed: 'no file headers (diff --git, ---/+++) in the diff',
-        note,
-      };
-    }
-    return { p, text, files: touched.paths, malformed: null as string | null, note };
-  });
+  const prepared: { p: SeriesPatchInput; x: PreparedPatch }[] = [];
+  for (const p of patches) prepared.push({ p, x: await preparePatch(p.diff, repo, base.commit) });
 
   const results: PatchApplyResult[] = [];
   const overlays: TreeOverlay[] = [];
   let overlay: TreeOverlay = {};
+  let finalEntries = new Map<string, IndexEntry>();
+  const store: BlobStore = new Map();
   await sweepStaleTempDirs();
   const tempDir = await mkdtemp(join(tmpdir(), `pcibot-apply-${process.pid}-`));
+  let scratch: ScratchRepo | null = null;
   try {
+    scratch = await createScratchRepo(tempDir, objectFormat(base.commit));
+    const sr = scratch;
     const indexFile = join(tempDir, 'index');
     const env = { GIT_INDEX_FILE: indexFile };
-    const allPaths = new Set(prepared.filter((x) => !x.malformed).flatMap((x) => x.files));
-    const seeded = await seedIndex(repo, base.commit, [...allPaths], env);
-    const state: ApplyState = { repo, env, indexFile, current: new Map(seeded.entries) };
+    const hashLen = base.commit.length / 2;
+    const allPaths = new Set(prepared.filter(({ x }) => !x.malformed).flatMap(({ x }) => x.files));
+    const seeded = await seedIndex(repo, sr, base.commit, allPaths, env);
+    let current = new Map(seeded.entries);
     await hooks.stage?.('index-ready', { tempDir });
     // Files of patches that did not apply, for "may depend on patch N".
     const failedFiles = new Map<string, number>();
+    // Blobs applying made (not copied from the tree), with their sizes.
+    const made = new Map<string, number>();
+    let madeBytes = 0;
 
-    for (const x of prepared) {
-      const { p, text, files } = x;
+    for (const { p, x } of prepared) {
+      const { text, files } = x;
+      const fileSet = new Set(files);
       const result: PatchApplyResult = {
         index: p.index,
         messageId: p.messageId,
         status: 'malformed',
         files,
       };
-      const notes: string[] = x.note ? [x.note] : [];
       const finish = (r: PatchApplyResult) => {
-        if (notes.length) r.detail = [r.detail, ...notes].filter(Boolean).join('; ');
+        if (x.notes.length) r.detail = [r.detail, ...x.notes].filter(Boolean).join('; ');
         results.push(r);
         overlays.push(overlay);
         if (r.status === 'conflict' || r.status === 'malformed') {
@@ -652,7 +449,6 @@ export async function applySeries(
         finish({ ...result, detail: x.malformed });
         continue;
       }
-      const sections = parseSections(text);
       // The temporary index holds only the series' paths, so git cannot see that a
       // path the patch writes as a file is a directory in the tree: check here.
       const clash = files.filter((f) => seeded.dirs.has(f));
@@ -669,16 +465,82 @@ export async function applySeries(
         });
         continue;
       }
+      const apply = [...APPLY, `-p${x.strip}`];
 
-      const accept = async (status: 'applied' | 'applied-3way'): Promise<boolean> => {
-        const { entries, unmerged } = await readIndex(repo, env, base.commit.length / 2);
+      /** What git made that pcibot does not take (stray paths, modes, sizes, symlinks), or the new blob sizes. */
+      const refusal = async (
+        changed: TreeOverlay,
+        entries: Map<string, IndexEntry>,
+      ): Promise<{ why: string } | { sizes: Map<string, number> }> => {
+        const stray = Object.keys(changed).filter((f) => !fileSet.has(f));
+        if (stray.length) {
+          const list = stray.slice(0, 5).map((f) => JSON.stringify(f));
+          const more = stray.length > 5 ? ` and ${stray.length - 5} more` : '';
+          return {
+            why: `git changed paths the diff headers do not name (${list.join(', ')}${more})`,
+          };
+        }
+        const sizes = new Map<string, number>();
+        const fresh: { path: string; oid: string; mode: string }[] = [];
+        for (const [path, oid] of Object.entries(changed)) {
+          if (oid === null) continue;
+          const mode = entries.get(path)!.mode;
+          if (mode !== '100644' && mode !== '100755' && mode !== '120000')
+            return {
+              why: `${path}: mode ${mode} (pcibot accepts files, executables and symlinks)`,
+            };
+          if (sr.copied.has(oid) || made.has(oid)) continue;
+          fresh.push({ path, oid, mode });
+        }
+        // One cat-file for all of them, not one request per file.
+        const infos = await sr.repo.readMany(fresh.map((f) => f.oid));
+        let total = madeBytes;
+        for (const f of fresh) {
+          const info = infos.get(f.oid)?.info;
+          if (!info || info.type !== 'blob') return { why: `${f.path}: git made no blob ${f.oid}` };
+          if (sizes.has(f.oid)) continue;
+          if (info.size > APPLY_LIMITS.blobBytes)
+            return {
+              why: `${f.path}: the patched file has ${MiB(info.size)}, more than the ${MiB(APPLY_LIMITS.blobBytes)} pcibot accepts per file`,
+            };
+          total += info.size;
+          if (total > APPLY_LIMITS.seriesBytes)
+            return {
+              why: `the series' patched files would hold more than the ${MiB(APPLY_LIMITS.seriesBytes)} of new content pcibot keeps per series`,
+            };
+          sizes.set(f.oid, info.size);
+        }
+        const links = fresh.filter((f) => f.mode === '120000');
+        const targets = await Promise.all(links.map((f) => sr.repo.readBlob(f.oid)));
+        for (const [i, f] of links.entries()) {
+          const bad = escapingTarget(f.path, targets[i]?.toString('utf8') ?? '');
+          if (bad) return { why: `${f.path}: a symlink with ${bad}` };
+        }
+        return { sizes };
+      };
+
+      /**
+       * Take the index git left as this patch's state, or refuse it (undo, malformed).
+       * False when a 3-way merge left conflicts (the caller undoes).
+       */
+      const accept = async (
+        status: 'applied' | 'applied-3way',
+        saved: Buffer | null,
+      ): Promise<boolean> => {
+        const { entries, unmerged } = await readIndex(sr.repo, env, hashLen);
         if (unmerged.length) return false;
-        // Defence in depth: git must not have changed anything the diff headers did not name.
-        const next = overlayOf(state.current, entries);
-        const stray = Object.keys(next).filter((f) => !files.includes(f));
-        if (stray.length)
-          throw new Error(`git apply changed paths the diff did not name: ${stray.join(', ')}`);
-        if (status === 'applied-3way' && Object.keys(next).length === 0) {
+        const changed = overlayOf(current, entries);
+        const verdict = await refusal(changed, entries);
+        if ('why' in verdict) {
+          await restore(indexFile, saved);
+          finish({ ...result, detail: `${verdict.why}; the patch was not kept` });
+          return true;
+        }
+        for (const [oid, size] of verdict.sizes) {
+          made.set(oid, size);
+          madeBytes += size;
+        }
+        if (status === 'applied-3way' && Object.keys(changed).length === 0) {
           finish({
             ...result,
             status: 'already-applied',
@@ -687,24 +549,25 @@ export async function applySeries(
         } else {
           finish({ ...result, status });
         }
-        state.current = entries;
+        current = entries;
         overlay = overlayOf(seeded.entries, entries);
         overlays[overlays.length - 1] = overlay;
         await hooks.stage?.('patch-applied', { tempDir });
         return true;
       };
 
-      const straight = await repo.run(APPLY, { env, input: text });
+      const saved = await snapshot(indexFile);
+      const straight = await sr.repo.run(apply, { env, input: text });
       if (straight.code === 0) {
-        await accept('applied');
-        continue;
+        if (await accept('applied', saved)) continue;
+        await restore(indexFile, saved);
       }
       const broken = malformedReason(straight.stderr, text);
       if (broken) {
         finish({ ...result, detail: `git apply cannot parse the patch: ${broken}` });
         continue;
       }
-      const reverse = await repo.run([...APPLY, '--check', '--reverse'], { env, input: text });
+      const reverse = await sr.repo.run([...apply, '--check', '--reverse'], { env, input: text });
       if (reverse.code === 0) {
         finish({
           ...result,
@@ -713,12 +576,11 @@ export async function applySeries(
         });
         continue;
       }
-      const blocker = await threeWayBlocker(repo, sections);
+      const blocker = await threeWayBlocker(repo, sr, x.sections);
       let threeWayNote: string;
       if (blocker === null) {
-        const saved = await snapshot(indexFile);
-        const three = await repo.run([...APPLY, '--3way'], { env, input: text });
-        if (three.code === 0 && (await accept('applied-3way'))) continue;
+        const three = await sr.repo.run([...apply, '--3way'], { env, input: text });
+        if (three.code === 0 && (await accept('applied-3way', saved))) continue;
         await restore(indexFile, saved);
         const unmerged = [...three.stderr.matchAll(/^U (.*)$/gm)].map((m) => m[1]);
         const why = errorLines(three.stderr).find(
@@ -732,14 +594,22 @@ export async function applySeries(
       } else {
         threeWayNote = `no 3-way merge: ${blocker}`;
       }
-      const conflicts = await conflictsFrom(straight.stderr, sections, state, files);
+      const content = async (file: string): Promise<string | null> => {
+        const e = current.get(file);
+        if (!e) return null;
+        const data = await sr.repo.readBlob(e.oid);
+        return data ? data.toString('utf8') : null;
+      };
+      const conflicts = await conflictsFrom(straight.stderr, x.sections, files, content);
       const deps = [
         ...new Set(
           files.map((f) => failedFiles.get(f)).filter((n): n is number => n !== undefined),
         ),
       ];
+      const shown = conflicts.slice(0, 20);
       const detailParts = [
-        conflicts.map((c) => `${c.file}${c.line ? `:${c.line}` : ''}: ${c.reason}`).join('; '),
+        shown.map((c) => `${c.file}${c.line ? `:${c.line}` : ''}: ${c.reason}`).join('; ') +
+          (conflicts.length > shown.length ? `; and ${conflicts.length - shown.length} more` : ''),
         threeWayNote,
       ];
       if (deps.length) {
@@ -749,50 +619,33 @@ export async function applySeries(
       }
       finish({ ...result, status: 'conflict', detail: detailParts.join('; '), conflicts });
     }
-  } finally {
-    await rm(tempDir, { recursive: true, force: true });
-  }
-  return { tree, base, patches: results, overlay, overlays };
-}
+    finalEntries = current;
 
-/**
- * The floor for the bench: the bare git work of applying the same patches
- * without a checkout, timed end to end, with nothing of pcibot around it
- * (no checks, no overlays, no per-patch reads, no reverse or 3-way tries).
- *
- * - default: the same minimal temporary index applySeries uses (`ls-tree` of
- *   the touched paths into `update-index --index-info`), then one
- *   `git apply --cached` per patch. This is the strict floor: only what
- *   applySeries cannot avoid.
- * - fullIndex: what a person would type: `read-tree HEAD` into a temporary
- *   index, then one `git apply --cached` per patch. On the 86k-file kernel
- *   every apply reads and rewrites a ~9 MB index, so this is much slower.
- *
- * Failing patches are timed too (git am would stop there; the floor goes on).
- */
-export async function measureApplyFloor(
-  tree: string,
-  diffs: string[],
-  opts: { fullIndex?: boolean } = {},
-): Promise<{ ms: number; setupMs: number; applyMs: number }> {
-  const repo = gitRepo(resolvePath(tree));
-  await repo.gitDir();
-  const tempDir = await mkdtemp(join(tmpdir(), 'pcibot-floor-'));
-  try {
-    const env = { GIT_INDEX_FILE: join(tempDir, 'index') };
-    const t0 = performance.now();
-    if (opts.fullIndex) {
-      const rt = await repo.run(['read-tree', 'HEAD'], { env });
-      if (rt.code !== 0) throw new Error(`git read-tree HEAD failed: ${rt.stderr.trim()}`);
-    } else {
-      const paths = new Set(diffs.flatMap((d) => touchedPaths(d).paths));
-      await seedIndex(repo, 'HEAD', [...paths], env);
+    // The blobs the overlays name that the tree does not have: read them out of
+    // the scratch repository before it goes.
+    const named = new Set<string>();
+    for (const o of [overlay, ...overlays])
+      for (const oid of Object.values(o)) if (oid !== null && !sr.copied.has(oid)) named.add(oid);
+    const inTree = await repo.readMany([...named]);
+    const wanted = [...named].filter((oid) => inTree.get(oid)?.info.type !== 'blob');
+    const blobs = await sr.repo.readMany(wanted, { contents: true });
+    for (const oid of wanted) {
+      const r = blobs.get(oid);
+      if (!r || r.info.type !== 'blob' || r.data === null)
+        throw new Error(`blob ${oid} vanished from the scratch repository`);
+      store.set(oid, r.data);
     }
-    const t1 = performance.now();
-    for (const d of diffs) await repo.run(APPLY, { env, input: d });
-    const t2 = performance.now();
-    return { ms: t2 - t0, setupMs: t1 - t0, applyMs: t2 - t1 };
   } finally {
+    scratch?.repo.close();
     await rm(tempDir, { recursive: true, force: true });
   }
+  const modes: Record<string, string> = {};
+  for (const [path, oid] of Object.entries(overlay))
+    if (oid !== null) modes[path] = finalEntries.get(path)?.mode ?? '100644';
+  const applied: Applied = { tree, base, patches: results, overlay, overlays, modes };
+  if (store.size) {
+    applied.objects = encodeObjects(store);
+    bindOverlays([overlay, ...overlays], store);
+  }
+  return applied;
 }

@@ -119,6 +119,8 @@ interface Pending {
 }
 
 const HEADER = /^([0-9a-f]{40}|[0-9a-f]{64}) (blob|tree|commit|tag) (\d+)$/;
+/** Above this many objects, readMany starts one cat-file with the names on stdin. */
+const BULK = 256;
 const BLOB_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** Refuse object names that would break the line protocol or read as options. */
@@ -128,8 +130,14 @@ function checkRev(rev: string): void {
     throw new Error(`git: object name with a line break: ${JSON.stringify(rev)}`);
 }
 
+export interface GitRepoOptions {
+  /** Environment for every git child of this repository (e.g. a scratch GIT_DIR and config). */
+  env?: Record<string, string>;
+}
+
 export class GitRepo {
   readonly path: string;
+  private readonly env: Record<string, string>;
   private child: ChildProcess | null = null;
   private queue: Pending[] = [];
   private buf: Buffer = Buffer.alloc(0);
@@ -140,8 +148,9 @@ export class GitRepo {
   private blobBytes = 0;
   private gitDirPromise: Promise<string> | null = null;
 
-  constructor(path: string) {
+  constructor(path: string, opts: GitRepoOptions = {}) {
     this.path = resolve(path);
+    this.env = opts.env ?? {};
   }
 
   /** The absolute git directory (commands that must not see a work tree run with GIT_DIR). */
@@ -149,7 +158,9 @@ export class GitRepo {
     if (!existsSync(this.path)) {
       return Promise.reject(new Error(`${this.path} is not a git repository: no such directory`));
     }
-    this.gitDirPromise ??= runGit(this.path, ['rev-parse', '--absolute-git-dir']).then((r) => {
+    this.gitDirPromise ??= runGit(this.path, ['rev-parse', '--absolute-git-dir'], {
+      env: this.env,
+    }).then((r) => {
       if (r.code !== 0) {
         throw new Error(`${this.path} is not a git repository: ${r.stderr.trim()}`);
       }
@@ -161,13 +172,13 @@ export class GitRepo {
   /** Run a git command against this repository (GIT_DIR set, no work tree involved). */
   async run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const gitDir = await this.gitDir();
-    return runGit(gitDir, args, { ...opts, env: { GIT_DIR: gitDir, ...opts.env } });
+    return runGit(gitDir, args, { ...opts, env: { GIT_DIR: gitDir, ...this.env, ...opts.env } });
   }
 
   private spawnBatch(): ChildProcess {
     const child = spawn('git', [...GIT_SAFE_CONFIG, 'cat-file', '--batch-command'], {
       cwd: this.path,
-      env: gitEnv(),
+      env: gitEnv(this.env),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.stderr = '';
@@ -357,6 +368,64 @@ export class GitRepo {
       const type = mode === '40000' ? 'tree' : mode === '160000' ? 'commit' : 'blob';
       out.push({ mode, type, oid, name, path: clean ? `${clean}/${name}` : name });
       i = nul + 1 + hashLen;
+    }
+    return out;
+  }
+
+  /**
+   * Many objects at once. A few go through the long-lived cat-file child (no new
+   * process); more than `BULK` through one `git cat-file --batch` (or
+   * `--batch-check` without `contents`) child with the names on its stdin, which
+   * for thousands of objects beats one request each. Missing objects are absent
+   * from the result.
+   */
+  async readMany(
+    oids: string[],
+    opts: { contents?: boolean } = {},
+  ): Promise<Map<string, { info: ObjectInfo; data: Buffer | null }>> {
+    const unique = [...new Set(oids)];
+    if (unique.length > BULK) return this.readBulk(unique, opts);
+    const out = new Map<string, { info: ObjectInfo; data: Buffer | null }>();
+    const got = await Promise.all(
+      unique.map((oid) =>
+        opts.contents
+          ? this.readObject(oid)
+          : this.info(oid).then((info) => info && { info, data: null }),
+      ),
+    );
+    unique.forEach((oid, i) => {
+      const r = got[i];
+      if (r) out.set(oid, r);
+    });
+    return out;
+  }
+
+  private async readBulk(
+    oids: string[],
+    opts: { contents?: boolean } = {},
+  ): Promise<Map<string, { info: ObjectInfo; data: Buffer | null }>> {
+    const out = new Map<string, { info: ObjectInfo; data: Buffer | null }>();
+    const unique = oids;
+    for (const oid of unique) checkRev(oid);
+    const r = await this.run(['cat-file', opts.contents ? '--batch' : '--batch-check'], {
+      input: unique.join('\n') + '\n',
+    });
+    if (r.code !== 0) throw new Error(`git cat-file in ${this.path} failed: ${r.stderr.trim()}`);
+    const buf = r.stdout;
+    let pos = 0;
+    for (const asked of unique) {
+      const nl = buf.indexOf(10, pos);
+      if (nl < 0) throw new Error(`git cat-file in ${this.path}: short output`);
+      const m = HEADER.exec(buf.toString('utf8', pos, nl));
+      pos = nl + 1;
+      if (!m) continue; // "<name> missing"
+      const info: ObjectInfo = { oid: m[1]!, type: m[2] as ObjectType, size: Number(m[3]) };
+      let data: Buffer | null = null;
+      if (opts.contents) {
+        data = buf.subarray(pos, pos + info.size);
+        pos += info.size + 1;
+      }
+      out.set(asked, { info, data });
     }
     return out;
   }

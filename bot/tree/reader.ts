@@ -1,11 +1,28 @@
 // Read one state of the kernel tree straight from git objects: a commit, plus
-// an overlay of changed paths (blob ids written by applySeries, null = deleted).
-// No checkout, no index: rules and the policy reader see the patched tree
-// without anything being written to disk.
+// an overlay of changed paths (blob ids, null = deleted). No checkout, no index:
+// rules and the policy reader see the patched tree without anything being
+// written to disk. The blobs applying made are not in the tree's repository:
+// they come from the Applied state they belong to (bot/tree/objects.ts; a
+// process that got the Applied state as JSON calls adoptApplied() first).
 import type { TreeOverlay } from '../types.js';
-import type { TreeReader } from '../../rules/types.js';
 import { checkDiffPath } from '../mail/diffpaths.js';
 import { gitRepo, type GitRepo } from './git.js';
+import { overlayBlob } from './objects.js';
+
+/**
+ * Read-only access to one state of the kernel tree, straight from git objects.
+ * What rules are given (rules/types.ts) and what the policy reader reads.
+ */
+export interface TreeReader {
+  /** The commit the state is based on (the patched state overlays changes on it). */
+  readonly commit: string;
+  /** File contents, or null when the path does not exist in this state. */
+  read(path: string): Promise<string | null>;
+  /** Whether the path exists (file) in this state. */
+  exists(path: string): Promise<boolean>;
+  /** Paths of the files directly inside a directory (no recursion), sorted. */
+  list(dir: string): Promise<string[]>;
+}
 
 /** TreeReader plus the directory listing the policy reader needs (e.g. the arches under arch/). */
 export interface GitTreeReader extends TreeReader {
@@ -47,10 +64,14 @@ const decoded = new Map<string, string>();
 let decodedBytes = 0;
 const DECODED_LIMIT = 32 << 20;
 
-async function decodedBlob(repo: GitRepo, oid: string): Promise<string | null> {
+async function decodedBlob(
+  repo: GitRepo,
+  oid: string,
+  overlay: TreeOverlay | undefined,
+): Promise<string | null> {
   const hit = decoded.get(oid);
   if (hit !== undefined) return hit;
-  const data = await repo.readBlob(oid);
+  const data = (overlay && overlayBlob(overlay, oid)) ?? (await repo.readBlob(oid));
   if (data === null) return null;
   const text = data.toString('utf8');
   decoded.set(oid, text);
@@ -120,7 +141,15 @@ export function openTreeReader(
     async read(path: string): Promise<string | null> {
       const id = await oid(path);
       if (id === null) return null;
-      return decodedBlob(repo, id);
+      const text = await decodedBlob(repo, id, overlay);
+      if (text === null && overlay[path] === id) {
+        // A patched file whose blob this process does not hold: never read it as deleted.
+        throw new Error(
+          `tree: the patched ${path} (blob ${id}) is neither in ${repo.path} nor held by ` +
+            'this process (adoptApplied() the Applied state before reading it)',
+        );
+      }
+      return text;
     },
     async exists(path: string): Promise<boolean> {
       return (await oid(path)) !== null;

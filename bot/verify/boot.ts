@@ -2,7 +2,7 @@
 // verify initramfs, in the sandbox, and reads the layout off the serial console.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { VerifyArch } from './build.js';
+import type { BootArch, Firmware } from '../kernel/vocabulary.js';
 import { verifyRoot } from './build.js';
 import { parseBootLog, type BootResult } from './bootlog.js';
 import { buildInitramfs } from './initramfs.js';
@@ -15,14 +15,12 @@ import {
 } from './sandbox.js';
 import { join } from 'node:path';
 
-export type Firmware = 'seabios' | 'seabios-nomin' | 'qboot' | 'ovmf' | 'none';
-
 export const QBOOT_ROM = '/usr/share/qemu/qboot.rom';
 
 export interface BootOptions {
   /** Host path of the kernel image (under the verify root, see buildKernel). */
   image: string;
-  arch: VerifyArch;
+  arch: BootArch;
   /** The scenario's QEMU arguments (machine, memory, devices), without the program name. */
   qemuArgs: string[];
   /** Extra guest kernel command line (the scenario's kernel-args). */
@@ -50,14 +48,14 @@ export interface BootRun {
 
 export class BootError extends Error {}
 
-export function qemuBinary(arch: VerifyArch): string {
+export function qemuBinary(arch: BootArch): string {
   return arch === 'x86_64' ? 'qemu-system-x86_64' : 'qemu-system-aarch64';
 }
 
 const versions = new Map<string, string>();
 
 /** "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" */
-export function qemuVersion(arch: VerifyArch): string {
+export function qemuVersion(arch: BootArch): string {
   const bin = qemuBinary(arch);
   let v = versions.get(bin);
   if (v === undefined) {
@@ -92,7 +90,7 @@ const RESERVED = [
  * (device order decides PCI slots), with what verify needs around them.
  */
 export function qemuCommand(opts: {
-  arch: VerifyArch;
+  arch: BootArch;
   qemuArgs: string[];
   kernel: string;
   initrd: string;

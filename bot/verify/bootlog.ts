@@ -29,7 +29,7 @@ import type {
   LayoutDevice,
   LayoutWindow,
   LostBar,
-} from '../../rules/model/layout.js';
+} from '../kernel/model/layout.js';
 
 /** IORESOURCE_* bits as the kernel exposes them in sysfs `resource` files. */
 export const IORESOURCE = {

@@ -37,8 +37,10 @@ import {
 import { homedir, availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BootArch, BootPageSize } from '../kernel/vocabulary.js';
 import type { TreeOverlay } from '../types.js';
 import { gitEnv } from '../tree/git.js';
+import { overlayBlob } from '../tree/objects.js';
 import {
   BUILD_LIMITS,
   existsBelow,
@@ -51,19 +53,18 @@ import {
   type SandboxResult,
 } from './sandbox.js';
 
-export type VerifyArch = 'x86_64' | 'arm64';
-export type PageSize = 4096 | 65536;
-
 export interface BuildOptions {
   /** The kernel git repository (read-only). */
   tree: string;
   /** Commit (or any commit-ish) to build; default HEAD. */
   commit?: string;
-  /** Patched files over the commit: path -> blob id in `tree` (null: deleted). */
+  /** Patched files over the commit: path -> blob id (null: deleted); see bot/tree/objects.ts. */
   overlay?: TreeOverlay;
-  arch: VerifyArch;
+  /** Modes of the overlay's files (Applied.modes); without it they keep the base mode. */
+  modes?: Record<string, string>;
+  arch: BootArch;
   /** Guest page size; arm64 only (default 64 KiB), x86_64 is always 4 KiB. */
-  pageSize?: PageSize;
+  pageSize?: BootPageSize;
   /** The verify cache root (default verifyRoot()). */
   workDir?: string;
   log?: (line: string) => void;
@@ -108,7 +109,7 @@ export function verifyRoot(env: NodeJS.ProcessEnv = process.env): string {
 export const configsDir = join(dirname(fileURLToPath(import.meta.url)), 'configs');
 
 /** The config fragment files for an arch/page size, in merge order. */
-export function fragmentsFor(arch: VerifyArch, pageSize: PageSize): string[] {
+export function fragmentsFor(arch: BootArch, pageSize: BootPageSize): string[] {
   const dir = existsSync(configsDir) ? configsDir : sourceConfigsDir();
   if (arch === 'x86_64') return [join(dir, 'x86_64.fragment')];
   return [
@@ -270,7 +271,28 @@ function ensureParents(root: string, path: string): void {
   }
 }
 
+/** A symlink target that stays inside the tree (relative, not climbing above the top, not into .git). */
+export function isSafeSymlinkTarget(path: string, target: string): boolean {
+  if (target === '' || target.startsWith('/') || /[\0-\x1f\x7f]/.test(target)) return false;
+  const parts = path.split('/').slice(0, -1);
+  for (const c of target.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (parts.length === 0) return false;
+      parts.pop();
+    } else if (c.toLowerCase() === '.git') return false;
+    else parts.push(c);
+  }
+  return true;
+}
+
 function writeEntry(root: string, path: string, entry: Entry, content: Buffer): void {
+  if (entry.mode !== '100644' && entry.mode !== '100755' && entry.mode !== '120000')
+    throw new BuildError(`refusing to write ${path}: mode ${entry.mode}`);
+  if (entry.mode === '120000' && !isSafeSymlinkTarget(path, content.toString('utf8')))
+    throw new BuildError(
+      `refusing to write ${path}: symlink to ${JSON.stringify(content.toString('utf8'))} leaves the tree`,
+    );
   ensureParents(root, path);
   const full = join(root, path);
   try {
@@ -313,6 +335,8 @@ export async function materialiseSource(opts: {
   tree: string;
   commit: string;
   overlay?: TreeOverlay;
+  /** Modes of the overlay's files; an overlay file without one keeps its base mode (new: 100644). */
+  modes?: Record<string, string>;
   srcDir: string;
 }): Promise<MaterialiseResult> {
   const { tree, srcDir } = opts;
@@ -328,7 +352,10 @@ export async function materialiseSource(opts: {
     else {
       if (!/^[0-9a-f]{40,64}$/.test(oid))
         throw new BuildError(`overlay ${path}: not a blob id: ${oid}`);
-      desired.set(path, { mode: desired.get(path)?.mode ?? '100644', oid });
+      const mode = opts.modes?.[path] ?? desired.get(path)?.mode ?? '100644';
+      if (!/^(?:100644|100755|120000)$/.test(mode))
+        throw new BuildError(`overlay ${path}: unsupported mode ${mode}`);
+      desired.set(path, { mode, oid });
     }
   }
   const manifestFile = `${srcDir}.manifest.json`;
@@ -368,10 +395,15 @@ export async function materialiseSource(opts: {
       removed.push(path);
     }
   }
-  const blobs = await readBlobs(
-    tree,
-    toWrite.map(([, e]) => e.oid),
-  );
+  // Blobs applying made are held with the overlay (bot/tree/objects.ts); the rest are in the tree.
+  const blobs = new Map<string, Buffer>();
+  const fromTree: string[] = [];
+  for (const [, e] of toWrite) {
+    const held = opts.overlay ? overlayBlob(opts.overlay, e.oid) : null;
+    if (held) blobs.set(e.oid, held);
+    else fromTree.push(e.oid);
+  }
+  for (const [oid, data] of await readBlobs(tree, fromTree)) blobs.set(oid, data);
   for (const [path, e] of toWrite) {
     if (!isSafeTreePath(path)) throw new BuildError(`tree path refused: ${JSON.stringify(path)}`);
     writeEntry(srcDir, path, e, blobs.get(e.oid)!);
@@ -470,15 +502,15 @@ export function treeKey(tree: string): string {
   return `${basename(real).replace(/[^A-Za-z0-9._-]/g, '_')}-${hash}`;
 }
 
-function kbuildArch(arch: VerifyArch): string[] {
+function kbuildArch(arch: BootArch): string[] {
   return arch === 'x86_64' ? ['ARCH=x86_64'] : ['ARCH=arm64', 'CROSS_COMPILE=aarch64-linux-gnu-'];
 }
 
-function compiler(arch: VerifyArch): string {
+function compiler(arch: BootArch): string {
   return arch === 'x86_64' ? 'gcc' : 'aarch64-linux-gnu-gcc';
 }
 
-export function imageTarget(arch: VerifyArch): { target: string; path: string } {
+export function imageTarget(arch: BootArch): { target: string; path: string } {
   return arch === 'x86_64'
     ? { target: 'bzImage', path: 'arch/x86/boot/bzImage' }
     : { target: 'Image', path: 'arch/arm64/boot/Image' };
@@ -490,7 +522,7 @@ function hashOf(parts: (string | Buffer)[]): string {
   return h.digest('hex');
 }
 
-function compilerVersion(arch: VerifyArch): Promise<string> {
+function compilerVersion(arch: BootArch): Promise<string> {
   return new Promise((resolve) => {
     const c = spawn(compiler(arch), ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
@@ -510,7 +542,7 @@ function failure(what: string, r: SandboxResult): BuildError {
 export async function buildKernel(opts: BuildOptions): Promise<BuildResult> {
   const root = opts.workDir ?? verifyRoot();
   const arch = opts.arch;
-  const pageSize: PageSize = arch === 'x86_64' ? 4096 : (opts.pageSize ?? 65536);
+  const pageSize: BootPageSize = arch === 'x86_64' ? 4096 : (opts.pageSize ?? 65536);
   if (arch === 'x86_64' && opts.pageSize && opts.pageSize !== 4096) {
     throw new BuildError('x86_64 guests have 4 KiB pages only');
   }
@@ -535,6 +567,7 @@ export async function buildKernel(opts: BuildOptions): Promise<BuildResult> {
         tree: opts.tree,
         commit: opts.commit ?? 'HEAD',
         overlay: opts.overlay,
+        modes: opts.modes,
         srcDir,
       });
       const tMaterialise = secs(t0);

@@ -19,14 +19,14 @@ import {
   rmSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { VerifyArch } from './build.js';
+import type { BootArch } from '../kernel/vocabulary.js';
 
-const ELF_MACHINE: Record<VerifyArch, number> = { x86_64: 0x3e, arm64: 0xb7 };
+const ELF_MACHINE: Record<BootArch, number> = { x86_64: 0x3e, arm64: 0xb7 };
 
 export class BusyboxError extends Error {}
 
 /** Checks that `path` is an ELF executable for `arch` with no interpreter (static). */
-export function checkStaticElf(path: string, arch: VerifyArch): void {
+export function checkStaticElf(path: string, arch: BootArch): void {
   const bytes = readFileSync(path);
   if (bytes.subarray(0, 4).toString('latin1') !== '\x7fELF') {
     throw new BusyboxError(`${path} is not an ELF file`);
@@ -47,7 +47,7 @@ export function checkStaticElf(path: string, arch: VerifyArch): void {
 }
 
 /** Path of a static busybox for `arch`, fetching the arm64 one into `root` if needed. */
-export function busyboxFor(arch: VerifyArch, root: string, env = process.env): string {
+export function busyboxFor(arch: BootArch, root: string, env = process.env): string {
   const override = arch === 'x86_64' ? env.PCIBOT_BUSYBOX_X86_64 : env.PCIBOT_BUSYBOX_ARM64;
   if (override) {
     checkStaticElf(override, arch);

@@ -9,7 +9,7 @@ import type {
   LayoutBar,
   LayoutDevice,
   LayoutWindow,
-} from '../../rules/model/layout.js';
+} from '../kernel/model/layout.js';
 import { kernelRelease, kernelSeries } from '../util/kernel-version.js';
 
 export type DifferenceKind =

@@ -4,6 +4,7 @@
 // are the first layouts the model is held to.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BootArch, BootFirmware } from '../kernel/vocabulary.js';
 import { fixturesDir } from '../util/paths.js';
 import { parseBootLog, type BootResult } from './bootlog.js';
 
@@ -32,8 +33,8 @@ export function loadGroundTruth(dir: string = groundTruthDir): GroundTruthBoot[]
 
 /** What a ground-truth .cmd line says, split into the parts verify boots with. */
 export interface GroundTruthCommand {
-  arch: 'x86_64' | 'arm64';
-  firmware: 'seabios' | 'qboot' | 'none';
+  arch: BootArch;
+  firmware: BootFirmware;
   /** The -append text after "console=... panic=-1 ". */
   kernelArgs: string;
   /** Everything else: machine, memory, devices (in order). */

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import type { VerifyArch } from './build.js';
+import type { BootArch } from '../kernel/vocabulary.js';
 import { busyboxFor } from './busybox.js';
 
 /**
@@ -248,7 +248,7 @@ function guestSource(): string {
  * `arch` with the host's (cross) compiler, cached by source and compiler.
  */
 export function buildVfioProbe(
-  arch: VerifyArch,
+  arch: BootArch,
   root: string,
 ): { path: string } | { missing: string } {
   const cc = arch === 'x86_64' ? 'gcc' : 'aarch64-linux-gnu-gcc';
@@ -278,7 +278,7 @@ export function buildVfioProbe(
 }
 
 /** Builds (or finds in the cache) the gzipped initramfs for `arch`. */
-export function buildInitramfs(opts: { arch: VerifyArch; root: string }): InitramfsResult {
+export function buildInitramfs(opts: { arch: BootArch; root: string }): InitramfsResult {
   const busybox = busyboxFor(opts.arch, opts.root);
   const probe = buildVfioProbe(opts.arch, opts.root);
   const cpio = writeCpioNewc(

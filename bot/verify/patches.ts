@@ -1,10 +1,11 @@
 // Small, known kernel changes verify is exercised with (tests, bench), expressed
-// as a TreeOverlay over the tree's commit. The patched blob is written into the
-// tree's object database (`git hash-object -w`, as `git apply --cached` does when
-// the apply stage runs); no file, index or ref of the tree is touched.
+// as a TreeOverlay over the tree's commit. The patched blob is held in this
+// process with the overlay (bot/tree/objects.ts), as the apply stage does;
+// nothing is written to the tree, not even an object.
 import { execFileSync } from 'node:child_process';
 import type { TreeOverlay } from '../types.js';
 import { gitEnv } from '../tree/git.js';
+import { bindOverlays, blobId } from '../tree/objects.js';
 
 /** Rewrites one file of `commit` with `edit` and returns the overlay holding the result. */
 export function overlayEditing(
@@ -20,13 +21,14 @@ export function overlayEditing(
   }).toString('utf8');
   const after = edit(before);
   if (after === before) throw new Error(`the edit of ${path} changed nothing`);
-  const oid = execFileSync('git', ['-C', tree, 'hash-object', '-w', '--stdin'], {
-    env,
-    input: after,
-  })
+  const data = Buffer.from(after, 'utf8');
+  const headOid = execFileSync('git', ['-C', tree, 'rev-parse', `${commit}^{commit}`], { env })
     .toString()
     .trim();
-  return { [path]: oid };
+  const oid = blobId(data, headOid.length === 64 ? 'sha256' : 'sha1');
+  const overlay: TreeOverlay = { [path]: oid };
+  bindOverlays([overlay], new Map([[oid, data]]));
+  return overlay;
 }
 
 /**

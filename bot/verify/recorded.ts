@@ -3,7 +3,8 @@
 // them on every `npm test` (no QEMU needed); `pcibot record-layouts` writes them.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Layout, LostBar } from '../../rules/model/layout.js';
+import type { Layout, LostBar } from '../kernel/model/layout.js';
+import type { BootArch } from '../kernel/vocabulary.js';
 import { fixturesDir } from '../util/paths.js';
 import type { IomemEntry, VfioRegion } from './bootlog.js';
 
@@ -12,7 +13,7 @@ export interface RecordedLayout {
   scenario: string;
   /** The scenario file, relative to the repository root. */
   scenarioFile: string;
-  arch: 'x86_64' | 'arm64';
+  arch: BootArch;
   /** Guest page size in bytes. */
   pageSize: number;
   firmware: string;

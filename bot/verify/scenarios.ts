@@ -1,10 +1,10 @@
 // Where verify's scenarios come from: scenario files (fixtures/scenarios/*.scenario,
-// read by the model's own parser in rules/model/scenario.ts: verify has no second
+// read by the model's own parser in bot/kernel/model/scenario.ts: verify has no second
 // parser) and the ground-truth command lines (*.cmd beside their logs), which are
 // turned into scenario text and read by the same parser.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseScenario, type Scenario } from '../../rules/model/scenario.js';
+import { parseScenario, type Scenario } from '../kernel/model/scenario.js';
 import { parseGroundTruthCommand } from './ground-truth.js';
 
 export interface LoadedScenarios {

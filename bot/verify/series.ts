@@ -12,12 +12,13 @@
 // Scenarios that cannot boot here are model-only; the summary says so. Input and
 // output are plain data like every stage.
 import { join } from 'node:path';
-import type { Layout } from '../../rules/model/layout.js';
-import { placeScenario } from '../../rules/model/place.js';
-import type { KernelPolicy } from '../../rules/model/policy.js';
-import { loadScenariosLenient, type Scenario } from '../../rules/model/scenario.js';
-import { readPolicy } from '../tree/policy.js';
-import type { PolicyArch } from '../tree/policy/types.js';
+import type { Layout } from '../kernel/model/layout.js';
+import { placeScenario } from '../kernel/model/place.js';
+import type { KernelPolicy } from '../kernel/model/policy.js';
+import { loadScenariosLenient, type Scenario } from '../kernel/model/scenario.js';
+import { readPolicy } from '../kernel/policy/read.js';
+import type { BootArch } from '../kernel/vocabulary.js';
+import { adoptApplied } from '../tree/objects.js';
 import { openTreeReader } from '../tree/reader.js';
 import type { Applied, Finding } from '../types.js';
 import { fixturesDir } from '../util/paths.js';
@@ -36,7 +37,7 @@ export interface VerifySeriesInput {
   /** Only these scenarios, by name (default: every bootable one). */
   only?: string[];
   /** Only this architecture. */
-  arch?: 'x86_64' | 'arm64';
+  arch?: BootArch;
   log?: (line: string) => void;
 }
 
@@ -59,6 +60,8 @@ function lostIn(layout: Layout): Map<string, string> {
 
 export async function verifySeries(input: VerifySeriesInput): Promise<VerifySeriesOutput> {
   const { applied } = input;
+  // The blobs applying made travel in the Applied state (a worker got it as JSON).
+  adoptApplied(applied);
   const lib = await loadScenariosLenient(input.scenariosDir ?? join(fixturesDir, 'scenarios'));
   const scenarios = lib.scenarios.filter(
     (s) =>
@@ -71,10 +74,9 @@ export async function verifySeries(input: VerifySeriesInput): Promise<VerifySeri
   const patched = openTreeReader(applied.tree, applied.base.commit, applied.overlay);
   const policies = new Map<string, { before: KernelPolicy; after: KernelPolicy }>();
   for (const arch of new Set(scenarios.map((s) => s.arch))) {
-    const a = arch as PolicyArch;
     policies.set(arch, {
-      before: (await readPolicy(base, a, { facts: false })).policy,
-      after: (await readPolicy(patched, a, { facts: false })).policy,
+      before: (await readPolicy(base, arch, { facts: false })).policy,
+      after: (await readPolicy(patched, arch, { facts: false })).policy,
     });
   }
   const predicted = new Map<string, { before: Layout; after: Layout }>();
@@ -92,6 +94,7 @@ export async function verifySeries(input: VerifySeriesInput): Promise<VerifySeri
     tree: applied.tree,
     commit: applied.base.commit,
     overlay: applied.overlay,
+    ...(applied.modes ? { modes: applied.modes } : {}),
     scenarios,
     predict,
     ...(input.arch ? { arch: input.arch } : {}),
@@ -180,5 +183,36 @@ export async function verifySeries(input: VerifySeriesInput): Promise<VerifySeri
     scenarios: report.scenarios.map(({ measured: _m, boot: _b, ...rest }) => rest),
     builds: report.builds,
     seconds: report.seconds,
+  };
+}
+
+/**
+ * What a series' verify stage hands on: the findings and, per scenario and
+ * page size, what became of it; small plain data (no layouts, no builds), the
+ * service's verify job result and what the review result shows.
+ */
+export interface VerifyOutcome {
+  seconds: number;
+  scenarios: {
+    name: string;
+    arch: string;
+    pageSize: number;
+    status: ScenarioVerification['status'];
+    reason?: string;
+  }[];
+  findings: Finding[];
+}
+
+export function verifyOutcome(v: VerifySeriesOutput): VerifyOutcome {
+  return {
+    seconds: v.seconds,
+    scenarios: v.scenarios.map(({ name, arch, pageSize, status, reason }) => ({
+      name,
+      arch,
+      pageSize,
+      status,
+      ...(reason ? { reason } : {}),
+    })),
+    findings: v.findings,
   };
 }

@@ -1,15 +1,16 @@
 // The verify stage: build the (patched) kernel once per architecture and page
 // size, boot every scenario QEMU can boot as written, read the real layout, and
 // (given the model's prediction) list the differences.
-import type { Layout } from '../../rules/model/layout.js';
+import type { Layout } from '../kernel/model/layout.js';
 import type { TreeOverlay } from '../types.js';
-import { bootScenario, type Firmware } from './boot.js';
+import type { BootArch, BootPageSize, Firmware, PageSize } from '../kernel/vocabulary.js';
+import { bootScenario } from './boot.js';
 import type { BootResult, BootMessages, IomemEntry, VfioRegion } from './bootlog.js';
-import { buildKernel, BuildError, verifyRoot, type PageSize, type VerifyArch } from './build.js';
+import { buildKernel, BuildError, verifyRoot } from './build.js';
 import { compareLayouts, type CompareOptions, type LayoutDifference } from './compare.js';
 
 /**
- * What verify needs of a scenario (rules/model/scenario.ts's Scenario has these
+ * What verify needs of a scenario (bot/kernel/model/scenario.ts's Scenario has these
  * fields; anything shaped like it works). `qemuArgs` is the tokenised command
  * line without the program name.
  */
@@ -29,9 +30,11 @@ export interface VerifyOptions<S extends VerifyScenario = VerifyScenario> {
   tree: string;
   commit?: string;
   overlay?: TreeOverlay;
+  /** Modes of the overlay's files (Applied.modes); without it they keep the base mode. */
+  modes?: Record<string, string>;
   scenarios: S[];
   /** Only this architecture (default: every architecture the scenarios need). */
-  arch?: VerifyArch;
+  arch?: BootArch;
   /** Only these page sizes (bytes). */
   pageSizes?: number[];
   log?: (line: string) => void;
@@ -45,8 +48,8 @@ export interface VerifyOptions<S extends VerifyScenario = VerifyScenario> {
 }
 
 export interface KernelBuildReport {
-  arch: VerifyArch;
-  pageSize: PageSize;
+  arch: BootArch;
+  pageSize: BootPageSize;
   ok: boolean;
   kernelVersion?: string;
   image?: string;
@@ -94,7 +97,7 @@ export interface VerifyReport {
   seconds: number;
 }
 
-const PAGE_WORDS: Record<string, number> = { '4k': 4096, '16k': 16384, '64k': 65536 };
+const PAGE_WORDS: Record<string, PageSize> = { '4k': 4096, '16k': 16384, '64k': 65536 };
 
 export function pageSizeBytes(p: number | string): number {
   if (typeof p === 'number') return p;
@@ -160,7 +163,7 @@ export async function verifyScenarios<S extends VerifyScenario>(
   };
   const groups = new Map<
     string,
-    { arch: VerifyArch; pageSize: PageSize; runs: { s: S; pageSize: number }[] }
+    { arch: BootArch; pageSize: BootPageSize; runs: { s: S; pageSize: number }[] }
   >();
 
   for (const s of opts.scenarios) {
@@ -180,9 +183,10 @@ export async function verifyScenarios<S extends VerifyScenario>(
         );
         continue;
       }
-      const arch = s.arch as VerifyArch;
+      const arch = s.arch as BootArch;
       const key = `${arch}/${p.pageSize}`;
-      if (!groups.has(key)) groups.set(key, { arch, pageSize: p.pageSize as PageSize, runs: [] });
+      if (!groups.has(key))
+        groups.set(key, { arch, pageSize: p.pageSize as BootPageSize, runs: [] });
       groups.get(key)!.runs.push({ s, pageSize: p.pageSize });
     }
   }
@@ -197,6 +201,7 @@ export async function verifyScenarios<S extends VerifyScenario>(
         tree: opts.tree,
         commit: opts.commit,
         overlay: opts.overlay,
+        modes: opts.modes,
         arch: g.arch,
         pageSize: g.pageSize,
         workDir: root,
@@ -245,7 +250,7 @@ export async function verifyScenarios<S extends VerifyScenario>(
 
   async function verifyOne(
     s: S,
-    arch: VerifyArch,
+    arch: BootArch,
     pageSize: number,
     image: string,
   ): Promise<ScenarioVerification> {

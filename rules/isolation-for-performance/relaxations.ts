@@ -13,19 +13,9 @@
 import type { DiffFile, RuleContext } from '../types.js';
 import { addedLines, codeOnly, filePath, isC, removedLines, type DiffLine } from '../lib/diff.js';
 import { findNewParameters } from '../lib/params.js';
-import {
-  findGuards,
-  keysCover,
-  literalKey,
-  sameLiteral,
-  scopeAt,
-  significant,
-  statedIn,
-  statementsOf,
-  topLevelScopes,
-  type Guard,
-  type Scope,
-} from './csource.js';
+import { findGuards, statementsOf, type Guard } from '../../bot/kernel/c/guards.js';
+import { scopeAt, topLevelScopes, type Scope } from '../../bot/kernel/c/source.js';
+import { keysCover, literalKey, sameLiteral, significant, statedIn } from './literals.js';
 
 export type RelaxationKind =
   | 'vfio-mmap'
@@ -213,8 +203,8 @@ function guardRelaxations(files: FileState[], area: Area): Relaxation[] {
       bScopes,
       aScopes,
       globals: new Set([...fileGlobals(f.before!, bScopes), ...fileGlobals(f.after!, aScopes)]),
-      bGuards: findGuards(f.before!, bScopes),
-      aGuards: findGuards(f.after!, aScopes),
+      bGuards: findGuards(f.before!),
+      aGuards: findGuards(f.after!),
       aStatements: statementsOf(f.after!),
     };
   });
@@ -334,7 +324,7 @@ function acsQuirkEntries(files: FileState[]): Relaxation[] {
       if (!m) continue;
       const table = aScopes ? scopeAt(aScopes, l.line) : null;
       const inAcsTable = table
-        ? table.kind === 'table' && /acs/.test(table.name)
+        ? table.kind === 'variable' && table.array && /acs/.test(table.name)
         : /acs/.test(m[3]!);
       if (!inAcsTable || /acs_ops|enable_acs/.test(m[3]!)) continue;
       if (beforeFlat.includes(m[0].replace(/\s+/g, ''))) continue; // moved, not new

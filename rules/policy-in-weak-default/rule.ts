@@ -6,10 +6,11 @@
 // "doing this in pcibios_default_alignment() ends up being a very non-obvious
 // way to make this happen" (all implementations of the hook must be looked at,
 // and the value only applies two calls up, in pci_reassigndev_resource_alignment()).
-import { readPolicyChange, type PolicyArch } from '../../bot/tree/policy.js';
-import { ARCH_FILES } from '../../bot/tree/policy/fields.js';
-import { SourceSet } from '../../bot/tree/policy/sources.js';
-import type { CDef, CSource } from '../../bot/tree/policy/csource.js';
+import { readPolicyChange } from '../../bot/kernel/policy/read.js';
+import { ARCHES } from '../../bot/kernel/vocabulary.js';
+import { ARCH_FILES } from '../../bot/kernel/policy/fields.js';
+import { SourceSet } from '../../bot/kernel/policy/sources.js';
+import type { CDef, CSource } from '../../bot/kernel/c/source.js';
 import { addedLines, isC, touchedFiles } from '../lib/diff.js';
 import { prose } from '../lib/message.js';
 import type { Rule, RuleContext, RuleHit } from '../types.js';
@@ -102,13 +103,13 @@ async function check(ctx: RuleContext): Promise<RuleHit[]> {
       // It must carry policy: the reader sees a policy field change here, or the hook is about placement.
       if (!policyFields) {
         policyFields = new Map();
-        for (const arch of ['x86_64', 'arm64', 'ppc64', 's390x'] as PolicyArch[]) {
+        for (const arch of ARCHES) {
           const c = await readPolicyChange(ctx.before, ctx.after, arch, {
             changedPaths: touchedFiles(ctx.diff),
             facts: false,
           });
           for (const f of c.changedFields) {
-            const source = c.after.sources[f.split('.')[0]!] ?? c.after.sources[f] ?? '';
+            const source = c.after.sources[f] ?? '';
             const key = source.split(' (')[0]!;
             policyFields.set(key, [...new Set([...(policyFields.get(key) ?? []), f])]);
           }

@@ -4,21 +4,21 @@
 // Bjorn Helgaas on "PCI: Align small BARs" (seed 001): "I'm frankly pretty
 // scared about reassigning every BAR by default ... I'd be more comfortable if
 // users had to specify a new option to get this behavior". The rule reads the
-// kernel policy before and after the patch (bot/tree/policy.ts), so it speaks
+// kernel policy before and after the patch (bot/kernel/policy/read.ts), so it speaks
 // only when the default really changes, not when a patch adds an opt-in.
 import {
   readPolicyChange,
   touchesPolicy,
-  type PolicyArch,
   type PolicyChange,
-} from '../../bot/tree/policy.js';
-import { describeAlignment } from '../../bot/tree/policy/expr.js';
-import { ARCH_FILES } from '../../bot/tree/policy/fields.js';
+} from '../../bot/kernel/policy/read.js';
+import { ARCHES, type Arch } from '../../bot/kernel/vocabulary.js';
+import { describeAlignment } from '../../bot/kernel/policy/alignment.js';
+import { ARCH_FILES } from '../../bot/kernel/policy/fields.js';
 import { addedLines, touchedFiles, type DiffLine } from '../lib/diff.js';
+import { patchIndex } from '../../bot/types.js';
 import type { Rule, RuleContext, RuleHit } from '../types.js';
 import { parseUnifiedDiff } from '../../bot/mail/diffparse.js';
 
-const ARCHES: PolicyArch[] = ['x86_64', 'arm64', 'ppc64', 's390x'];
 const ALIGN_FUNCTIONS = [
   'pcibios_default_alignment',
   'pci_specified_resource_alignment',
@@ -31,7 +31,7 @@ function seriesOptions(ctx: RuleContext): { name: string; patch: number }[] {
   const out: { name: string; patch: number }[] = [];
   for (const [pos, p] of ctx.series.patches.entries()) {
     if (!p.diff) continue;
-    const index = p.tags.index ?? pos + 1;
+    const index = patchIndex(p, pos);
     for (const l of addedLines(parseUnifiedDiff(p.diff))) {
       const m =
         /\bstrn?cmp\s*\(\s*str\s*,\s*"([a-z0-9_]+)=?"/.exec(l.text) ??
@@ -58,7 +58,7 @@ async function check(ctx: RuleContext): Promise<RuleHit[]> {
   if (!patched) return [];
   const touched = touchedFiles(ctx.diff);
   if (!touched.some(touchesPolicy) && !touched.some((p) => /(^|\/)Kconfig$/.test(p))) return [];
-  const read = (arch: PolicyArch) =>
+  const read = (arch: Arch) =>
     readPolicyChange(ctx.before, patched, arch, { changedPaths: touched, facts: false });
   // 1. The default alignment becomes non-zero.
   const isAligned = (c: PolicyChange) =>

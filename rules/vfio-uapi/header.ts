@@ -1,7 +1,9 @@
 // Reading a UAPI header the way its users depend on it: the macros (names and
 // values) and the member layout of each struct. Comparing the two states of a
 // header tells what a patch adds, renumbers, removes or moves.
-import { blankComments } from '../isolation-for-performance/csource.js';
+import { blankCommentsAndLiterals, skipBraces } from '../../bot/kernel/c/lex.js';
+import { Lines } from '../../bot/kernel/c/lines.js';
+import { evalInteger } from '../../bot/kernel/c/expr.js';
 
 export interface Define {
   name: string;
@@ -36,7 +38,7 @@ function normaliseMember(m: string): string {
 }
 
 export function parseHeader(text: string): Header {
-  const code = blankComments(text);
+  const code = blankCommentsAndLiterals(text);
   const lines = code.split('\n');
   const defines = new Map<string, Define>();
   const structs = new Map<string, StructLayout>();
@@ -44,23 +46,13 @@ export function parseHeader(text: string): Header {
   // Struct bodies by line range, to place #defines inside them.
   const ranges: { name: string; from: number; to: number }[] = [];
   const flat = lines.map((l) => (/^\s*#/.test(l) ? '' : l)).join('\n');
+  const flatLines = new Lines(flat);
   for (const m of flat.matchAll(/\bstruct\s+(\w+)\s*\{/g)) {
     const open = m.index! + m[0].length - 1;
-    let depth = 0;
-    let close = -1;
-    for (let i = open; i < flat.length; i++) {
-      if (flat[i] === '{') depth++;
-      else if (flat[i] === '}') {
-        depth--;
-        if (depth === 0) {
-          close = i;
-          break;
-        }
-      }
-    }
+    const close = skipBraces(flat, open) - 1;
     if (close < 0) continue;
-    const from = flat.slice(0, open).split('\n').length;
-    const to = flat.slice(0, close).split('\n').length;
+    const from = flatLines.lineOf(open);
+    const to = flatLines.lineOf(close);
     const body = flat.slice(open + 1, close);
     // Nested struct/union openers and closers are not members; their members are.
     const members = body
@@ -90,71 +82,20 @@ export function parseHeader(text: string): Header {
   return { defines, structs };
 }
 
-/** The value of a simple constant expression: numbers, shifts, _BITUL, ioctl numbers; else null. */
+/**
+ * The value of a macro: a constant expression (bot/kernel/c/expr.ts) whose
+ * names are the header's other macros (a few levels deep), or the number of an
+ * ioctl (`_IOWR(type, nr, size)` is `nr`: what renumbering changes); else null.
+ */
 export function evaluate(value: string, defines?: Map<string, Define>, depth = 0): bigint | null {
-  let v = value.replace(/\s+/g, '');
-  const io = /^_IO[RW]*\((\w+),([^,)]+)(?:,.*)?\)$/.exec(v);
-  if (io) {
-    const nr = evaluate(io[2]!, defines, depth + 1);
-    return nr === null ? null : nr;
-  }
-  v = v.replace(/_BITULL?\((\w+)\)/g, '(1<<$1)');
-  if (defines && depth < 4)
-    v = v.replace(/\b[A-Za-z_]\w*\b/g, (id) => {
-      const d = defines.get(id);
-      const n = d ? evaluate(d.value, defines, depth + 1) : null;
-      return n === null ? id : n.toString();
-    });
-  v = v.replace(/\b(0x[0-9a-fA-F]+|\d+)(?:ULL|UL|LL|U|L)\b/gi, '$1');
-  if (!/^[0-9a-fA-Fx()<>|+-]+$/.test(v)) return null;
-  // A tiny evaluator for | + - << over parenthesised terms.
-  let pos = 0;
-  const peek = () => v[pos];
-  const num = (): bigint | null => {
-    if (peek() === '(') {
-      pos++;
-      const r = expr();
-      if (peek() !== ')') return null;
-      pos++;
-      return r;
-    }
-    const m = /^(0x[0-9a-fA-F]+|\d+)/.exec(v.slice(pos));
-    if (!m) return null;
-    pos += m[0].length;
-    return BigInt(m[0]);
-  };
-  const shift = (): bigint | null => {
-    let l = num();
-    while (l !== null && v.startsWith('<<', pos)) {
-      pos += 2;
-      const r = num();
-      if (r === null) return null;
-      l = l << r;
-    }
-    return l;
-  };
-  const sum = (): bigint | null => {
-    let l = shift();
-    while (l !== null && (peek() === '+' || peek() === '-')) {
-      const op = v[pos++];
-      const r = shift();
-      if (r === null) return null;
-      l = op === '+' ? l + r : l - r;
-    }
-    return l;
-  };
-  const expr = (): bigint | null => {
-    let l = sum();
-    while (l !== null && peek() === '|') {
-      pos++;
-      const r = sum();
-      if (r === null) return null;
-      l = l | r;
-    }
-    return l;
-  };
-  const r = expr();
-  return r !== null && pos === v.length ? r : null;
+  const io = /^_IO[RW]*\((\w+),([^,)]+)(?:,.*)?\)$/.exec(value.replace(/\s+/g, ''));
+  if (io) return evaluate(io[2]!, defines, depth + 1);
+  return evalInteger(value, {
+    ident: (name) => {
+      const d = defines && depth < 4 ? defines.get(name) : undefined;
+      return d ? evaluate(d.value, defines, depth + 1) : null;
+    },
+  });
 }
 
 /** An ioctl number's type and number, e.g. "VFIO_TYPE/VFIO_BASE+21", for comparing ioctls. */

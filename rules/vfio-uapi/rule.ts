@@ -18,9 +18,11 @@
 // An additive, documented ioctl, capability or flag that the kernel
 // implements stays quiet.
 import { parseUnifiedDiff } from '../../bot/mail/diffparse.js';
+import { patchIndex } from '../../bot/types.js';
 import type { Rule, RuleContext, RuleHit, TreeReader } from '../types.js';
 import { addedLines, filePath, isC, removedLines } from '../lib/diff.js';
-import { findGuards, topLevelScopes } from '../isolation-for-performance/csource.js';
+import { findGuards } from '../../bot/kernel/c/guards.js';
+import { topLevelScopes } from '../../bot/kernel/c/source.js';
 import {
   evaluate,
   ioctlKey,
@@ -92,7 +94,7 @@ function addedCommentSentences(ctx: RuleContext, file: string): { text: string; 
 function laterUse(ctx: RuleContext, name: string): string | null {
   const re = new RegExp(`\\b${name}\\b`);
   for (const [pos, p] of ctx.series.patches.entries()) {
-    const index = p.tags.index ?? pos + 1;
+    const index = patchIndex(p, pos);
     if (index <= ctx.index || !p.diff) continue;
     for (const l of addedLines(
       parseUnifiedDiff(p.diff),

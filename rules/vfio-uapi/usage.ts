@@ -3,13 +3,10 @@
 // the mask of allowed flags, `flags & ~mask`, and nothing else). A flag that is
 // only accepted is a flag the kernel silently ignores.
 import type { TreeReader } from '../types.js';
-import {
-  blankComments,
-  findGuards,
-  normalise,
-  splitTop,
-  topLevelScopes,
-} from '../isolation-for-performance/csource.js';
+import { findGuards, normalise, splitTop } from '../../bot/kernel/c/guards.js';
+import { blankCommentsAndLiterals, openParenBefore, skipParens } from '../../bot/kernel/c/lex.js';
+import { Lines } from '../../bot/kernel/c/lines.js';
+import { topLevelScopes } from '../../bot/kernel/c/source.js';
 
 export type Use = 'tested' | 'used' | 'accepted';
 
@@ -98,17 +95,8 @@ function operandLeft(s: string, end: number): number {
   let j = end;
   while (j > 0 && /\s/.test(s[j - 1]!)) j--;
   if (s[j - 1] === ')') {
-    let depth = 0;
-    for (let i = j - 1; i >= 0; i--) {
-      if (s[i] === ')') depth++;
-      else if (s[i] === '(') {
-        depth--;
-        if (depth === 0) {
-          j = i;
-          break;
-        }
-      }
-    }
+    const open = openParenBefore(s, j - 1);
+    if (open >= 0) j = open;
   }
   while (j > 0 && /\w/.test(s[j - 1]!)) j--;
   return j;
@@ -120,17 +108,8 @@ function operandRight(s: string, start: number): number {
   while (j < s.length && /\s/.test(s[j]!)) j++;
   while (j < s.length && /\w/.test(s[j]!)) j++;
   if (s[j] === '(') {
-    let depth = 0;
-    for (; j < s.length; j++) {
-      if (s[j] === '(') depth++;
-      else if (s[j] === ')') {
-        depth--;
-        if (depth === 0) {
-          j++;
-          break;
-        }
-      }
-    }
+    const end = skipParens(s, j);
+    j = end < 0 ? s.length : end;
   }
   return j;
 }
@@ -199,7 +178,8 @@ export function occurrences(name: string, sources: { file: string; text: string 
   const re = new RegExp(`\\b${name}\\b`, 'g');
   for (const { file, text } of sources) {
     if (!text.includes(name)) continue;
-    const code = blankComments(text);
+    const code = blankCommentsAndLiterals(text);
+    const lines = new Lines(code);
     for (const m of code.matchAll(re)) {
       const { text: s, start } = statementAround(code, m.index!);
       if (/^\s*#\s*define\s+/.test(s) && new RegExp(`^\\s*#\\s*define\\s+${name}\\b`).test(s))
@@ -207,7 +187,7 @@ export function occurrences(name: string, sources: { file: string; text: string 
       const c = classify(s, m.index! - start, name, code);
       out.push({
         file,
-        line: code.slice(0, m.index!).split('\n').length,
+        line: lines.lineOf(m.index!),
         use: c.use,
         statement: s.replace(/\s+/g, ' ').trim(),
         ...(c.tested ? { tested: c.tested } : {}),
@@ -233,7 +213,7 @@ export function rejectedBefore(
   const scope = scopes.find((s) => s.start <= occ.line && occ.line <= s.end);
   if (!scope) return null;
   const target = normalise(occ.tested).replace(/\s+/g, '');
-  for (const g of findGuards(src.text, scopes)) {
+  for (const g of findGuards(src.text)) {
     if (g.line < scope.start || g.line >= occ.line || g.kind !== 'deny') continue;
     // The guard's own condition (not the enclosing ones): is `expr` one of its `||` parts?
     const bare = splitTop(g.cond, '||').some((part) => part.replace(/\s+/g, '') === target);

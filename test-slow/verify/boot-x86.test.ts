@@ -15,7 +15,7 @@ import { buildKernel } from '../../bot/verify/build.js';
 import { compareLayouts, formatDifferences } from '../../bot/verify/compare.js';
 import { loadGroundTruth, parseGroundTruthCommand } from '../../bot/verify/ground-truth.js';
 import { defaultAlignmentOverlay } from '../../bot/verify/patches.js';
-import type { Layout } from '../../rules/model/layout.js';
+import type { Layout } from '../../bot/kernel/model/layout.js';
 import type { BootResult } from '../../bot/verify/bootlog.js';
 
 const truth = new Map(loadGroundTruth().map((b) => [b.name, b]));

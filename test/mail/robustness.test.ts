@@ -39,33 +39,55 @@ function mutations(raw: string, seed: number): string[] {
 }
 
 describe('robustness', () => {
-  it('mutated fixtures never make parseMail throw', async () => {
+  it('mutated fixtures never make parseMail throw, and every outcome is well-formed', async () => {
     const files = readdirSync(mailsDir).filter(
       (f) => statSync(mailPath(f)).isFile() && !f.endsWith('.mbox'),
     );
+    assert.ok(files.length >= 20, `the fixture mails are there (${files.length})`);
     let n = 0;
     const results: (Message | ParseFailure)[] = [];
     for (const [i, f] of files.entries()) {
       const raw = readFileSync(mailPath(f)).toString('latin1');
       for (const m of mutations(raw, i + 1)) {
-        const r = await parseMail({ origin: { kind: 'eml', file: `${f}~${n++}` }, raw: m });
-        assert.ok(isParseFailure(r) || typeof r.messageId === 'string');
+        const origin = { kind: 'eml' as const, file: `${f}~${n++}` };
+        const r = await parseMail({ origin, raw: m });
+        assert.deepEqual(r.origin, origin, 'the outcome names the input it came from');
+        if (isParseFailure(r)) assert.match(r.reason, /\S/, `${origin.file}: a failure says why`);
+        else {
+          assert.match(r.messageId, /^[^<>\s]+$/, `${origin.file}: a bare Message-ID`);
+          assert.doesNotMatch(r.subject, /[\r\n]/, `${origin.file}: an unfolded subject`);
+          assert.deepEqual(JSON.parse(JSON.stringify(r)), r, `${origin.file}: plain data`);
+        }
         results.push(r);
       }
     }
     const messages = results.filter((r): r is Message => !isParseFailure(r));
     const failures = results.filter(isParseFailure);
+    // The mutations reach both outcomes; otherwise they would test one path only.
+    assert.ok(messages.length > 0 && failures.length > 0, `${messages.length}/${failures.length}`);
     const a = assembleSeries(messages, failures);
-    assert.equal(a.accounting.length, results.length);
+    assert.deepEqual(
+      a.accounting.map((e) => e.origin.file).sort(),
+      results.map((r) => r.origin.file).sort(),
+      'assembly accounts for every outcome exactly once',
+    );
     assert.doesNotThrow(() => JSON.stringify(a));
   });
 
-  it('mutated mboxes split and parse without throwing', async () => {
+  it('mutated mboxes split and parse without throwing; the split invents nothing', async () => {
     const raw = readFileSync(mailPath('pci-series-v1-v2-mixed.mbox')).toString('latin1');
     for (const m of mutations(raw, 99)) {
       const { mails, failures } = splitMbox(m, 'x.mbox');
-      for (const mail of mails) await parseMail(mail);
-      assert.ok(mails.length + failures.length >= 1);
+      const positions = [...mails, ...failures].map((x) => x.origin.index!).sort((a, b) => a - b);
+      assert.deepEqual(
+        positions,
+        positions.map((_, k) => k + 1),
+        'entries are numbered 1..n, none twice, none skipped',
+      );
+      for (const mail of mails) {
+        assert.ok(m.includes(mail.raw.slice(0, 200)), 'an entry is a piece of the input');
+        await parseMail(mail);
+      }
     }
   });
 

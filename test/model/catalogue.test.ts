@@ -4,18 +4,19 @@
 // ports are checked after SeaBIOS numbers the buses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CATALOGUE, nvmeBar0 } from '../../rules/model/devices.js';
-import { QemuArgError } from '../../rules/model/errors.js';
-import { buildMachine, bdfOf, type MFunction } from '../../rules/model/machine.js';
-import { parseQemuArgs, tokenizeShell } from '../../rules/model/qemu-args.js';
+import { CATALOGUE, nvmeBar0 } from '../../bot/kernel/model/devices.js';
+import { QemuArgError } from '../../bot/kernel/model/errors.js';
+import { buildMachine, bdfOf, type MFunction } from '../../bot/kernel/model/machine.js';
+import { parseQemuArgs, tokenizeShell } from '../../bot/kernel/model/qemu-args.js';
+import type { BootArch } from '../../bot/kernel/vocabulary.js';
 import {
   parseInfoPci,
   probeInfoPci,
   seabiosDone,
   type InfoPciFunction,
-} from '../../rules/model/qemu-info.js';
+} from '../../bot/kernel/model/qemu-info.js';
 
-function machine(cmd: string, arch: 'x86_64' | 'arm64' = 'x86_64') {
+function machine(cmd: string, arch: BootArch = 'x86_64') {
   return buildMachine(parseQemuArgs(tokenizeShell(cmd)), { arch, numVfs: {}, noGuestDriver: [] });
 }
 

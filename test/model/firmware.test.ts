@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fixturesDir } from '../../bot/util/paths.js';
-import { runSeabios } from '../../rules/model/firmware/seabios.js';
-import { buildScenarioMachine } from '../../rules/model/place.js';
+import { runSeabios } from '../../bot/kernel/model/firmware/seabios.js';
+import { buildScenarioMachine } from '../../bot/kernel/model/place.js';
 import {
   compareFirmware,
   parseInfoPci,
   probeInfoPci,
   seabiosDone,
-} from '../../rules/model/qemu-info.js';
-import { loadScenarios } from '../../rules/model/scenario.js';
+} from '../../bot/kernel/model/qemu-info.js';
+import { loadScenarios } from '../../bot/kernel/model/scenario.js';
 
 const scenarioDir = join(fixturesDir, 'scenarios');
 const recordedDir = join(scenarioDir, 'seabios');

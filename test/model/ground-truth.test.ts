@@ -9,10 +9,14 @@ import { join } from 'node:path';
 import { loadGroundTruth } from '../../bot/verify/ground-truth.js';
 import { compareLayouts, formatDifferences } from '../../bot/verify/compare.js';
 import { fixturesDir } from '../../bot/util/paths.js';
-import type { Layout } from '../../rules/model/layout.js';
-import { placeScenario } from '../../rules/model/place.js';
-import { policyFor6_12, policyMax4kPage, type KernelPolicy } from '../../rules/model/policy.js';
-import { loadScenarios } from '../../rules/model/scenario.js';
+import type { Layout } from '../../bot/kernel/model/layout.js';
+import { placeScenario } from '../../bot/kernel/model/place.js';
+import {
+  policyFor6_12,
+  policyMax4kPage,
+  type KernelPolicy,
+} from '../../bot/kernel/model/policy.js';
+import { loadScenarios } from '../../bot/kernel/model/scenario.js';
 
 const boots = new Map(loadGroundTruth().map((g) => [g.name, g]));
 const scenarios = new Map(

@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fixturesDir } from '../../bot/util/paths.js';
-import { computeGroups, dmaAliases, guestGroups } from '../../rules/model/groups.js';
-import { buildScenarioMachine, placeScenario } from '../../rules/model/place.js';
-import { policyAcsFix2025, policyFor6_12 } from '../../rules/model/policy.js';
-import { loadScenarios } from '../../rules/model/scenario.js';
+import { computeGroups, dmaAliases, guestGroups } from '../../bot/kernel/model/groups.js';
+import { buildScenarioMachine, placeScenario } from '../../bot/kernel/model/place.js';
+import { policyAcsFix2025, policyFor6_12 } from '../../bot/kernel/model/policy.js';
+import { loadScenarios } from '../../bot/kernel/model/scenario.js';
 
 const scenarios = new Map(
   (await loadScenarios(join(fixturesDir, 'scenarios'))).map((s) => [s.name, s]),

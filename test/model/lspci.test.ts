@@ -4,8 +4,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fixturesDir } from '../../bot/util/paths.js';
 import { loadGroundTruth } from '../../bot/verify/ground-truth.js';
-import { ModelInputError } from '../../rules/model/errors.js';
-import { checkPastedLayout, parseLspci, parseSysfsResources } from '../../rules/model/lspci.js';
+import { ModelInputError } from '../../bot/kernel/model/errors.js';
+import {
+  checkPastedLayout,
+  parseLspci,
+  parseSysfsResources,
+} from '../../bot/kernel/model/lspci.js';
 
 const lspciDir = join(fixturesDir, 'lspci');
 

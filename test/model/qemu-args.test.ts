@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { QemuArgError } from '../../rules/model/errors.js';
+import { QemuArgError } from '../../bot/kernel/model/errors.js';
 import {
   parseQemuArgs,
   parseSize,
   splitOptList,
   tokenizeShell,
-} from '../../rules/model/qemu-args.js';
+} from '../../bot/kernel/model/qemu-args.js';
 
 test('tokenizeShell: quotes, escapes, continuations and comments', () => {
   assert.deepEqual(tokenizeShell(`-append 'console=ttyS0 panic=-1' -name "a \\"b\\""`), [

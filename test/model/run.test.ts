@@ -10,10 +10,11 @@ import {
   policyAlignSmallBarsV3,
   describePolicy,
   defaultAlignmentBytes,
-} from '../../rules/model/policy.js';
-import { benchModel, runModel } from '../../rules/model/run.js';
-import { loadScenarios } from '../../rules/model/scenario.js';
-import { formatLayout } from '../../rules/model/format.js';
+} from '../../bot/kernel/model/policy.js';
+import { runModel } from '../../bot/kernel/model/run.js';
+import { benchModel } from '../../scripts/bench/model.js';
+import { loadScenarios } from '../../bot/kernel/model/scenario.js';
+import { formatLayout } from '../../bot/kernel/model/format.js';
 
 const all = await loadScenarios(join(fixturesDir, 'scenarios'));
 const pick = (...names: string[]) => all.filter((s) => names.includes(s.name));

@@ -9,11 +9,11 @@ import {
   policyFor6_12,
   policyFor6_15,
   type KernelPolicy,
-} from '../../rules/model/policy.js';
-import { evaluate } from '../../rules/model/run.js';
-import { runSafetyChecks } from '../../rules/model/safety.js';
-import { loadScenarios } from '../../rules/model/scenario.js';
-import type { Layout } from '../../rules/model/layout.js';
+} from '../../bot/kernel/model/policy.js';
+import { evaluate } from '../../bot/kernel/model/run.js';
+import { runSafetyChecks } from '../../bot/kernel/model/safety.js';
+import { loadScenarios } from '../../bot/kernel/model/scenario.js';
+import type { Layout } from '../../bot/kernel/model/layout.js';
 
 const scenarios = new Map(
   (await loadScenarios(join(fixturesDir, 'scenarios'))).map((s) => [s.name, s]),

@@ -4,9 +4,13 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturesDir } from '../../bot/util/paths.js';
-import { ModelInputError } from '../../rules/model/errors.js';
-import { buildScenarioMachine } from '../../rules/model/place.js';
-import { loadScenarios, loadScenariosLenient, parseScenario } from '../../rules/model/scenario.js';
+import { ModelInputError } from '../../bot/kernel/model/errors.js';
+import { buildScenarioMachine } from '../../bot/kernel/model/place.js';
+import {
+  loadScenarios,
+  loadScenariosLenient,
+  parseScenario,
+} from '../../bot/kernel/model/scenario.js';
 
 /** Temporary directories made by the tests, removed at the end. */
 const temps: string[] = [];

@@ -3,9 +3,11 @@
 // normalisation, and expression evaluation.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CSource, normaliseBody } from '../../bot/tree/policy/csource.js';
-import { evalAlignment, evalInt } from '../../bot/tree/policy/expr.js';
-import { parseKconfig, boolDefault } from '../../bot/tree/policy/kconfig.js';
+import { normaliseBody } from '../../bot/kernel/c/body.js';
+import { CSource } from '../../bot/kernel/c/source.js';
+import { evalInt } from '../../bot/kernel/c/expr.js';
+import { evalAlignment } from '../../bot/kernel/policy/alignment.js';
+import { parseKconfig, boolDefault } from '../../bot/kernel/policy/kconfig.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import { openTreeReader } from '../../bot/tree/reader.js';
 

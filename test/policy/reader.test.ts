@@ -5,12 +5,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  readPolicy,
-  readPolicyChange,
-  type PolicyArch,
-  type PolicyChange,
-} from '../../bot/tree/policy.js';
+import { readPolicy, readPolicyChange, type PolicyChange } from '../../bot/kernel/policy/read.js';
+import type { Arch } from '../../bot/kernel/vocabulary.js';
 import { gitRepo } from '../../bot/tree/git.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import { openTreeReader } from '../../bot/tree/reader.js';
@@ -18,7 +14,7 @@ import type { TreeOverlay } from '../../bot/types.js';
 import { cacheDir } from '../../bot/util/cache.js';
 import { exampleMbox } from '../../fixtures/examples/index.js';
 import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
-import { policyAlignSmallBarsV3, policyFor6_12 } from '../../rules/model/policy.js';
+import { policyAlignSmallBarsV3, policyFor6_12 } from '../../bot/kernel/model/policy.js';
 import { applyTo, overlayOf, replaceOnce, seriesFrom, tempDir } from './helpers.js';
 
 const tmp = tempDir('pcibot-policy-reader-');
@@ -37,7 +33,7 @@ after(() => {
 });
 
 describe('the real 6.12 tree', () => {
-  for (const arch of ['x86_64', 'arm64'] as PolicyArch[]) {
+  for (const arch of ['x86_64', 'arm64'] as Arch[]) {
     test(`${arch}: exactly policyFor6_12(), nothing assumed`, async () => {
       const r = await readPolicy(openTreeReader(real, realCommit), arch);
       assert.deepEqual(r.policy, policyFor6_12());
@@ -131,7 +127,7 @@ describe('the real 6.12 tree', () => {
     );
     const base = openTreeReader(real, applied.base.commit);
     const patched = openTreeReader(real, applied.base.commit, applied.overlay);
-    for (const arch of ['x86_64', 'arm64'] as PolicyArch[]) {
+    for (const arch of ['x86_64', 'arm64'] as Arch[]) {
       const c = await readPolicyChange(base, patched, arch, {
         changedPaths: Object.keys(applied.overlay),
       });
@@ -181,7 +177,7 @@ const weakDefault = (body: string) => (pci: string | null) =>
 
 async function change(
   changes: Record<string, string | ((old: string | null) => string)>,
-  arch: PolicyArch = 'x86_64',
+  arch: Arch = 'x86_64',
   base: Record<string, string | ((old: string | null) => string)> = {},
 ): Promise<PolicyChange> {
   const baseOverlay: TreeOverlay = overlayOf(fixture, fixtureCommit, base);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import rule from '../../rules/isolation-for-performance/rule.js';
 import { findRelaxations } from '../../rules/isolation-for-performance/relaxations.js';
-import { findGuards, topLevelScopes } from '../../rules/isolation-for-performance/csource.js';
+import { findGuards } from '../../bot/kernel/c/guards.js';
+import { topLevelScopes } from '../../bot/kernel/c/source.js';
 import { contextFor, type Files } from './helpers.js';
 
 const CORE = 'drivers/vfio/pci/vfio_pci_core.c';
@@ -82,7 +83,7 @@ describe('csource', () => {
         ['vfio_pci_core_mmap', 'function'],
       ],
     );
-    const guards = findGuards(core, scopes);
+    const guards = findGuards(core);
     const sub = guards.find((g) => g.cond === 'res->start & ~PAGE_MASK')!;
     assert.equal(sub.kind, 'deny');
     assert.equal(sub.scope, 'vfio_pci_probe_mmaps');

@@ -156,6 +156,26 @@ describe('pcibot review on a mixed batch', () => {
     assert.equal(report.messages[0]!.origin.kind, 'stdin');
   });
 
+  test('--verify skips a series whose boot could not differ from the base, and says why', async () => {
+    // A UAPI header alone: in scope, applies, but no file the kernel policy is read from.
+    const doc = join(repoRoot, 'rules/vfio-uapi/quiet-doc.eml');
+    const { code, out } = await run(['review', doc, '--tree', tree, '--verify', '--json']);
+    assert.equal(code, 0);
+    const s = (JSON.parse(out) as ReviewReport).series[0]!;
+    assert.equal(s.patches[0]!.apply?.status, 'applied');
+    assert.equal(s.verify, null, 'nothing was built or booted');
+    assert.deepEqual(s.verifyDecision, {
+      asked: true,
+      verify: false,
+      reason: 'the series changes no file the kernel policy is read from',
+    });
+    const text = await run(['review', doc, '--tree', tree, '--verify']);
+    assert.match(
+      text.out,
+      /\n {2}verify: not run: the series changes no file the kernel policy is read from\n/,
+    );
+  });
+
   test('the checkout is left as it was', async () => {
     const status = () => execFileSync('git', ['-C', tree, 'status', '--porcelain']).toString();
     const head = () => execFileSync('git', ['-C', tree, 'rev-parse', 'HEAD']).toString();

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
-import { validateConfig, type ServiceConfig } from '../../bot/service/config.js';
+import { validateConfig, type ServiceConfig } from '../../workers/config.js';
 import { connectRedis } from '../../bot/service/redis.js';
 import { ServiceState } from '../../workers/state.js';
 

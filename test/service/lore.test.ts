@@ -16,7 +16,7 @@ import { rawMessageId } from '../../workers/jobs.js';
 import { ServiceQueues } from '../../workers/queues.js';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { syntheticMessages, writeSyntheticEpoch } from '../../workers/bench-ingest.js';
+import { syntheticMessages, writeSyntheticEpoch } from '../../scripts/bench/ingest.js';
 import {
   PublicInbox,
   freePort,

@@ -12,7 +12,7 @@ import {
   replyRecipients,
   wrapParagraph,
 } from '../../bot/outbound/compose.js';
-import { ConfigError, loadConfig, validateConfig } from '../../bot/service/config.js';
+import { ConfigError, loadConfig, validateConfig } from '../../workers/config.js';
 import {
   AllowList,
   parseMaintainers,
@@ -21,6 +21,7 @@ import {
   readMaintainers,
 } from '../../bot/triggers/allowlist.js';
 import { parseTrigger } from '../../bot/triggers/parse.js';
+import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import type { Finding, Message } from '../../bot/types.js';
 import { ingestJobId, rawMessageId } from '../../workers/jobs.js';
 
@@ -370,7 +371,7 @@ describe('allow-list from MAINTAINERS', () => {
     }
   });
   it('finds Bjorn Helgaas and Alex Williamson in the real 6.12 MAINTAINERS', async () => {
-    const text = await readMaintainers('/root/.cache/pcibot/linux-6.12');
+    const text = await readMaintainers((await prepareKernelTree()).path);
     assert.ok(text);
     const got = pciMaintainers(parseMaintainers(text)).map((g) => g.address);
     assert.ok(got.includes('bhelgaas@google.com'));

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadGroundTruth } from '../../bot/verify/ground-truth.js';
 import { parseBootLog, parsePrintedResource, parseHexExact } from '../../bot/verify/bootlog.js';
-import type { Layout, LayoutBar, LayoutDevice } from '../../rules/model/layout.js';
+import type { Layout, LayoutBar, LayoutDevice } from '../../bot/kernel/model/layout.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturesDir } from '../../bot/util/paths.js';

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import verifyCommand from '../../bot/commands/verify.js';
 import recordCommand from '../../bot/commands/record-layouts.js';
 import { UsageError, type CommandIO } from '../../bot/commands/command.js';
+import type { BootArch, BootFirmware } from '../../bot/kernel/vocabulary.js';
 import { qemuCommand, BootError } from '../../bot/verify/boot.js';
 import { groundTruthDir, loadGroundTruth } from '../../bot/verify/ground-truth.js';
 import { groundTruthScenario, loadVerifyScenarios } from '../../bot/verify/scenarios.js';
@@ -35,15 +36,18 @@ function io(env: Record<string, string> = {}): CommandIO & { out: string[]; err:
 }
 
 test('every ground-truth command line becomes the same QEMU invocation', () => {
-  for (const b of loadGroundTruth()) {
+  const truth = loadGroundTruth();
+  // The eight ground-truth boots (README); an empty list would pass the loop below vacuously.
+  assert.equal(truth.length, 8, `ground-truth boots found: ${truth.map((b) => b.name).join(', ')}`);
+  for (const b of truth) {
     const s = groundTruthScenario(join(groundTruthDir, `${b.name}.cmd`));
     const argv = qemuCommand({
-      arch: s.arch as 'x86_64' | 'arm64',
+      arch: s.arch as BootArch,
       qemuArgs: s.qemuArgs,
       kernel: 'K',
       initrd: 'I',
       kernelArgs: s.kernelArgs,
-      firmware: s.firmware as 'seabios' | 'qboot' | 'none',
+      firmware: s.firmware as BootFirmware,
     });
     const want = b.command.split(/\s+/);
     const devices = (args: string[]) => args.filter((_, i) => args[i - 1] === '-device');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadGroundTruth } from '../../bot/verify/ground-truth.js';
 import { compareLayouts, formatSize, shortBdf } from '../../bot/verify/compare.js';
-import type { Layout } from '../../rules/model/layout.js';
+import type { Layout } from '../../bot/kernel/model/layout.js';
 
 const boots = new Map(loadGroundTruth().map((b) => [b.name, b.result.layout]));
 const layout = (name: string): Layout => structuredClone(boots.get(name)!);

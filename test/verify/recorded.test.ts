@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BootArch, BootFirmware } from '../../bot/kernel/vocabulary.js';
 import { qemuCommand } from '../../bot/verify/boot.js';
 import { compareLayouts, formatDifferences } from '../../bot/verify/compare.js';
 import { loadGroundTruth } from '../../bot/verify/ground-truth.js';
@@ -56,12 +57,12 @@ test('every recorded layout was recorded from its scenario file as it is now', (
       `${r.file}: ${r.scenario} no longer checks ${r.pageSize / 1024}K pages`,
     );
     const now = qemuCommand({
-      arch: s.arch as 'x86_64' | 'arm64',
+      arch: s.arch as BootArch,
       qemuArgs: s.qemuArgs,
       kernel: '*',
       initrd: '*',
       kernelArgs: s.kernelArgs,
-      firmware: s.firmware as 'seabios' | 'qboot' | 'none',
+      firmware: s.firmware as BootFirmware,
     });
     assert.deepEqual(
       withoutImages(r.commandLine),

@@ -1,0 +1,317 @@
+// Layouts as people paste them: `lspci -v`/`-vv` text (Region/Memory/I/O lines,
+// Expansion ROM, bridge windows, MSI-X Vector table/PBA, SR-IOV VF regions)
+// and sysfs `resource` files (one file, or several with their paths). Mail
+// quoting (`> `) and indentation are stripped. checkPastedLayout() runs the
+// safety checks on what was pasted, as-is: no IOMMU groups are known, so every
+// function counts as its own owner.
+import type { Finding } from '../../types.js';
+import { ModelInputError } from './errors.js';
+import type { Layout, LayoutBar, LayoutDevice, LayoutWindow, MsixInfo } from './layout.js';
+import { policyFor6_12, type KernelPolicy } from './policy.js';
+import { runSafetyChecks } from './safety.js';
+
+const SIZE_UNIT: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+function parseLspciSize(text: string, file: string, line: number): number {
+  const m = /^(\d+)([KMGT]?)$/.exec(text.trim());
+  if (!m) throw new ModelInputError(file, line, `unreadable size "[size=${text}]"`);
+  return Number(m[1]) * SIZE_UNIT[m[2]!]!;
+}
+
+function parseHex(text: string, file: string, line: number): number {
+  const v = BigInt(`0x${text}`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new ModelInputError(file, line, `address ${text} is above 2^53`);
+  return Number(v);
+}
+
+/** Strip mail quoting and leading whitespace; keep the original line numbers. */
+function cleanLines(text: string): { text: string; indent: number; line: number }[] {
+  return text.split(/\r?\n/).map((raw, i) => {
+    const unquoted = raw.replace(/^(\s*>)+\s?/, '');
+    const indent = /^\s*/.exec(unquoted)![0].replace(/\t/g, '        ').length;
+    return { text: unquoted.trim(), indent, line: i + 1 };
+  });
+}
+
+const HEADER = /^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])\s+(.*)$/i;
+const REGION =
+  /^(?:Region (\d+): )?(Memory|I\/O ports) at (<unassigned>|<ignored>|[0-9a-f]+)(?: \((32|64)-bit, (non-prefetchable|prefetchable)\))?((?: \[[^\]]+\])*)$/;
+const ROM = /^Expansion ROM at (<unassigned>|<ignored>|[0-9a-f]+)((?: \[[^\]]+\])*)$/;
+const WINDOW =
+  /^(I\/O|Memory|Prefetchable memory) behind bridge: ([0-9a-f]+)-([0-9a-f]+)(?: \[size=[^\]]+\])?(?: \[disabled\])?$/;
+
+function kindFromDescription(desc: string): LayoutDevice['kind'] {
+  if (/^Host bridge/i.test(desc)) return 'host-bridge';
+  if (/^PCI bridge/i.test(desc)) {
+    if (/Root Port/i.test(desc)) return 'root-port';
+    if (/Downstream/i.test(desc)) return 'downstream-port';
+    if (/Upstream/i.test(desc)) return 'upstream-port';
+    return 'other-bridge';
+  }
+  return 'endpoint';
+}
+
+/** Parse `lspci -v`/`-vv` output (possibly quoted, possibly without device headers). */
+export function parseLspci(text: string, file = '<pasted>'): Layout {
+  const devices: LayoutDevice[] = [];
+  let cur: LayoutDevice | null = null;
+  let nextBar = 0;
+  let inSriov = false;
+  let sriovNextBar = 0;
+  let msixCount = 0;
+  let pending: Partial<MsixInfo> = {};
+  let anonymous = 0;
+  const finish = () => {
+    if (cur && pending.tableBar !== undefined && pending.pbaBar !== undefined) {
+      cur.msix = {
+        tableBar: pending.tableBar,
+        tableOffset: pending.tableOffset ?? 0,
+        tableSize: msixCount * 16,
+        pbaBar: pending.pbaBar,
+        pbaOffset: pending.pbaOffset ?? 0,
+        pbaSize: Math.max(8, Math.ceil(msixCount / 64) * 8),
+      };
+    }
+    pending = {};
+    msixCount = 0;
+  };
+  const ensure = (line: number): LayoutDevice => {
+    if (cur) return cur;
+    anonymous++;
+    cur = {
+      bdf: `pasted-${anonymous}`,
+      name: `pasted device ${anonymous} (line ${line})`,
+      kind: 'endpoint',
+      bars: [],
+      windows: [],
+    };
+    devices.push(cur);
+    nextBar = 0;
+    return cur;
+  };
+  for (const { text: t, indent, line } of cleanLines(text)) {
+    if (!t) continue;
+    const h = indent === 0 ? HEADER.exec(t) : null;
+    if (h) {
+      finish();
+      const desc = h[5]!;
+      const ids = /\[([0-9a-f]{4}):([0-9a-f]{4})\](?:\s*\(rev [0-9a-f]+\))?\s*$/i.exec(desc);
+      cur = {
+        bdf: `${(h[1] ?? '0000').toLowerCase()}:${h[2]!.toLowerCase()}:${h[3]!.toLowerCase()}.${h[4]}`,
+        name: desc.replace(/\s*\(rev [0-9a-f]+\)\s*$/i, ''),
+        kind: kindFromDescription(desc),
+        bars: [],
+        windows: [],
+      };
+      if (ids) {
+        cur.vendor = parseInt(ids[1]!, 16);
+        cur.device = parseInt(ids[2]!, 16);
+      }
+      devices.push(cur);
+      nextBar = 0;
+      inSriov = false;
+      continue;
+    }
+    if (/^Capabilities: /.test(t)) {
+      inSriov = /Single Root I\/O Virtualization/.test(t);
+      sriovNextBar = 0;
+      const mx = /MSI-X: Enable[+-] Count=(\d+)/.exec(t);
+      if (mx) {
+        ensure(line);
+        msixCount = Number(mx[1]);
+      }
+      continue;
+    }
+    const vt = /^Vector table: BAR=(\d) offset=([0-9a-f]+)$/.exec(t);
+    if (vt) {
+      pending.tableBar = Number(vt[1]);
+      pending.tableOffset = parseInt(vt[2]!, 16);
+      continue;
+    }
+    const pba = /^PBA: BAR=(\d) offset=([0-9a-f]+)$/.exec(t);
+    if (pba) {
+      pending.pbaBar = Number(pba[1]);
+      pending.pbaOffset = parseInt(pba[2]!, 16);
+      continue;
+    }
+    const tv = /Total VFs: (\d+), Number of VFs: (\d+)/.exec(t);
+    if (tv && inSriov) {
+      const d = ensure(line);
+      d.sriov = { totalVfs: Number(tv[1]), numVfs: Number(tv[2]), vfBars: d.sriov?.vfBars ?? [] };
+      continue;
+    }
+    const off = /^VF offset: (\d+), stride: (\d+)/.exec(t);
+    if (off && inSriov && cur) {
+      const d: LayoutDevice = cur;
+      if (d.sriov) {
+        d.sriov.vfOffset = Number(off[1]);
+        d.sriov.vfStride = Number(off[2]);
+      }
+      continue;
+    }
+    const r = REGION.exec(t);
+    if (r) {
+      const d = ensure(line);
+      const io = r[2] === 'I/O ports';
+      const is64 = r[4] === '64';
+      const tags = [...(r[6] ?? '').matchAll(/\[([^\]]+)\]/g)].map((x) => x[1]!);
+      const sizeTag = tags.find((x) => x.startsWith('size='));
+      const size = sizeTag ? parseLspciSize(sizeTag.slice(5), file, line) : 0;
+      const start =
+        r[3]!.startsWith('<') || tags.includes('disabled') ? null : parseHex(r[3]!, file, line);
+      const flags = { io, is64, prefetch: r[5] === 'prefetchable' };
+      if (inSriov) {
+        const index = r[1] !== undefined ? Number(r[1]) : sriovNextBar;
+        sriovNextBar = index + (is64 ? 2 : 1);
+        const s = d.sriov ?? (d.sriov = { totalVfs: 0, numVfs: 0, vfBars: [] });
+        s.vfBars.push({ index, start, size, flags });
+        continue;
+      }
+      const index = r[1] !== undefined ? Number(r[1]) : nextBar;
+      if (index > 5) throw new ModelInputError(file, line, `BAR index ${index} above 5`);
+      nextBar = index + (is64 ? 2 : 1);
+      d.bars.push({ index, start, size, flags });
+      continue;
+    }
+    const rom = ROM.exec(t);
+    if (rom) {
+      const d = ensure(line);
+      const tags = [...(rom[2] ?? '').matchAll(/\[([^\]]+)\]/g)].map((x) => x[1]!);
+      const sizeTag = tags.find((x) => x.startsWith('size='));
+      const start = rom[1]!.startsWith('<') ? null : parseHex(rom[1]!, file, line);
+      d.bars.push({
+        index: 6,
+        start,
+        size: sizeTag ? parseLspciSize(sizeTag.slice(5), file, line) : 0,
+        flags: { io: false, is64: false, prefetch: true },
+      });
+      continue;
+    }
+    const w = WINDOW.exec(t);
+    if (w) {
+      const d = ensure(line);
+      const kind = w[1] === 'I/O' ? 'io' : w[1] === 'Memory' ? 'mem' : 'pref';
+      const start = parseHex(w[2]!, file, line);
+      const end = parseHex(w[3]!, file, line);
+      if (end >= start && !/\[disabled\]$/.test(t))
+        d.windows.push({ kind, start, end, is64: kind === 'pref' && w[2]!.length > 8 });
+      if (d.kind === 'endpoint') d.kind = 'other-bridge';
+      continue;
+    }
+  }
+  finish();
+  if (!devices.length)
+    throw new ModelInputError(file, undefined, 'no lspci device, Region, Memory or I/O line found');
+  for (const d of devices) d.bars.sort((a, b) => a.index - b.index);
+  return { devices, groups: null, lost: [] };
+}
+
+const IORESOURCE_IO = 0x100;
+const IORESOURCE_MEM = 0x200;
+const IORESOURCE_PREFETCH = 0x2000;
+const IORESOURCE_MEM_64 = 0x100000;
+const IORESOURCE_UNSET = 0x20000000;
+
+/**
+ * sysfs `resource` files: three hex numbers per line (start end flags), one
+ * line per resource. Several files may be concatenated, each introduced by its
+ * path (`/sys/bus/pci/devices/0000:01:00.0/resource`) on a line of its own or as
+ * a `path:` prefix on every line (`grep . /sys/bus/pci/devices/*\/resource`).
+ */
+export function parseSysfsResources(text: string, file = '<pasted>'): Layout {
+  const groups = new Map<string, { line: number; values: [number, number, number] }[]>();
+  let current = 'pasted-1';
+  const pathRe = /(?:^|\/)([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])\/resource:?$/i;
+  for (const { text: t, line } of cleanLines(text)) {
+    if (!t) continue;
+    let body = t;
+    const pre = /^(\S*\/([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])\/resource):(.*)$/i.exec(t);
+    if (pre) {
+      current = pre[2]!.toLowerCase();
+      body = pre[3]!.trim();
+    } else {
+      const p = pathRe.exec(t);
+      if (p) {
+        current = p[1]!.toLowerCase();
+        continue;
+      }
+    }
+    const m = /^0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)$/i.exec(body);
+    if (!m) throw new ModelInputError(file, line, `expected "0xSTART 0xEND 0xFLAGS", got "${t}"`);
+    const l = groups.get(current) ?? [];
+    l.push({
+      line,
+      values: [
+        parseHex(m[1]!, file, line),
+        parseHex(m[2]!, file, line),
+        parseHex(m[3]!, file, line),
+      ],
+    });
+    groups.set(current, l);
+  }
+  if (!groups.size) throw new ModelInputError(file, undefined, 'no resource lines found');
+  const devices: LayoutDevice[] = [];
+  for (const [bdf, rows] of groups) {
+    // 11 lines without CONFIG_PCI_IOV (BARs, ROM, 4 bridge windows), 17 with it.
+    const bridgeFirst = rows.length >= 17 ? 13 : 7;
+    const bars: LayoutBar[] = [];
+    const windows: LayoutWindow[] = [];
+    rows.forEach(({ values: [start, end, flags] }, i) => {
+      if (!flags) return;
+      const f = {
+        io: (flags & IORESOURCE_IO) !== 0,
+        is64: (flags & IORESOURCE_MEM_64) !== 0,
+        prefetch: (flags & IORESOURCE_PREFETCH) !== 0,
+      };
+      const unset = (flags & IORESOURCE_UNSET) !== 0;
+      if (i <= 6)
+        bars.push({ index: i, start: unset ? null : start, size: end - start + 1, flags: f });
+      else if (i >= bridgeFirst && !unset && flags & (IORESOURCE_IO | IORESOURCE_MEM)) {
+        windows.push({ kind: f.io ? 'io' : f.prefetch ? 'pref' : 'mem', start, end, is64: f.is64 });
+      }
+    });
+    devices.push({
+      bdf,
+      name: bdf.startsWith('pasted') ? 'pasted resource file' : bdf,
+      kind: windows.length ? 'other-bridge' : 'endpoint',
+      bars,
+      windows,
+    });
+  }
+  return { devices, groups: null, lost: [] };
+}
+
+/** lspci text or sysfs resource dumps, told apart by their first meaningful line. */
+export function parsePastedLayout(text: string, file = '<pasted>'): Layout {
+  const first = cleanLines(text).find((l) => l.text);
+  if (
+    first &&
+    (/^0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+$/i.test(first.text) ||
+      /\/resource:?/.test(first.text))
+  ) {
+    return parseSysfsResources(text, file);
+  }
+  return parseLspci(text, file);
+}
+
+export interface PastedCheck {
+  layout: Layout;
+  findings: Finding[];
+  pageSizes: number[];
+}
+
+/** Run the safety checks on a pasted layout, as-is (no groups known: each function its own owner). */
+export function checkPastedLayout(
+  text: string,
+  opts: { file?: string; pageSizes?: number[]; policy?: KernelPolicy } = {},
+): PastedCheck {
+  const file = opts.file ?? '<pasted>';
+  const layout = parsePastedLayout(text, file);
+  const pageSizes = opts.pageSizes ?? [4096];
+  const policy = opts.policy ?? policyFor6_12();
+  const findings = pageSizes.flatMap((pageSize) =>
+    runSafetyChecks({ layout, pageSize, policy, groupOf: null, source: file }),
+  );
+  return { layout, findings, pageSizes };
+}

@@ -1,0 +1,57 @@
+// The import direction (LAYERS in eslint.config.js, pictured in DESIGN.md) is
+// part of the test suite, so CI, which runs exactly `npm test`, enforces it:
+// the whole tree lints clean, and the rule really refuses an upward import.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '../bot/util/paths.js';
+
+const eslint = join(repoRoot, 'node_modules', '.bin', 'eslint');
+
+interface LintMessage {
+  ruleId: string | null;
+  message: string;
+  line: number;
+}
+interface LintResult {
+  filePath: string;
+  messages: LintMessage[];
+}
+
+function lint(args: string[], input?: string): LintResult[] {
+  const r = spawnSync(eslint, ['--format', 'json', ...args], {
+    cwd: repoRoot,
+    input,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  assert.ok(r.stdout, `eslint printed nothing (exit ${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as LintResult[];
+}
+
+test('the whole tree passes eslint, import direction included', () => {
+  const problems = lint(['.']).flatMap((f) =>
+    f.messages.map((m) => `${f.filePath}:${m.line} ${m.ruleId}: ${m.message}`),
+  );
+  assert.deepEqual(problems, []);
+});
+
+test('an upward import is refused: mail may not import series, rules may not import workers', () => {
+  for (const [file, source, layer] of [
+    ['bot/mail/probe.ts', "import { assembleSeries } from '../series/assemble.js';", 'bot/mail'],
+    ['rules/probe.ts', "import { runReview } from '../workers/pipeline.js';", 'rules'],
+    ['bot/tree/probe.ts', "import { allRules } from '../../rules/index.js';", 'bot/tree'],
+  ] as const) {
+    const [r] = lint(['--stdin', '--stdin-filename', file], `${source}\nexport const x = 1;\n`);
+    const refused = r!.messages.filter((m) => m.ruleId === 'import-x/no-restricted-paths');
+    assert.equal(refused.length, 1, `${file}: ${JSON.stringify(r!.messages)}`);
+    assert.match(refused[0]!.message, new RegExp(`${layer} is in layer`));
+  }
+  // A downward import is fine.
+  const [ok] = lint(
+    ['--stdin', '--stdin-filename', 'bot/series/probe.ts'],
+    "import { parseMail } from '../mail/parse.js';\nexport const x = parseMail;\n",
+  );
+  assert.deepEqual(ok!.messages, []);
+});

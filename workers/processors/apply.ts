@@ -1,0 +1,66 @@
+// apply (per review): the series onto the kernel tree (a temporary index, no
+// checkout), then the review's flow: the report job, waiting for its children,
+// one analyse job for the series and, when bot/verify/when.ts says so, a
+// verify job.
+import { UnrecoverableError, type Job } from 'bullmq';
+import { applySeries, seriesPatches } from '../../bot/tree/apply.js';
+import { whenToVerify } from '../../bot/verify/when.js';
+import type { JobContext } from '../context.js';
+import { jobIds, type AnalyseJob, type ApplyJob, type ReportJob, type VerifyJob } from '../jobs.js';
+
+export async function apply(job: Job<ApplyJob>, ctx: JobContext) {
+  const { state, queues, config } = ctx;
+  const req = job.data;
+  const prefix = config.redis.prefix;
+  if (await state.isDropped(req.reviewKey)) return { dropped: true };
+  const series = await state.getSeries(req.reviewKey);
+  if (!series) throw new UnrecoverableError(`series of review ${req.reviewKey} is gone from Redis`);
+  let applied = null;
+  if (config.tree.path) {
+    applied = await applySeries({
+      tree: config.tree.path,
+      patches: seriesPatches(series),
+      baseCommit: req.baseCommit ?? series.baseCommit,
+      branches: config.tree.branches,
+    });
+  }
+  await state.putApplied(req.reviewKey, applied);
+  const scenarios = req.scenarios?.length ? { scenarios: req.scenarios } : {};
+  const verify = whenToVerify(config.verify.enabled, applied).verify;
+  await queues.flow.add({
+    name: 'report',
+    queueName: 'report',
+    prefix,
+    data: req satisfies ReportJob,
+    opts: { jobId: jobIds.report(req.reviewKey) },
+    children: [
+      ...(verify
+        ? [
+            {
+              name: 'verify',
+              queueName: 'verify',
+              prefix,
+              data: { reviewKey: req.reviewKey, ...scenarios } satisfies VerifyJob,
+              opts: {
+                jobId: jobIds.verify(req.reviewKey),
+                attempts: 2,
+                backoff: { type: 'fixed' as const, delay: 30_000 },
+              },
+            },
+          ]
+        : []),
+      {
+        name: 'analyse',
+        queueName: 'analyse',
+        prefix,
+        data: { reviewKey: req.reviewKey, ...scenarios } satisfies AnalyseJob,
+        opts: {
+          jobId: jobIds.analyse(req.reviewKey),
+          attempts: 4,
+          backoff: { type: 'exponential' as const, delay: 2000 },
+        },
+      },
+    ],
+  });
+  return { base: applied?.base ?? null, patches: applied?.patches.map((p) => p.status) ?? [] };
+}

@@ -1,0 +1,51 @@
+// ingest (per message): parse; patches and cover letters are filed in their
+// thread bucket (bot/series/identity.ts) and the thread is (re)assembled;
+// replies from others may carry a maintainer's command (trigger.ts).
+import { UnrecoverableError, type Job } from 'bullmq';
+import { isParseFailure, parseMail } from '../../bot/mail/parse.js';
+import { bucketOf, messageKind } from '../../bot/series/identity.js';
+import type { JobContext } from '../context.js';
+import { jobIds, messageKey, type AssembleJob, type IngestJob } from '../jobs.js';
+import { handleTrigger } from './trigger.js';
+
+export async function ingest(job: Job<IngestJob>, ctx: JobContext) {
+  const { state, queues, config } = ctx;
+  const { raw, list } = job.data;
+  const parsed = await parseMail(raw);
+  if (isParseFailure(parsed)) {
+    await state.recordFailure({ ...parsed, list });
+    await state.count('messages_failed');
+    throw new UnrecoverableError(
+      `not a readable mail (${parsed.origin.file}${parsed.origin.commit ? ` ${parsed.origin.commit}` : ''}): ${parsed.reason}`,
+    );
+  }
+  const mk = messageKey(parsed.messageId);
+  if (await state.isIngested(mk)) {
+    await state.count('messages_duplicate');
+    return { duplicate: parsed.messageId };
+  }
+  const kind = messageKind(parsed);
+  const own = parsed.from.address.toLowerCase() === config.mail.from.address;
+  const meta = {
+    messageId: parsed.messageId,
+    subject: parsed.subject,
+    from: parsed.from.address,
+    list,
+  };
+  if (kind === 'patch' || kind === 'cover') {
+    const bucket = bucketOf(parsed);
+    await state.putMessage(mk, parsed, { ...meta, bucket, kind });
+    await state.addToBucket(bucket, mk);
+    await queues.queues.assemble.add(
+      'assemble',
+      { bucket, reason: 'arrival' } satisfies AssembleJob,
+      { jobId: jobIds.assemble(bucket, mk) },
+    );
+  } else {
+    await state.putMessage(mk, parsed, { ...meta, bucket: null, kind });
+    if (kind === 'reply' && !own) await handleTrigger(parsed, ctx);
+  }
+  await state.markIngested(mk);
+  await state.count('messages_ingested');
+  return { kind, messageId: parsed.messageId };
+}
