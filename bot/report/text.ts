@@ -175,6 +175,24 @@ export function verifySummary(v: NonNullable<SeriesReport['verify']>): string {
 
 const mdEscape = (t: string) => t.replace(/([\\`*_[\]<>|])/g, '\\$1');
 
+/** The model's lists (fixed, remaining, introduced): one sub-item per problem, from the evidence. */
+function modelItems(f: Finding, max = 25): string[] | null {
+  const items = f.evidence['items'];
+  if (!f.rule.startsWith('model/') || !Array.isArray(items)) return null;
+  const line = (i: Record<string, unknown>) => {
+    const sizes = Array.isArray(i['pageSizes'])
+      ? ` (${(i['pageSizes'] as number[]).map((p) => `${p / 1024}K`).join('/')})`
+      : '';
+    const arch = i['arch'] && i['arch'] !== 'x86_64' ? ` (${String(i['arch'])})` : '';
+    return `  - ${mdEscape(`${String(i['scenario'])}${arch}: ${String(i['title'])}${sizes}`)}`;
+  };
+  const all = items as Record<string, unknown>[];
+  return [
+    ...all.slice(0, max).map(line),
+    ...(all.length > max ? [`  - and ${all.length - max} more`] : []),
+  ];
+}
+
 /** A finding's detail under its list item: each line its own, indented ones as sub-items. */
 function mdLines(detail: string): string[] {
   const lines = detail.split('\n').filter((l) => l.trim());
@@ -230,7 +248,7 @@ export function renderMarkdown(report: ReviewReport): string {
           `- **${f.severity}** \`${f.rule}\`${p !== null ? ` (patch ${p})` : ''}${loc ? ` \`${loc}\`` : ''}: ${mdEscape(f.title)}  `,
         );
         // One line per line of the detail (a hard break each), not one paragraph.
-        out.push(...mdLines(f.detail));
+        out.push(...(modelItems(f) ?? mdLines(f.detail)));
       }
     }
     if (s.model) out.push(...modelSectionMarkdown(s.model, mdEscape));
