@@ -10,7 +10,7 @@ import { REVIEW_SCHEMA, type ReviewReport, type ReviewResult } from '../bot/repo
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import { applySeries, seriesPatches } from '../bot/tree/apply.js';
-import type { Applied, Message, ParseFailure, RawMail } from '../bot/types.js';
+import type { Applied, Message, ParseFailure, RawMail, Series } from '../bot/types.js';
 import type { Rule } from '../rules/types.js';
 import type { BootArch } from '../bot/kernel/vocabulary.js';
 import { toolVersion } from '../bot/util/version.js';
@@ -51,6 +51,8 @@ export interface ReviewOptions {
   onProgress?: (p: Progress) => void;
   /** What the results report: the severity threshold, quieted rules (default: everything). */
   result?: ResultOptions;
+  /** Called with each reviewed series and its result (e.g. for the HTML sink, which shows the diffs). */
+  onResult?: (series: Series, result: ReviewResult) => void | Promise<void>;
 }
 
 export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
@@ -144,6 +146,7 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
     for (const detail of result.internalErrors)
       internalErrors.push({ stage: 'analyse', series: series.id, detail });
     results.push(result);
+    await opts.onResult?.(series, result);
   }
   progress({ stage: 'done', done: inScope.length, total: inScope.length });
 
