@@ -56,7 +56,11 @@ export function runMaps(
 const sharedChange = (r: Run) =>
   [...r.fixed, ...r.introduced].some((f) => f.rule === 'model/shared-page');
 
-/** The runs whose shared pages the series changed: introduced first, then fixed. */
+/**
+ * The runs whose shared pages the series changed: those where it introduces
+ * one first, then by page size (4K, the common host page, first), then the
+ * x86 runs (most hosts), then the library's order.
+ */
 export function changedRuns(model: ModelBeforeAfter): Run[] {
   const shared = (l: Run['fixed']) => l.filter((f) => f.rule === 'model/shared-page').length;
   return model.runs
@@ -64,8 +68,8 @@ export function changedRuns(model: ModelBeforeAfter): Run[] {
     .sort(
       (a, b) =>
         shared(b.introduced) - shared(a.introduced) ||
-        shared(b.fixed) - shared(a.fixed) ||
-        a.pageSize - b.pageSize,
+        a.pageSize - b.pageSize ||
+        Number(b.arch === 'x86_64') - Number(a.arch === 'x86_64'),
     );
 }
 
