@@ -1,7 +1,7 @@
 // `pcibot review`: the whole pipeline in one process, no server.
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { runReview, type Progress } from '../../workers/pipeline.js';
 import { diffsOf, reviewSite } from '../report/html.js';
 import { renderJson, resultJson } from '../report/json.js';
@@ -172,8 +172,10 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     for (const s of report.series)
       if (!pages.some((p) => p.result === s)) pages.push({ result: s, json: resultJson(s) });
     await mkdir(htmlDir, { recursive: true });
-    for (const [file, text] of reviewSite(pages, { archiveBase: archive }))
+    for (const [file, text] of reviewSite(pages, { archiveBase: archive })) {
+      await mkdir(dirname(join(htmlDir, file)), { recursive: true });
       await writeFile(join(htmlDir, file), text);
+    }
     io.stderr(`pcibot review: pages written to ${join(htmlDir, 'index.html')}\n`);
   }
 

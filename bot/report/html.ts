@@ -19,6 +19,9 @@ import type { ReportedFinding, ReviewResult } from './types.js';
 export const PAGE_CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/** The same in the page itself (the static files have no header): a meta CSP cannot say frame-ancestors. */
+const META_CSP = PAGE_CSP.replace("; frame-ancestors 'none'", '');
+
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1480px;padding:12px 20px;color:#1d1d1f}
 h1{font-size:22px;margin:6px 0}h2{font-size:18px;margin:22px 0 8px;border-bottom:1px solid #ddd}
@@ -39,7 +42,7 @@ details.run>summary{cursor:pointer;font-weight:600}
 details.run.changed>summary{color:#0a5d2a}details.run.introduced>summary{color:#b00000}
 figure{margin:6px 0;overflow-x:auto}figure svg{max-width:100%;height:auto}
 .maps-legend{color:#444}
-.scenario img{max-width:100%;height:auto;border:1px solid #eee;margin:4px 0}
+.scenario img,details.run img{max-width:100%;height:auto;border:1px solid #eee;margin:4px 0}
 pre.diff{background:#fbfbfb;border:1px solid #e5e5e5;padding:6px;overflow-x:auto;line-height:1.35}
 pre.diff .add{background:#e6ffec;display:block}pre.diff .del{background:#ffebe9;display:block}
 pre.diff .hunk{color:#6639ba;display:block}pre.diff .file{font-weight:700;display:block;background:#f0f0f0}
@@ -51,7 +54,7 @@ pre.diff :target{outline:2px solid #f2b100;background:#fff5cc}
 export function htmlPage(title: string, body: string): string {
   return (
     '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">' +
-    `<meta http-equiv="Content-Security-Policy"${attr('content', PAGE_CSP)}>` +
+    `<meta http-equiv="Content-Security-Policy"${attr('content', META_CSP)}>` +
     '<meta name="viewport" content="width=device-width, initial-scale=1">' +
     '<meta name="referrer" content="no-referrer">' +
     `<title>${esc(title)}</title><style>${CSS}</style></head>\n<body>\n${body}\n</body></html>\n`
@@ -119,14 +122,16 @@ export function diffHtml(patch: number, diff: string): { html: string; anchors: 
       if (anchors.has(id)) id = null;
       else anchors.add(id);
     }
-    const text = esc(line) || ' ';
+    // The newline inside the span: spans are blocks (full-width colour) and
+    // a newline between them would be a blank line of its own.
+    const text = `${esc(line)}\n`;
     out.push(
       cls || id
         ? `<span${cls ? attr('class', cls) : ''}${id ? attr('id', id) : ''}>${text}</span>`
         : text,
     );
   }
-  return { html: out.join('\n'), anchors };
+  return { html: out.join('').replace(/\n$/, ''), anchors };
 }
 
 const STATUS_TEXT: Record<PatchApplyStatus, string> = {
@@ -153,6 +158,12 @@ export interface SeriesPageInput {
   indexHref?: string | null;
   /** Archive base for links to each message; null: none. */
   archiveBase?: string | null;
+  /**
+   * Where the map of run `i` (of result.model.runs) is, as an SVG document:
+   * the maps of runs the series left as they were are linked, not inlined
+   * (the page stays light). Absent: every map inline.
+   */
+  mapHref?: (run: number) => string;
 }
 
 function findingItem(
@@ -212,37 +223,46 @@ function modelTableHtml(model: ModelBeforeAfter): string {
 export const runAnchor = (r: { arch: string; scenario: string; pageSize: number }) =>
   `map-${slug(r.scenario)}-${r.arch}-${pageLabel(r.pageSize)}`;
 
-function mapsHtml(model: ModelBeforeAfter): string {
+/** One scenario run's maps, before and after side by side, as an SVG document. */
+export function runSvg(model: ModelBeforeAfter, r: ModelBeforeAfter['runs'][number]): string {
+  const { before, after } = runMaps(model, r);
+  const arch = model.arches.find((a) => a.arch === r.arch);
+  const id = runAnchor(r);
+  const sub = `${r.scenario} (${r.arch}) at ${pageLabel(r.pageSize)} pages`;
+  return beforeAfterSvg(before, after, {
+    before: { title: `before: ${arch?.before ?? 'base'}`, subtitle: sub, id: `${id}-before` },
+    after: { title: `after: ${arch?.after ?? 'patched'}`, subtitle: sub, id: `${id}-after` },
+    label: `${r.scenario} at ${pageLabel(r.pageSize)}: address map before and after the series`,
+  });
+}
+
+/**
+ * The maps section: a <details> per run, the runs whose shared pages changed
+ * first. Runs where the series fixed or introduced something are open, their
+ * maps inline; the others are closed, their maps same-origin images loaded
+ * only when opened (`mapHref(index in model.runs)`), or inline without it.
+ */
+function mapsHtml(model: ModelBeforeAfter, mapHref?: (run: number) => string): string {
   const changed = changedRuns(model);
   const rest = model.runs.filter((r) => !changed.includes(r));
   const out: string[] = [];
   for (const r of [...changed, ...rest]) {
-    const { before, after } = runMaps(model, r);
-    const arch = model.arches.find((a) => a.arch === r.arch);
     const kind = r.introduced.length ? ' introduced' : r.fixed.length ? ' changed' : '';
     const id = runAnchor(r);
-    const svg = beforeAfterSvg(before, after, {
-      before: {
-        title: `before: ${arch?.before ?? 'base'}`,
-        subtitle: `${r.scenario} (${r.arch}) at ${pageLabel(r.pageSize)} pages`,
-        id: `${id}-before`,
-      },
-      after: {
-        title: `after: ${arch?.after ?? 'patched'}`,
-        subtitle: `${r.scenario} (${r.arch}) at ${pageLabel(r.pageSize)} pages`,
-        id: `${id}-after`,
-      },
-      label: `${r.scenario} at ${pageLabel(r.pageSize)}: address map before and after the series`,
-    });
+    const title = `${r.scenario}${r.arch === 'x86_64' ? '' : ` (${r.arch})`} at ${pageLabel(r.pageSize)}`;
+    const figure =
+      kind || !mapHref
+        ? runSvg(model, r)
+        : `<img loading="lazy"${attr('src', safeHref(mapHref(model.runs.indexOf(r))))}${attr('alt', `${title}: address map before and after the series`)}>`;
     const list = (what: string, fs: typeof r.fixed) =>
       fs.length
         ? `<li><strong>${esc(what)}:</strong> ${fs.map((f) => esc(f.title)).join('; ')}</li>`
         : '';
     out.push(
       `<details${attr('class', `run${kind}`)}${attr('id', id)}${attr('data-scenario', r.scenario)}${attr('data-arch', r.arch)}${attr('data-page-size', r.pageSize)}${kind ? ' open' : ''}>` +
-        `<summary>${esc(`${r.scenario}${r.arch === 'x86_64' ? '' : ` (${r.arch})`} at ${pageLabel(r.pageSize)}: ${r.fixed.length} fixed, ${r.introduced.length} introduced, ${r.remaining.length} remain`)}</summary>` +
+        `<summary>${esc(`${title}: ${r.fixed.length} fixed, ${r.introduced.length} introduced, ${r.remaining.length} remain`)}</summary>` +
         `<ul class="run-findings">${list('fixed', r.fixed)}${list('introduced', r.introduced)}${list('remain', r.remaining)}</ul>` +
-        `<figure>${svg}</figure></details>`,
+        `<figure>${figure}</figure></details>`,
     );
   }
   return out.join('\n');
@@ -258,7 +278,9 @@ export function seriesPage(input: SeriesPageInput): string {
     b.push(`<p class="meta"><a${attr('href', safeHref(input.indexHref))}>all reviews</a></p>`);
   b.push(`<h1><span class="meta">[${esc(tag)}]</span> ${esc(r.title)}</h1>`);
   const count =
-    r.expected !== null ? `${r.received}/${r.expected} patches` : `${r.received} patch(es)`;
+    r.expected !== null
+      ? `${r.received}/${r.expected} patches`
+      : `${r.received} patch${r.received === 1 ? '' : 'es'}`;
   b.push(
     `<p class="meta"><span>${esc(who)}</span><span>${esc(count)}</span>` +
       `<span class="counts" data-error="${r.counts.error}" data-warning="${r.counts.warning}" data-info="${r.counts.info}">` +
@@ -354,7 +376,7 @@ export function seriesPage(input: SeriesPageInput): string {
         'A box is a BAR, coloured per device; T and P mark the MSI-X table and PBA; dashed blue outlines are IOMMU groups; ' +
         'a red page holds BARs of different functions. Runs where the series changed something are open.</p>',
     );
-    b.push(mapsHtml(r.model));
+    b.push(mapsHtml(r.model, input.mapHref));
   } else
     b.push('<p class="empty">The series does not change the kernel policy the model reads.</p>');
 
@@ -493,10 +515,17 @@ export function reviewSite(
   for (const { result, diffs, json } of results) {
     const name = safeName(result.id);
     const first = result.cover?.messageId ?? result.patches[0]?.messageId;
+    const model = result.model;
+    if (model)
+      model.runs.forEach((run, i) => {
+        if (!run.fixed.length && !run.introduced.length)
+          files.set(`${name}-maps/${i}.svg`, runSvg(model, run));
+      });
     files.set(
       `${name}.html`,
       seriesPage({
         result,
+        mapHref: (i) => `${name}-maps/${i}.svg`,
         ...(diffs ? { diffs } : {}),
         threadUrl: opts.archiveBase && first ? archiveUrl(opts.archiveBase, first) : null,
         archiveBase: opts.archiveBase ?? null,

@@ -29,7 +29,8 @@ export function activeContent(html: string): string[] {
   // Raw markup only: escaped text (&lt;script&gt;) cannot open a tag.
   for (const re of [
     /<script/i,
-    /<img\b/i,
+    // The pages' own images: same-origin map files only.
+    /<img\b(?![^>]*\ssrc="[\w./-]+\.svg")/i,
     /<iframe/i,
     /<[^>]*\son\w+\s*=/i,
     /<[^>]*\bhref\s*=\s*["']?\s*javascript:/i,

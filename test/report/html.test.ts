@@ -25,6 +25,7 @@ import {
 } from './hostile.js';
 
 let dir = '';
+let site = '';
 let tree = '';
 let mbox = '';
 before(async () => {
@@ -64,9 +65,9 @@ describe('diffHtml', () => {
     );
     assert.match(
       h.html,
-      /<span class="add" id="p3-drivers-pci-pci-c-L11">\+&lt;script&gt;c&lt;\/script&gt;<\/span>/,
+      /<span class="add" id="p3-drivers-pci-pci-c-L11">\+&lt;script&gt;c&lt;\/script&gt;\n<\/span>/,
     );
-    assert.match(h.html, /<span class="del">-b<\/span>/);
+    assert.match(h.html, /<span class="del">-b\n<\/span>/);
     assert.doesNotMatch(h.html, /<script/);
   });
   it('archive links encode the Message-ID', () => {
@@ -83,6 +84,7 @@ describe('pcibot review --html on the bundled example', () => {
   let terminal = '';
   before(async () => {
     const out = join(dir, 'site');
+    site = out;
     const r = await runCli(
       [
         'review',
@@ -116,8 +118,10 @@ describe('pcibot review --html on the bundled example', () => {
       page,
       /<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;/,
     );
-    // No src= or stylesheet link anywhere; the only http(s) links are to the archive.
-    assert.doesNotMatch(page, /\ssrc="/);
+    // Nothing loaded from elsewhere: the only src= are the map files beside the
+    // page, no stylesheet link; the only http(s) links are to the archive.
+    for (const m of page.matchAll(/\ssrc="([^"]*)"/g))
+      assert.match(m[1]!, /^s-[0-9a-f]+-maps\/\d+\.svg$/);
     assert.doesNotMatch(page, /<link\b/);
     for (const m of page.matchAll(/href="(https?:[^"]*)"/g))
       assert.ok(m[1]!.startsWith('https://lore.kernel.org/linux-pci/'), m[1]);
@@ -143,7 +147,7 @@ describe('pcibot review --html on the bundled example', () => {
     }
   });
 
-  it('has the model table with the numbers of the result, and a before/after map per scenario run', () => {
+  it('has the model table with the numbers of the result, and a before/after map per scenario run', async () => {
     const model = result.model!;
     for (const t of model.table) {
       const row = new RegExp(
@@ -155,6 +159,17 @@ describe('pcibot review --html on the bundled example', () => {
     const runs = [...page.matchAll(/<details class="run[^"]*" id="([^"]+)"/g)].map((m) => m[1]);
     assert.equal(runs.length, model.runs.length);
     assert.equal(new Set(runs).size, runs.length, 'unique ids');
+    // Runs the series changed carry their maps inline; the others link theirs (files beside the page).
+    const changed = model.runs.filter((r) => r.fixed.length || r.introduced.length).length;
+    assert.ok(changed > 5 && changed < model.runs.length);
+    assert.equal([...page.matchAll(/<figure><svg /g)].length, changed);
+    const linked = [...page.matchAll(/<img loading="lazy" src="([^"]+\.svg)"/g)].map((m) => m[1]!);
+    assert.equal(linked.length, model.runs.length - changed);
+    for (const f of linked)
+      assert.match(
+        await readFile(join(site, f), 'utf8'),
+        /^<svg [^>]*class="addrmap"[\s\S]*<g class="map after"/,
+      );
     // Seed 001 with qboot at 4K: the three 32-byte BARs share a red page before, not after.
     const seed =
       /<details class="run changed" id="map-seed-001-reproducer-qboot-x86_64-4K"[^>]* open>([\s\S]*?)<\/details>/.exec(
