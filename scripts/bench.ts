@@ -16,6 +16,8 @@
 //           scenarios booted in QEMU; build and boot times apart.
 //   conflicts: one patch with 5k/10k/20k failing sections for one file through
 //           applySeries, against one bare `git apply --cached` of it (the floor).
+//   page:   the example series' report page served by `pcibot serve` and loaded
+//           in Debian's Chromium, against the same page loaded from a file.
 //
 // `npm run bench -- model` runs only the named benches.
 import { execFile, spawn } from 'node:child_process';
@@ -35,6 +37,7 @@ import { benchAnalyse } from './bench/analyse.js';
 import { benchIngest } from './bench/ingest.js';
 import { benchVerifyIncremental } from './bench/verify.js';
 import { benchPolicyReadExample } from './bench/policy.js';
+import { benchPage } from './bench/page.js';
 import { QUIET_CORPUS, ruleStats } from '../bot/commands/rules.js';
 import { buildFixtureTree } from '../fixtures/kernel-tree/build.js';
 import { benchConflicts } from './bench/conflicts.js';
@@ -252,6 +255,23 @@ async function benchConflictReports(): Promise<void> {
   }
 }
 
+async function benchReportPage(): Promise<void> {
+  const { path: tree, commit } = await prepareKernelTree();
+  console.log(
+    `\n== page: the example series' report page, served from the stored result, loaded in Chromium (median of ${RUNS})`,
+  );
+  const r = await benchPage(tree, commit, RUNS);
+  console.log(
+    `  served: GET /series/<review>          ${fmt(r.served).padStart(8)}   (${(r.bytes / 1024).toFixed(0)} KiB of HTML)`,
+  );
+  console.log(
+    `  loaded in Chromium (to load event)    ${fmt(r.browser.warm).padStart(8)} warm ${fmt(r.browser.cold).padStart(8)} cold, rendered   (target: < 1000 ms)`,
+  );
+  console.log(
+    `  baseline: the same page from a file   ${fmt(r.file).padStart(8)}   served / file ${(r.browser.warm / r.file).toFixed(2)}x`,
+  );
+}
+
 const benches: Record<string, () => Promise<void>> = {
   review: benchReview,
   analyse: benchAnalyseSplit,
@@ -261,6 +281,7 @@ const benches: Record<string, () => Promise<void>> = {
   ingest: benchIngestEpoch,
   verify: benchVerify,
   conflicts: benchConflictReports,
+  page: benchReportPage,
 };
 const only = process.argv.slice(2);
 for (const [name, fn] of Object.entries(benches)) {
