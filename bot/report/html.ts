@@ -192,8 +192,8 @@ function findingItem(
     `<li${attr('class', `finding sev-${f.severity}`)}${attr('data-rule', f.rule)}${'fingerprint' in f ? attr('data-fingerprint', f.fingerprint) : ''}>` +
     `<span class="sev">${esc(f.severity)}</span> <code>${esc(f.rule)}</code>${patch !== null ? ` <span class="meta">patch ${patch}</span>` : ''}${loc}` +
     `<div><strong>${esc(f.title)}</strong></div>` +
-    // Long details (the model's lists) fold away; the title says what they are.
-    (f.detail.length > 600
+    // Long info details (the model's lists) fold away; the title says what they are.
+    (f.severity === 'info' && f.detail.length > 600
       ? `<details><summary>details</summary><div class="detail">${esc(f.detail)}</div></details>`
       : `<div class="detail">${esc(f.detail)}</div>`) +
     '</li>'

@@ -410,31 +410,37 @@ export function mapGroup(
   return { svg: out.join('\n'), height: Math.ceil(y + G.pad) };
 }
 
-/** The style of the maps: inline in every SVG, so a file stands alone. */
-export const MAP_CSS = `
-text{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:${G.font}px;fill:#222}
-.title{font-size:13px;font-weight:bold}
-.sub{fill:#555}
-.addr{text-anchor:end;fill:#333}
-.pagebox{fill:#fafafa;stroke:#888;stroke-width:1}
-.bandbox{fill:#fafafa;stroke:#bbb;stroke-width:1;stroke-dasharray:3 2}
-.bar{stroke:#333;stroke-width:.6}
-.bar.rom{stroke-dasharray:2 1.5;opacity:.7}
-.group{fill:none;stroke:#1a4d8f;stroke-width:1;stroke-dasharray:4 2}
-.msix.table{fill:#5b2a86}
-.msix.pba{fill:#c77d00}
-.msix-t{font-size:7px;fill:#fff}
-.in{font-size:9px;fill:#222}
-.cut{stroke:#777;stroke-width:1;fill:none}
-.shared-bg{fill:#fde2e2;stroke:#d40000;stroke-width:1.5}
-.shared .pagebox{stroke:#d40000;stroke-width:2}
-.finding{fill:#b00000;font-weight:bold}
-.gap line{stroke:#aaa;stroke-dasharray:1 3}
-.gap text{fill:#888;font-style:italic;font-size:10px}
-.legend-group{fill:none;stroke:#1a4d8f;stroke-width:1}
-.gid{text-anchor:end;fill:#1a4d8f;font-size:9px}
-.lost{fill:#b00000}
-`;
+/**
+ * The style of the maps: inline in every SVG, so a file stands alone. Every
+ * rule is scoped to svg.addrmap: a <style> inside an inline SVG applies to the
+ * whole HTML page around it.
+ */
+export const MAP_CSS = [
+  `text{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:${G.font}px;fill:#222}`,
+  '.title{font-size:13px;font-weight:bold}',
+  '.sub{fill:#555}',
+  '.addr{text-anchor:end;fill:#333}',
+  '.pagebox{fill:#fafafa;stroke:#888;stroke-width:1}',
+  '.bandbox{fill:#fafafa;stroke:#bbb;stroke-width:1;stroke-dasharray:3 2}',
+  '.bar{stroke:#333;stroke-width:.6}',
+  '.bar.rom{stroke-dasharray:2 1.5;opacity:.7}',
+  '.group{fill:none;stroke:#1a4d8f;stroke-width:1;stroke-dasharray:4 2}',
+  '.msix.table{fill:#5b2a86}',
+  '.msix.pba{fill:#c77d00}',
+  '.msix-t{font-size:7px;fill:#fff}',
+  '.in{font-size:9px;fill:#222}',
+  '.cut{stroke:#777;stroke-width:1;fill:none}',
+  '.shared-bg{fill:#fde2e2;stroke:#d40000;stroke-width:1.5}',
+  '.shared .pagebox{stroke:#d40000;stroke-width:2}',
+  '.finding{fill:#b00000;font-weight:bold}',
+  '.gap line{stroke:#aaa;stroke-dasharray:1 3}',
+  '.gap text{fill:#888;font-style:italic;font-size:10px}',
+  '.legend-group{fill:none;stroke:#1a4d8f;stroke-width:1}',
+  '.gid{text-anchor:end;fill:#1a4d8f;font-size:9px}',
+  '.lost{fill:#b00000}',
+]
+  .map((rule) => `svg.addrmap ${rule}`)
+  .join('\n');
 
 function svgDocument(width: number, height: number, body: string, label: string): string {
   return (

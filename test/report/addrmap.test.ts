@@ -12,7 +12,14 @@ import { loadScenariosLenient } from '../../bot/kernel/model/scenario.js';
 import { buildAddressMap, textMap, type MapRow } from '../../bot/report/addrmap.js';
 import { toMapFinding } from '../../bot/report/library.js';
 import { esc } from '../../bot/report/markup.js';
-import { GEOMETRY, beforeAfterSvg, mapSvg, pageBoxes, roughSize } from '../../bot/report/svg.js';
+import {
+  GEOMETRY,
+  MAP_CSS,
+  beforeAfterSvg,
+  mapSvg,
+  pageBoxes,
+  roughSize,
+} from '../../bot/report/svg.js';
 import { fixturesDir } from '../../bot/util/paths.js';
 
 const mem = (index: number, start: number | null, size: number, is64 = false) => ({
@@ -189,6 +196,12 @@ describe('the address map of a known layout', () => {
     assert.match(svg, /1 I\/O-port BAR not drawn/);
     // The gap says its size and addresses.
     assert.match(svg, /~3\.5G free, 0x21194000-0xffffffff/);
+  });
+
+  it("scopes the maps' style to the maps (a <style> in inline SVG styles the whole page)", () => {
+    const rules = MAP_CSS.split('\n');
+    assert.ok(rules.length > 10);
+    for (const r of rules) assert.match(r, /^svg\.addrmap [^{]+\{[^}]*\}$/);
   });
 
   it('puts before and after side by side', () => {

@@ -245,6 +245,11 @@ describe('the report pages in a browser', () => {
       json.findings.filter((f) => f.rule !== 'model/before-after').length +
       json.patches.reduce((n, p) => n + p.findings.length, 0);
     assert.equal(await page.locator('li.finding').count(), reported);
+    // The maps' style stays in the maps: the page's own text is not restyled by it.
+    const weights = await page
+      .locator('li.finding .detail')
+      .evaluateAll((ds) => [...new Set(ds.map((d) => getComputedStyle(d).fontWeight))]);
+    assert.deepEqual(weights, ['400']);
     assert.equal(await page.locator('table.patches tbody tr').count(), json.patches.length);
 
     // A finding's file:line goes to that line in the patch's diff.
