@@ -1,6 +1,6 @@
 // `pcibot serve`'s HTTP side: /healthz (JSON; 503 when something is wrong),
-// /metrics (Prometheus text), the bull-board queue dashboard at
-// /admin/queues and the report pages (/series, /scenarios: pages.ts). Binds to loopback by default: the dashboard can retry and
+// /metrics (Prometheus text) and the bull-board queue dashboard at
+// /admin/queues. Binds to loopback by default: the dashboard can retry and
 // delete jobs, so put authentication in front of it before exposing it.
 import type { Server } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
@@ -10,7 +10,6 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import type { ServiceQueues } from '../../workers/queues.js';
 import type { ServiceConfig } from '../../workers/config.js';
-import { ServiceState } from '../../workers/state.js';
 import { checkHealth, metricsText } from './health.js';
 import { pagesRouter } from './pages.js';
 
@@ -54,15 +53,10 @@ export async function startHttp(
         .send(`# error: ${(err as Error).message}\n`);
     }
   });
-  // The report pages (/series, /scenarios): behind the same access control as /admin/queues.
-  app.use(
-    pagesRouter({
-      config,
-      state: new ServiceState(redis, config.redis.prefix, config.retentionDays),
-    }),
-  );
+  // The report pages (/series, /scenarios; pages.ts): what guards /admin must guard them.
+  app.use(pagesRouter({ config, redis }));
   app.get('/', (_req, res) => {
-    res.type('text/plain').send('pcibot: /healthz /metrics /admin/queues /series /scenarios\n');
+    res.type('text/plain').send('pcibot: /healthz /metrics /admin/queues\n');
   });
   const host = opts.host ?? config.http.host;
   const port = opts.port ?? config.http.port;

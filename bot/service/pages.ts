@@ -18,6 +18,7 @@
 // (Content-Security-Policy).
 import { join } from 'node:path';
 import express, { type Request, type Response, type Router } from 'express';
+import type { Redis } from 'ioredis';
 import { NAMED_POLICIES } from '../kernel/model/policy.js';
 import { loadScenariosLenient } from '../kernel/model/scenario.js';
 import {
@@ -33,11 +34,11 @@ import { libraryMaps, type LibraryMaps } from '../report/library.js';
 import { fixturesDir } from '../util/paths.js';
 import type { ServiceConfig } from '../../workers/config.js';
 import type { ReviewResult } from '../report/types.js';
-import type { ServiceState } from '../../workers/state.js';
+import { ServiceState } from '../../workers/state.js';
 
 export interface PagesOptions {
   config: ServiceConfig;
-  state: ServiceState;
+  redis: Redis;
   /** The scenario library shown at /scenarios (default fixtures/scenarios). */
   scenariosDir?: string;
 }
@@ -66,7 +67,8 @@ const notFound = (res: Response, what: string) =>
 const below = (req: Request, last: string) => (req.path.endsWith('/') ? '' : `${last}/`);
 
 export function pagesRouter(opts: PagesOptions): Router {
-  const { config, state } = opts;
+  const { config } = opts;
+  const state = new ServiceState(opts.redis, config.redis.prefix, config.retentionDays);
   const router = express.Router();
   const scenariosDir = opts.scenariosDir ?? join(fixturesDir, 'scenarios');
   const policy = NAMED_POLICIES['6.12']!();
