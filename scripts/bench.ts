@@ -20,6 +20,8 @@
 //           and 100k messages in three shapes (list traffic, a reply chain, a
 //           flood of unthreaded numbered patches): the per-message time must not
 //           grow with the count; and the peak memory of a 200 MB mbox.
+//   page:   the example series' report page served by `pcibot serve` and loaded
+//           in Debian's Chromium, against the same page loaded from a file.
 //
 // `npm run bench -- model` runs only the named benches.
 import { execFile, spawn } from 'node:child_process';
@@ -39,6 +41,7 @@ import { benchAnalyse } from './bench/analyse.js';
 import { benchIngest } from './bench/ingest.js';
 import { benchVerifyIncremental } from './bench/verify.js';
 import { benchPolicyReadExample } from './bench/policy.js';
+import { benchPage } from './bench/page.js';
 import { QUIET_CORPUS, ruleStats } from '../bot/commands/rules.js';
 import { buildFixtureTree } from '../fixtures/kernel-tree/build.js';
 import { benchConflicts } from './bench/conflicts.js';
@@ -340,6 +343,23 @@ async function benchInput(): Promise<void> {
   }
 }
 
+async function benchReportPage(): Promise<void> {
+  const { path: tree, commit } = await prepareKernelTree();
+  console.log(
+    `\n== page: the example series' report page, served from the stored result, loaded in Chromium (median of ${RUNS})`,
+  );
+  const r = await benchPage(tree, commit, RUNS);
+  console.log(
+    `  served: GET /series/<review>          ${fmt(r.served).padStart(8)}   (${(r.bytes / 1024).toFixed(0)} KiB of HTML)`,
+  );
+  console.log(
+    `  loaded in Chromium (to load event)    ${fmt(r.browser.warm).padStart(8)} warm ${fmt(r.browser.cold).padStart(8)} cold, rendered   (target: < 1000 ms)`,
+  );
+  console.log(
+    `  baseline: the same page from a file   ${fmt(r.file).padStart(8)}   served / file ${(r.browser.warm / r.file).toFixed(2)}x`,
+  );
+}
+
 const benches: Record<string, () => Promise<void>> = {
   review: benchReview,
   analyse: benchAnalyseSplit,
@@ -350,6 +370,7 @@ const benches: Record<string, () => Promise<void>> = {
   verify: benchVerify,
   conflicts: benchConflictReports,
   input: benchInput,
+  page: benchReportPage,
 };
 const only = process.argv.slice(2);
 for (const [name, fn] of Object.entries(benches)) {

@@ -3,7 +3,8 @@
 # does nothing when it is all there (so it runs before every `npm test` and
 # `npm run example` at the cost of a few checks):
 #   - node modules (npm install from the lockfile);
-#   - Debian packages: the kernel source, QEMU, busybox, the kernel build tools;
+#   - Debian packages: the kernel source, QEMU, busybox, the kernel build tools,
+#     chromium (the report page's browser test drives it headless);
 #   - the kernel tree: scripts/kernel-tree.sh (cached in ~/.cache/pcibot).
 # Without root, missing packages are listed with the command to install them.
 set -eu
@@ -18,7 +19,7 @@ if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.packa
   npm install --no-audit --no-fund --loglevel=error >&2
 fi
 
-PACKAGES="linux-source-6.12 xz-utils git qemu-system-x86 qemu-system-arm busybox-static build-essential flex bison bc libelf-dev libssl-dev ccache cpio gcc-aarch64-linux-gnu public-inbox b4 util-linux"
+PACKAGES="linux-source-6.12 xz-utils git qemu-system-x86 qemu-system-arm busybox-static build-essential flex bison bc libelf-dev libssl-dev ccache cpio gcc-aarch64-linux-gnu public-inbox b4 util-linux chromium"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

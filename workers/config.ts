@@ -39,6 +39,12 @@ export interface ListConfig {
   mirror: string | null;
   /** Where the first fetch starts: `now` (only new mail) or `beginning` (the whole archive). */
   startFrom: 'now' | 'beginning';
+  /**
+   * The list's public archive, for links to a thread from the report page:
+   * `<archive>/<message-id>/` (public-inbox, as lore). Default: `mirror` when
+   * it is an http(s) URL; null: no link.
+   */
+  archive: string | null;
   reply: {
     /** Cc the list address on replies. */
     ccList: boolean;
@@ -112,7 +118,16 @@ export interface ServiceConfig {
    * long before another worker takes them over. Longer than any single job.
    */
   jobLockSec: number;
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    /**
+     * The URL the report pages are reached at from outside (e.g.
+     * `https://pcibot.example.org`): replies link to `<publicUrl>/series/<review>`.
+     * null (default): no link.
+     */
+    publicUrl: string | null;
+  };
   /**
    * The verify stage in the service (slow: builds the patched kernel and boots
    * scenarios in QEMU). Off by default; when on, series that touch kernel policy
@@ -208,6 +223,15 @@ class Reader {
   }
 }
 
+/** An http(s) URL without a trailing slash, or null. */
+function httpUrl(r: Reader, v: Json, field: string): string | null {
+  const s = r.strOrNull(v, field);
+  if (s === null) return null;
+  if (!/^https?:\/\/[^\s"<>]+$/.test(s))
+    r.fail(field, `expected an http(s) URL, got ${describe(s)}`);
+  return s.replace(/\/+$/, '');
+}
+
 function describe(v: Json): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
@@ -264,7 +288,7 @@ export function validateConfig(
   const lists: ListConfig[] = ((top.lists as Json[] | undefined) ?? []).map((l, i) => {
     const f = `lists[${i}]`;
     const o = r.obj(l, f);
-    r.known(o, f, ['name', 'address', 'mirror', 'startFrom', 'reply', 'rateLimit']);
+    r.known(o, f, ['name', 'address', 'mirror', 'startFrom', 'reply', 'rateLimit', 'archive']);
     const name = r.str(o.name, `${f}.name`);
     if (!/^[a-z0-9][a-z0-9_.-]*$/.test(name))
       r.fail(`${f}.name`, 'lower-case letters, digits, ".", "_", "-"');
@@ -283,6 +307,12 @@ export function validateConfig(
       mirror:
         mirror === null || /^https?:\/\//.test(mirror) ? mirror : r.path(mirror, `${f}.mirror`),
       startFrom,
+      archive:
+        o.archive === undefined
+          ? mirror !== null && /^https?:\/\//.test(mirror)
+            ? mirror
+            : null
+          : httpUrl(r, o.archive, `${f}.archive`),
       reply: {
         ccList: r.bool(reply.ccList, `${f}.reply.ccList`, true),
         ccOriginal: r.bool(reply.ccOriginal, `${f}.reply.ccOriginal`, true),
@@ -340,7 +370,7 @@ export function validateConfig(
     concurrency[q] = r.int(conc[q], `concurrency.${q}`, DEFAULT_CONCURRENCY[q], 1, 256);
 
   const http = r.obj(top.http, 'http');
-  r.known(http, 'http', ['host', 'port']);
+  r.known(http, 'http', ['host', 'port', 'publicUrl']);
 
   const verify = r.obj(top.verify, 'verify');
   r.known(verify, 'verify', ['enabled', 'scenarios']);
@@ -396,6 +426,7 @@ export function validateConfig(
     http: {
       host: r.str(http.host, 'http.host', '127.0.0.1'),
       port: r.int(http.port, 'http.port', 8080, 0, 65535),
+      publicUrl: httpUrl(r, http.publicUrl, 'http.publicUrl'),
     },
   };
   if (cfg.mail.send && !cfg.mail.smtp)
@@ -420,6 +451,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   PCIBOT_SMTP_USER: { path: ['mail', 'smtp', 'user'], type: 'string' },
   PCIBOT_SMTP_PASS: { path: ['mail', 'smtp', 'pass'], type: 'string' },
   PCIBOT_HTTP_PORT: { path: ['http', 'port'], type: 'int' },
+  PCIBOT_PUBLIC_URL: { path: ['http', 'publicUrl'], type: 'string' },
   PCIBOT_JOB_LOCK_SEC: { path: ['jobLockSec'], type: 'int' },
   PCIBOT_POLL_SEC: { path: ['pollIntervalSec'], type: 'int' },
 };

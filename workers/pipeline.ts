@@ -79,6 +79,8 @@ export interface ReviewOptions {
       detail: { file?: string; messageId?: string; seriesId?: string },
     ) => void | Promise<void>;
   };
+  /** Called with each reviewed series and its result (e.g. for the HTML sink, which shows the diffs). */
+  onResult?: (series: Series, result: ReviewResult) => void | Promise<void>;
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -297,6 +299,7 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
     for (const detail of result.internalErrors)
       internalErrors.push({ stage: 'analyse', series: series.id, detail });
     results.push(result);
+    await opts.onResult?.(series, result);
   }
   progress({ stage: 'done', done: inScope.length, total: inScope.length });
 

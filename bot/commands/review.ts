@@ -1,8 +1,10 @@
 // `pcibot review`: the whole pipeline in one process, no server.
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { runReview, type Progress } from '../../workers/pipeline.js';
-import { renderJson } from '../report/json.js';
+import { diffsOf, reviewSite } from '../report/html.js';
+import { renderJson, resultJson } from '../report/json.js';
 import { renderMarkdown, renderTerminal } from '../report/text.js';
 import { findThreadInMirror } from '../lore/find.js';
 import { resolveTree } from '../tree/kernel.js';
@@ -26,6 +28,14 @@ options:
   --json          print the report as JSON (schema pcibot/review@1, docs/review-json.md)
   --markdown      print the report as Markdown
   --no-color      no colours in the terminal report
+  --verbose       the model's before/after in full (every scenario run, the
+                  findings' details), not only its table
+  --html DIR      also write the report as static pages: DIR/index.html and a
+                  page per series with its findings, the model's table and the
+                  BAR address maps before and after (no JavaScript, nothing
+                  loaded from elsewhere)
+  --archive URL   link the pages to the thread in this list archive, e.g.
+                  https://lore.kernel.org/linux-pci (default $PCIBOT_ARCHIVE)
   --progress      show the progress line even when stderr is not a terminal
   --verify        also build the kernel of each applied series that changes a
                   file the kernel policy is read from, and boot the bootable
@@ -71,6 +81,9 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     json: { type: 'boolean', default: false },
     markdown: { type: 'boolean', default: false },
     'no-color': { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+    html: { type: 'string' },
+    archive: { type: 'string' },
     progress: { type: 'boolean', default: false },
     'message-id': { type: 'string' },
     verify: { type: 'boolean', default: false },
@@ -124,6 +137,11 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     tree = io.cwd;
   }
 
+  const htmlDir = values.html !== undefined ? resolve(io.cwd, values.html) : null;
+  const archive = values.archive ?? io.env.PCIBOT_ARCHIVE ?? null;
+  if (archive !== null && !/^https?:\/\//.test(archive))
+    throw new UsageError('--archive: expected an http(s) URL');
+  const pages: Parameters<typeof reviewSite>[0] = [];
   const progress = progressPrinter(io, values.progress);
   if (values.scenarios && !values.verify) throw new UsageError('--scenarios goes with --verify');
   const verify = values.verify
@@ -140,14 +158,37 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     branches: values.branch,
     stdin: io.stdin,
     onProgress: progress.update,
+    ...(htmlDir
+      ? {
+          onResult: (series, result) => {
+            const messages = [...series.patches, ...(series.cover ? [series.cover] : [])];
+            pages.push({ result, diffs: diffsOf(result, messages), json: resultJson(result) });
+          },
+        }
+      : {}),
   });
   progress.clear();
+
+  if (htmlDir) {
+    // Skipped series have no review to show, but are listed.
+    for (const s of report.series)
+      if (!pages.some((p) => p.result === s)) pages.push({ result: s, json: resultJson(s) });
+    await mkdir(htmlDir, { recursive: true });
+    for (const [file, text] of reviewSite(pages, { archiveBase: archive })) {
+      await mkdir(dirname(join(htmlDir, file)), { recursive: true });
+      await writeFile(join(htmlDir, file), text);
+    }
+    io.stderr(`pcibot review: pages written to ${join(htmlDir, 'index.html')}\n`);
+  }
 
   if (values.json) io.stdout(renderJson(report));
   else if (values.markdown) io.stdout(renderMarkdown(report));
   else
     io.stdout(
-      renderTerminal(report, { color: io.stdoutIsTTY && !values['no-color'] && !io.env.NO_COLOR }),
+      renderTerminal(report, {
+        color: io.stdoutIsTTY && !values['no-color'] && !io.env.NO_COLOR,
+        verbose: values.verbose,
+      }),
     );
 
   if (report.summary.messages === 0 || report.summary.failed === report.summary.messages)

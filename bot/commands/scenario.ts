@@ -1,6 +1,6 @@
 // `pcibot scenario`: run the BAR-placement / VFIO-safety model on scenario
 // files, compare two kernel policies, or check a pasted lspci / sysfs layout.
-import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Finding } from '../types.js';
 import { ModelInputError, QemuArgError } from '../kernel/model/errors.js';
@@ -19,6 +19,9 @@ import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../kernel/mod
 import { evaluate, runModel } from '../kernel/model/run.js';
 import { loadScenariosLenient, parsePageSizes, type Scenario } from '../kernel/model/scenario.js';
 import { pageLabel } from '../kernel/model/safety.js';
+import { buildAddressMap, sharedBars, textMap } from '../report/addrmap.js';
+import { libraryPage, type LibraryEntry } from '../report/html.js';
+import { comparedRunSvg, libraryMaps, mapFileName, toMapFinding } from '../report/library.js';
 import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
 
@@ -40,8 +43,11 @@ options:
   --policy NAME       kernel policy: ${Object.keys(NAMED_POLICIES).join(', ')} (default 6.12)
   --before NAME       with --after: compare two policies; prints what the change fixes,
   --after NAME          introduces and leaves per scenario and page size
-  --no-layout         print findings only
+  --no-layout         print findings only (and the pages that matter)
   --json              JSON output (schema pcibot/model@1)
+  --svg DIR           also write each address map as DIR/<scenario>-<page size>.svg
+                      (before and after side by side with --before/--after) and
+                      DIR/index.html showing them all
 
 exit status: 0 no error findings, 1 error findings, 2 bad usage or unreadable input`;
 
@@ -100,6 +106,7 @@ async function cmdRun(
   const firmware = fw as Firmware | undefined;
   const json = Boolean(values['json']);
   const showLayout = !values['no-layout'];
+  const svgDir = typeof values['svg'] === 'string' ? resolve(io.cwd, values['svg']) : null;
   const { scenarios, bad } = await loadAll(args, io);
   let errorFindings = false;
 
@@ -141,7 +148,47 @@ async function cmdRun(
         io.stdout(`${r.summary}\n`);
         for (const f of r.fixed) io.stdout(`    fixed:      ${f.rule}: ${f.title}\n`);
         for (const f of r.introduced) io.stdout(`    introduced: ${f.rule}: ${f.title}\n`);
+        // The pages that matter: those holding BARs that share a page before or after.
+        const b = buildAddressMap(r.before.layout, r.pageSize);
+        const a = buildAddressMap(r.after.layout, r.pageSize);
+        const focus = sharedBars(b, a);
+        if (focus.size && (r.fixed.length || r.introduced.length)) {
+          const side = (label: string, lines: string[]) =>
+            lines.forEach((l, i) =>
+              io.stdout(`    ${i === 0 ? label : ' '.repeat(label.length)}${l}\n`),
+            );
+          side('before  ', textMap(b, focus));
+          side('after   ', textMap(a, focus));
+        }
       }
+    }
+    if (svgDir) {
+      await mkdir(svgDir, { recursive: true });
+      const entries = new Map<string, LibraryEntry>();
+      for (const r of run.results) {
+        const file = mapFileName(r.scenario, r.pageSize);
+        await writeFile(join(svgDir, file), comparedRunSvg(r));
+        const s = scenarios.find((x) => x.name === r.scenario && x.file === r.file);
+        const e = entries.get(r.file) ?? {
+          name: r.scenario,
+          description: s?.description ?? '',
+          arch: s?.arch ?? '',
+          firmware: firmware ?? s?.firmware ?? '',
+          maps: [],
+        };
+        e.maps.push({
+          pageSize: r.pageSize,
+          href: encodeURIComponent(file),
+          shared: buildAddressMap(r.after.layout, r.pageSize).shared.length,
+          findings: r.after.findings.length,
+        });
+        entries.set(r.file, e);
+      }
+      await writeFile(
+        join(svgDir, 'index.html'),
+        libraryPage([...entries.values()], { policy: `${before.name} -> ${after.name}` }),
+      );
+      if (!json) io.stdout(`\naddress maps: ${join(svgDir, 'index.html')}\n`);
     }
     return bad || run.errors.length ? EXIT_USAGE : errorFindings ? EXIT_FINDINGS : EXIT_OK;
   }
@@ -187,6 +234,17 @@ async function cmdRun(
           `\nfindings at ${pageLabel(e.pageSize)} pages: ${e.findings.length ? '' : 'none'}\n`,
         );
         for (const f of e.findings) io.stdout(formatFinding(f) + '\n');
+        const map = buildAddressMap(
+          e.layout,
+          e.pageSize,
+          e.findings.map((f) => toMapFinding(f)),
+        );
+        const lines = textMap(map);
+        io.stdout(
+          lines.length
+            ? `pages shared at ${pageLabel(e.pageSize)} (address, page size, BARs in it):\n${lines.map((l) => `  ${l}\n`).join('')}`
+            : `pages shared at ${pageLabel(e.pageSize)}: none\n`,
+        );
       }
       for (const n of evals[0]?.notes ?? []) io.stdout(`note: ${n}\n`);
     } catch (e) {
@@ -200,6 +258,16 @@ async function cmdRun(
       JSON.stringify({ schema: 'pcibot/model@1', policy: policy.name, scenarios: out }, null, 2) +
         '\n',
     );
+  if (svgDir) {
+    const lib = libraryMaps(scenarios, policy, {
+      ...(pageSizes ? { pageSizes } : {}),
+      ...(firmware ? { firmware } : {}),
+    });
+    await mkdir(svgDir, { recursive: true });
+    for (const [file, svg] of lib.files) await writeFile(join(svgDir, file), svg);
+    await writeFile(join(svgDir, 'index.html'), libraryPage(lib.entries, { policy: policy.name }));
+    if (!json) io.stdout(`\naddress maps: ${join(svgDir, 'index.html')}\n`);
+  }
   return bad || failed ? EXIT_USAGE : errorFindings ? EXIT_FINDINGS : EXIT_OK;
 }
 
@@ -333,6 +401,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     json: { type: 'boolean', default: false },
     record: { type: 'string' },
     qemu: { type: 'string' },
+    svg: { type: 'string' },
   });
   const [sub, ...rest] = parsed.positionals;
   switch (sub) {

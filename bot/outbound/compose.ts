@@ -26,6 +26,8 @@ export interface ReplyInput {
   /** Unique per reply; the Message-ID is derived from it. */
   replyKey: string;
   infoUrl?: string | null;
+  /** The series' report page (address maps and all); null: no link. */
+  pageUrl?: string | null;
   date?: Date;
 }
 
@@ -180,12 +182,14 @@ function formatFinding(f: Finding): string[] {
   return lines;
 }
 
-export function signature(infoUrl?: string | null): string[] {
-  // Written out (not wrapped) so the commands are never split across lines.
+export function signature(infoUrl?: string | null, pageUrl?: string | null): string[] {
+  // Written out (not wrapped) so the commands are never split across lines;
+  // the page's URL on a line of its own, whole, so mail readers link it.
   return [
     '-- ',
     'pcibot, an automated reviewer for PCI and VFIO patches. It can be',
     "wrong; a maintainer's word counts.",
+    ...(pageUrl ? ['The report, with the BAR address maps:', pageUrl] : []),
     ...(infoUrl ? wrapParagraph(infoUrl) : []),
     'Maintainers: reply "pcibot: review" to run it again, or',
     '"pcibot: quiet" to stop its replies on this thread.',
@@ -244,7 +248,7 @@ export function replyText(input: ReplyInput): string {
       out.push('');
     }
   }
-  out.push(...signature(input.infoUrl));
+  out.push(...signature(input.infoUrl, input.pageUrl));
   return out.join('\n') + '\n';
 }
 

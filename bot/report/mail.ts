@@ -17,6 +17,8 @@ export interface MailContext {
   /** Reply keys are `<replyKeyPrefix>-p<patch index>` (0: the cover letter). */
   replyKeyPrefix: string;
   infoUrl?: string | null;
+  /** The series' report page; null: no link (no public URL configured). */
+  pageUrl?: string | null;
   /** Reviewed at the completeness deadline: the minutes it waited for the missing patches. */
   waitedMinutes?: number | null;
   /** A maintainer asked for this review by replying to this message (a trigger). */
@@ -114,6 +116,7 @@ export async function mailSink(
       from: ctx.from,
       replyKey: r.replyKey,
       infoUrl: ctx.infoUrl,
+      pageUrl: ctx.pageUrl ?? null,
       ...(ctx.date ? { date: ctx.date } : {}),
     });
     out.push({ ...c, replyKey: r.replyKey, index: r.index });

@@ -10,13 +10,20 @@ import {
   type PatchApplyStatus,
 } from '../types.js';
 import { wrapLines } from '../util/text.js';
+import { modelSectionMarkdown, modelSectionText } from './model-text.js';
 import type { MessageAccount, ReviewReport, SeriesError, SeriesReport } from './types.js';
 
 export interface TextOptions {
   color?: boolean;
   /** Wrap finding details at this width (default 100). */
   width?: number;
+  /** The model's before/after in full (every run, the findings' details); default: the table. */
+  verbose?: boolean;
 }
+
+/** Series findings the model section stands for: the summary (its table), and the lists' details. */
+const modelSummary = (f: Finding) => f.rule === 'model/before-after';
+const modelList = (f: Finding) => f.rule === 'model/fixed' || f.rule === 'model/remaining';
 
 export function originLabel(o: Origin): string {
   let s = o.file;
@@ -99,7 +106,11 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
     for (const w of s.warnings ?? []) out.push(`  note: ${w}`);
     if (s.verify) out.push(`  verify: ${verifySummary(s.verify)}`);
     else if (s.verifyDecision?.asked) out.push(`  verify: not run: ${s.verifyDecision.reason}`);
-    for (const f of sortFindings(s.findings)) pushFinding(f, '  ');
+    const brief = s.model !== null && !opts.verbose;
+    if (s.model)
+      out.push(...modelSectionText(s.model, { verbose: opts.verbose ?? false, indent: '  ' }));
+    for (const f of sortFindings(s.findings))
+      if (!(brief && modelSummary(f))) pushFinding(f, '  ', brief && modelList(f));
     for (const p of s.patches) {
       const total = s.expected ?? s.patches.length;
       const status = p.apply ? STATUS_TEXT[p.apply.status] : 'not applied';
@@ -154,11 +165,11 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
   }
   return out.join('\n') + '\n';
 
-  function pushFinding(f: Finding, indent: string) {
+  function pushFinding(f: Finding, indent: string, titleOnly = false) {
     const loc = location(f);
     out.push(`${indent}${sev(f)} ${c('2', f.rule)}${loc ? `  ${loc}` : ''}`);
     out.push(`${indent}  ${f.title}`);
-    out.push(...wrapLines(f.detail, width, `${indent}  `));
+    if (!titleOnly) out.push(...wrapLines(f.detail, width, `${indent}  `));
   }
 }
 
@@ -188,6 +199,35 @@ export function verifySummary(v: NonNullable<SeriesReport['verify']>): string {
 }
 
 const mdEscape = (t: string) => t.replace(/([\\`*_[\]<>|])/g, '\\$1');
+
+/** The model's lists (fixed, remaining, introduced): one sub-item per problem, from the evidence. */
+function modelItems(f: Finding, max = 25): string[] | null {
+  const items = f.evidence['items'];
+  if (!f.rule.startsWith('model/') || !Array.isArray(items)) return null;
+  const line = (i: Record<string, unknown>) => {
+    const sizes = Array.isArray(i['pageSizes'])
+      ? ` (${(i['pageSizes'] as number[]).map((p) => `${p / 1024}K`).join('/')})`
+      : '';
+    const arch = i['arch'] && i['arch'] !== 'x86_64' ? ` (${String(i['arch'])})` : '';
+    return `  - ${mdEscape(`${String(i['scenario'])}${arch}: ${String(i['title'])}${sizes}`)}`;
+  };
+  const all = items as Record<string, unknown>[];
+  return [
+    ...all.slice(0, max).map(line),
+    ...(all.length > max ? [`  - and ${all.length - max} more`] : []),
+  ];
+}
+
+/** A finding's detail under its list item: each line its own, indented ones as sub-items. */
+function mdLines(detail: string): string[] {
+  const lines = detail.split('\n').filter((l) => l.trim());
+  return lines.map((l, i) => {
+    const text = mdEscape(l.trim());
+    const depth = l.length - l.trimStart().length;
+    if (depth === 0) return `  ${text}${i < lines.length - 1 ? '  ' : ''}`;
+    return `${' '.repeat(2 + Math.min(depth, 4))}- ${text}`;
+  });
+}
 
 export function renderMarkdown(report: ReviewReport): string {
   const sum = report.summary;
@@ -222,7 +262,9 @@ export function renderMarkdown(report: ReviewReport): string {
       );
     }
     const findings = [
-      ...s.findings.map((f) => ({ f, p: null as number | null })),
+      ...s.findings
+        .filter((f) => !(s.model && modelSummary(f)))
+        .map((f) => ({ f, p: null as number | null })),
       ...s.patches.flatMap((p) => sortFindings(p.findings).map((f) => ({ f, p: p.index }))),
     ];
     if (findings.length) {
@@ -232,9 +274,11 @@ export function renderMarkdown(report: ReviewReport): string {
         out.push(
           `- **${f.severity}** \`${f.rule}\`${p !== null ? ` (patch ${p})` : ''}${loc ? ` \`${loc}\`` : ''}: ${mdEscape(f.title)}  `,
         );
-        out.push(`  ${mdEscape(f.detail)}`);
+        // One line per line of the detail (a hard break each), not one paragraph.
+        out.push(...(modelItems(f) ?? mdLines(f.detail)));
       }
     }
+    if (s.model) out.push(...modelSectionMarkdown(s.model, mdEscape));
     const conflicts = s.patches.flatMap((p) =>
       (p.apply?.conflicts ?? []).map((c) => ({ p: p.index, c })),
     );

@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { ServiceQueues } from '../../workers/queues.js';
 import type { ServiceConfig } from '../../workers/config.js';
 import { checkHealth, metricsText } from './health.js';
+import { pagesRouter } from './pages.js';
 
 export interface HttpHandle {
   server: Server;
@@ -52,6 +53,8 @@ export async function startHttp(
         .send(`# error: ${(err as Error).message}\n`);
     }
   });
+  // The report pages (/series, /scenarios; pages.ts): what guards /admin must guard them.
+  app.use(pagesRouter({ config, redis }));
   app.get('/', (_req, res) => {
     res.type('text/plain').send('pcibot: /healthz /metrics /admin/queues\n');
   });

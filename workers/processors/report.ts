@@ -49,6 +49,7 @@ export async function report(job: Job<ReportJob>, ctx: JobContext) {
     from: config.mail.from,
     replyKeyPrefix: req.reviewKey,
     infoUrl: config.mail.infoUrl,
+    pageUrl: config.http.publicUrl ? `${config.http.publicUrl}/series/${req.reviewKey}` : null,
     waitedMinutes:
       req.partial && req.round === 'a' ? Math.round(config.completenessTimeoutSec / 60) : null,
     askedOn: req.trigger?.target ?? null,
