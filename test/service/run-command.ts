@@ -19,7 +19,9 @@ if (at >= 0) {
   const mod =
     name === 'worker'
       ? await import('../../bot/commands/worker.js')
-      : await import('../../bot/commands/serve.js');
+      : name === 'outbox'
+        ? await import('../../bot/commands/outbox.js')
+        : await import('../../bot/commands/serve.js');
   const code = await mod.default.run(process.argv.slice(at + 2), io);
   process.exit(code);
 }
