@@ -46,7 +46,8 @@ export interface ArchiveCheck {
 
 export type DeliverOutcome =
   | { kind: 'sent'; detail: string }
-  | { kind: 'already'; state: string }
+  /** Settled before (or, with `settled`, just now by the archive or the outbox). */
+  | { kind: 'already'; state: string; settled?: 'archive' | 'outbox' }
   | { kind: 'unknown'; detail: string }
   /** Interrupted mid-send earlier; the archive has not caught up yet: try again after waitMs. */
   | { kind: 'waiting'; waitMs: number; detail: string }
@@ -83,7 +84,7 @@ export async function deliverReply(
         input.messageId,
         'confirmed after an interruption',
       );
-      return { kind: 'already', state: 'sent' };
+      return { kind: 'already', state: 'sent', settled: 'outbox' };
     }
     if (done === false) {
       await ledger.clearIntent(input.replyKey, 'interrupted before the outbox file was written');
@@ -103,7 +104,7 @@ export async function deliverReply(
         log(
           `reply ${input.replyKey} <${input.messageId}>: interrupted earlier, ${ans.detail}: sent`,
         );
-        return { kind: 'already', state: 'sent' };
+        return { kind: 'already', state: 'sent', settled: 'archive' };
       }
       if (ans.kind === 'absent') {
         log(
@@ -140,7 +141,7 @@ export async function deliverReply(
     if (ans.kind === 'present') {
       await ledger.record(input.replyKey, 'sent', input.messageId, ans.detail, 'archive');
       log(`reply ${input.replyKey} <${input.messageId}>: ${ans.detail}: not sent again`);
-      return { kind: 'already', state: 'sent' };
+      return { kind: 'already', state: 'sent', settled: 'archive' };
     }
   }
   const waitMs = await deps.limiter.take(input.replyKey, input.limits);

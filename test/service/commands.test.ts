@@ -11,6 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
+import { ReplyJournal } from '../../bot/outbound/journal.js';
+import { ServiceQueues } from '../../workers/queues.js';
 import {
   freePort,
   REDIS_URL,
@@ -231,6 +233,69 @@ describe('service commands', () => {
     } finally {
       serve.child.kill('SIGKILL');
       worker.child.kill('SIGKILL');
+      await cleanup();
+    }
+  });
+
+  it('outbox status shows interrupted replies; resolve settles them as sent, or queues them again', async () => {
+    const prefix = uniquePrefix('outbox');
+    const { redis, cleanup } = await testRedis(prefix);
+    const stateDir = join(dir, 'state-outbox');
+    const env = {
+      ...base,
+      PCIBOT_STATE_DIR: stateDir,
+      PCIBOT_REDIS_URL: REDIS_URL,
+      PCIBOT_REDIS_PREFIX: prefix,
+    };
+    const journal = new ReplyJournal(join(stateDir, prefix, 'replies.jsonl'));
+    const payload = (k: string) => ({
+      replyKey: k,
+      reviewKey: 'rk',
+      list: 'linux-pci',
+      bucket: 'b',
+      automatic: true,
+      messageId: `pcibot-${k}@example.org`,
+      inReplyTo: 'cover@example.com',
+      subject: 'Re: [PATCH 0/3] x',
+      envelope: { from: 'pcibot@example.org', to: ['ann@example.com'] },
+      eml: `Message-ID: <pcibot-${k}@example.org>\r\n\r\nbody\r\n`,
+    });
+    const queues = new ServiceQueues(redis, prefix);
+    try {
+      for (const k of ['rk-a-s', 'rk-b-s'])
+        await journal.append({
+          replyKey: k,
+          state: 'intent',
+          messageId: `pcibot-${k}@example.org`,
+          list: 'linux-pci',
+          payload: payload(k),
+        });
+      const st = run('outbox', ['status'], env);
+      assert.equal(await exitsWithin(st, 10_000), 0, st.stderr());
+      assert.match(st.stdout(), /2 replies interrupted mid-send/);
+      assert.match(st.stdout(), /rk-a-s {2}<pcibot-rk-a-s@example\.org> {2}list linux-pci, intent/);
+      assert.match(st.stdout(), /archive: unknowable: list linux-pci has no mirror to look in/);
+
+      const sent = run('outbox', ['resolve', 'rk-a-s', '--sent'], env);
+      assert.equal(await exitsWithin(sent, 10_000), 0, sent.stderr());
+      assert.equal(journal.get('rk-a-s')?.state, 'sent');
+      assert.equal(journal.get('rk-a-s')?.by, 'hand');
+
+      const again = run('outbox', ['resolve', 'rk-b-s', '--not-sent'], env);
+      assert.equal(await exitsWithin(again, 10_000), 0, again.stderr());
+      assert.equal(journal.get('rk-b-s')?.state, 'not-sent');
+      const job = await queues.queues.send.getJob('sd-rk-b-s');
+      assert.equal(job?.data.replyKey, 'rk-b-s', 'queued to be sent');
+      assert.equal(job?.data.eml, payload('rk-b-s').eml);
+
+      const twice = run('outbox', ['resolve', 'rk-a-s', '--not-sent'], env);
+      assert.equal(await exitsWithin(twice, 10_000), 2);
+      assert.match(twice.stderr(), /settled already: sent/);
+      const none = run('outbox', ['status'], env);
+      assert.equal(await exitsWithin(none, 10_000), 0);
+      assert.match(none.stdout(), /No reply is waiting to be settled/);
+    } finally {
+      await queues.close();
       await cleanup();
     }
   });

@@ -113,6 +113,7 @@ describe('reply delivery', () => {
         {
           kind: 'already',
           state: 'sent',
+          settled: 'archive',
         },
       );
       assert.equal((await ledger.get('k2'))?.by, 'archive');
@@ -221,6 +222,7 @@ describe('reply delivery', () => {
     assert.deepEqual(await deliverReply(input('d3'), { ledger, limiter, transport, log }), {
       kind: 'already',
       state: 'sent',
+      settled: 'outbox',
     });
     // Redis forgot d1 (restarted empty): the durable journal still knows it went out.
     await redis.del(`${prefix}:svc:ledger:d1`);

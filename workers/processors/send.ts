@@ -66,6 +66,7 @@ export async function send(job: Job<SendJob>, ctx: JobContext, token?: string) {
       log(`reply ${d.replyKey} <${d.messageId}> ${outcome.detail}`);
       break;
     case 'already':
+      if (outcome.settled) await state.count('replies_resolved');
       break;
     case 'unknown':
       await state.count('replies_unknown');
