@@ -25,6 +25,8 @@ import { parseTrigger } from '../../bot/triggers/parse.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import type { Finding, Message } from '../../bot/types.js';
 import { ingestJobId, rawMessageId } from '../../workers/jobs.js';
+import { RateLimiter } from '../../bot/outbound/ratelimit.js';
+import { replyLimits } from '../../workers/processors/send.js';
 import { repoRoot } from '../../bot/util/paths.js';
 
 describe('config', () => {
@@ -70,6 +72,24 @@ describe('config', () => {
         JSON.stringify(input),
       );
   });
+  it('does not count list addresses against the per-recipient limit', () => {
+    const c = validateConfig({
+      lists: [
+        { name: 'linux-pci', address: 'linux-pci@vger.kernel.org' },
+        { name: 'kvm', address: 'kvm@vger.kernel.org' },
+      ],
+    });
+    const limiter = new RateLimiter(null as never, 'p');
+    const keys = replyLimits(c, limiter, {
+      list: 'linux-pci',
+      envelope: {
+        from: 'pcibot@example.org',
+        to: ['ann@example.com', 'Linux-PCI@vger.kernel.org', 'kvm@vger.kernel.org'],
+      },
+    }).map((l) => l.key);
+    assert.deepEqual(keys, ['p:svc:rate:list:linux-pci', 'p:svc:rate:rcpt:ann@example.com']);
+  });
+
   it('loads the commented sample config pcibot.example.json with the real loader', () => {
     const c = loadConfig({ path: join(repoRoot, 'pcibot.example.json'), env: {} });
     assert.equal(c.source, join(repoRoot, 'pcibot.example.json'));

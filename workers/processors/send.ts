@@ -8,24 +8,33 @@
 // mirror has caught up, then marks it sent or sends it.
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { deliverReply } from '../../bot/outbound/deliver.js';
-import type { Limit } from '../../bot/outbound/ratelimit.js';
-import { isListAddress } from '../config.js';
+import type { Limit, RateLimiter } from '../../bot/outbound/ratelimit.js';
+import { isListAddress, type ServiceConfig } from '../config.js';
 import type { JobContext } from '../context.js';
 import type { SendJob } from '../jobs.js';
 import { olderThanDays } from './report.js';
 
-export async function send(job: Job<SendJob>, ctx: JobContext, token?: string) {
-  const { state, config, log } = ctx;
-  const { ledger, limiter, transport } = ctx.outbound;
-  const d = job.data;
-  const list = ctx.list(d.list);
-  const quiet = await state.quietRules(d.bucket);
-  const limits: Limit[] = [
-    {
-      key: limiter.limitKey('list', d.list),
-      max: list.rateLimit.max,
-      windowMs: list.rateLimit.perSeconds * 1000,
-    },
+/**
+ * The rate limits a reply falls under: its list's, and each recipient's but
+ * the lists' own addresses (a list gets every reply; counting it per
+ * recipient would stop all replies after perRecipient.max an hour).
+ */
+export function replyLimits(
+  config: ServiceConfig,
+  limiter: Pick<RateLimiter, 'limitKey'>,
+  d: Pick<SendJob, 'list' | 'envelope'>,
+): Limit[] {
+  const list = config.lists.find((l) => l.name === d.list);
+  return [
+    ...(list
+      ? [
+          {
+            key: limiter.limitKey('list', d.list),
+            max: list.rateLimit.max,
+            windowMs: list.rateLimit.perSeconds * 1000,
+          },
+        ]
+      : []),
     ...d.envelope.to
       .filter((a) => !isListAddress(config, a))
       .map((a) => ({
@@ -34,6 +43,15 @@ export async function send(job: Job<SendJob>, ctx: JobContext, token?: string) {
         windowMs: config.mail.perRecipient.perSeconds * 1000,
       })),
   ];
+}
+
+export async function send(job: Job<SendJob>, ctx: JobContext, token?: string) {
+  const { state, config, log } = ctx;
+  const { ledger, limiter, transport } = ctx.outbound;
+  const d = job.data;
+  const list = ctx.list(d.list);
+  const quiet = await state.quietRules(d.bucket);
+  const limits = replyLimits(config, limiter, d);
   const outcome = await deliverReply(
     {
       replyKey: d.replyKey,
