@@ -74,15 +74,15 @@ export async function mirrorProblem(mirror: string, timeoutMs = 10_000): Promise
   return null;
 }
 
-/** treeProblem, remembered for a minute (for /healthz, which may be polled often). */
+/** treeProblem, remembered for a minute per tree (for /healthz, which may be polled often). */
 export function cachedTreeCheck(ttlMs = 60_000) {
-  let at = 0;
-  let last: Promise<string | null> | null = null;
+  const cache = new Map<string, { at: number; result: Promise<string | null> }>();
   return (tree: { path: string | null; branches: string[] }): Promise<string | null> => {
-    if (!last || Date.now() - at > ttlMs) {
-      at = Date.now();
-      last = treeProblem(tree);
-    }
-    return last;
+    const key = JSON.stringify([tree.path, tree.branches]);
+    const hit = cache.get(key);
+    if (hit && Date.now() - hit.at <= ttlMs) return hit.result;
+    const result = treeProblem(tree);
+    cache.set(key, { at: Date.now(), result });
+    return result;
   };
 }
