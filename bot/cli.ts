@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   'record-layouts': () => import('./commands/record-layouts.js'),
   worker: () => import('./commands/worker.js'),
   serve: () => import('./commands/serve.js'),
+  outbox: () => import('./commands/outbox.js'),
 };
 
 export function processIO(): CommandIO {

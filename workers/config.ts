@@ -59,6 +59,16 @@ export interface ListConfig {
      * it whatever their severity; other findings below the threshold do not.
      */
     minSeverity: 'error' | 'warning' | 'info';
+    /**
+     * `series` (default): one reply per series, to the cover letter (or patch 1
+     * without one), holding every patch's warnings and errors with their hunks
+     * quoted. `patch`: one reply per patch with findings, under that patch.
+     */
+    mode: 'series' | 'patch';
+    /** Never reply to a patch older than this (its Date), whatever the cursor says. */
+    maxAgeDays: number;
+    /** Answer the backfill (the archive as it was when following started from the beginning); default false: review only. */
+    sendBackfill: boolean;
   };
   /** Replies on this list. */
   rateLimit: RateLimit;
@@ -75,6 +85,12 @@ export interface SpoolConfig {
 export interface ServiceConfig {
   /** The file the config came from, or null when built from defaults. */
   source: string | null;
+  /**
+   * What must outlive Redis (the reply journal, the follow cursors), in
+   * `<stateDir>/<redis.prefix>/`. Run the follow and send queues on the
+   * machine that has it (or share it).
+   */
+  stateDir: string;
   redis: { url: string; prefix: string };
   tree: { path: string | null; branches: string[] };
   lists: ListConfig[];
@@ -97,11 +113,23 @@ export interface ServiceConfig {
     perRecipient: RateLimit;
     /** Shown in the signature (where to read about pcibot). */
     infoUrl: string | null;
+    /**
+     * A reply interrupted mid-send is looked up in the list archive once the
+     * mirror was fetched this long after the send began: there, it went out;
+     * absent, it is sent.
+     */
+    resolveGraceSec: number;
   };
   /** Addresses whose `pcibot:` commands are honoured (besides MAINTAINERS). */
   allowList: string[];
   /** Also allow the PCI/VFIO maintainers listed in the tree's MAINTAINERS. */
   maintainersFromTree: boolean;
+  triggers: {
+    /** Never honour a command older than this (its Date), whatever the cursor says. */
+    maxAgeHours: number;
+    /** Honour allow-listed senders only when the mail has a passing DKIM signature aligned with From. */
+    requireDkim: boolean;
+  };
   concurrency: Record<QueueName, number>;
   /** How long to wait for the missing parts of a series before reviewing what arrived. */
   completenessTimeoutSec: number;
@@ -127,6 +155,25 @@ export interface ServiceConfig {
      * null (default): no link.
      */
     publicUrl: string | null;
+    /**
+     * Serve /series and /scenarios without the dashboard's auth (default false:
+     * when http.admin has a token or basic auth, the pages need it too).
+     */
+    pagesPublic: boolean;
+    /**
+     * The queue dashboard (/admin/queues): read-only unless `readOnly: false`;
+     * behind a bearer token or basic auth when either is set. Without either it
+     * is served on loopback only, and a non-loopback `host` is refused.
+     */
+    admin: {
+      readOnly: boolean;
+      token: string | null;
+      basicAuth: { user: string; pass: string } | null;
+    };
+  };
+  health: {
+    /** /healthz fails after this many reviews in a row whose apply failed outright. */
+    applyFailuresInRow: number;
   };
   /**
    * The verify stage in the service (slow: builds the patched kernel and boots
@@ -178,8 +225,9 @@ class Reader {
     return v as Record<string, Json>;
   }
   known(o: Record<string, Json>, field: string, keys: string[]): void {
+    // Keys starting with "$" are comments ("$comment", "$why", ...), anywhere.
     for (const k of Object.keys(o))
-      if (!keys.includes(k))
+      if (!keys.includes(k) && !k.startsWith('$'))
         this.fail(field ? `${field}.${k}` : k, `unknown setting (known: ${keys.join(', ')})`);
   }
   str(v: Json, field: string, dflt?: string): string {
@@ -249,7 +297,9 @@ export function validateConfig(
   const r = new Reader(file, baseDir);
   const top = r.obj(input, '(top level)');
   r.known(top, '', [
-    '$comment',
+    'stateDir',
+    'triggers',
+    'health',
     'redis',
     'tree',
     'lists',
@@ -297,10 +347,21 @@ export function validateConfig(
     if (startFrom !== 'now' && startFrom !== 'beginning')
       r.fail(`${f}.startFrom`, 'expected "now" or "beginning"');
     const reply = r.obj(o.reply, `${f}.reply`);
-    r.known(reply, `${f}.reply`, ['ccList', 'ccOriginal', 'allClear', 'minSeverity']);
+    r.known(reply, `${f}.reply`, [
+      'ccList',
+      'ccOriginal',
+      'allClear',
+      'minSeverity',
+      'mode',
+      'maxAgeDays',
+      'sendBackfill',
+    ]);
     const minSeverity = r.str(reply.minSeverity, `${f}.reply.minSeverity`, 'warning');
     if (!['error', 'warning', 'info'].includes(minSeverity))
       r.fail(`${f}.reply.minSeverity`, 'expected "error", "warning" or "info"');
+    const mode = r.str(reply.mode, `${f}.reply.mode`, 'series');
+    if (mode !== 'series' && mode !== 'patch')
+      r.fail(`${f}.reply.mode`, 'expected "series" or "patch"');
     return {
       name,
       address: r.email(o.address, `${f}.address`),
@@ -318,6 +379,9 @@ export function validateConfig(
         ccOriginal: r.bool(reply.ccOriginal, `${f}.reply.ccOriginal`, true),
         allClear: r.bool(reply.allClear, `${f}.reply.allClear`, false),
         minSeverity: minSeverity as ListConfig['reply']['minSeverity'],
+        mode: mode as ListConfig['reply']['mode'],
+        maxAgeDays: r.int(reply.maxAgeDays, `${f}.reply.maxAgeDays`, 14, 0, 3650),
+        sendBackfill: r.bool(reply.sendBackfill, `${f}.reply.sendBackfill`, false),
       },
       rateLimit: r.rate(o.rateLimit, `${f}.rateLimit`, { max: 30, perSeconds: 3600 }),
     };
@@ -341,7 +405,16 @@ export function validateConfig(
   });
 
   const mail = r.obj(top.mail, 'mail');
-  r.known(mail, 'mail', ['from', 'fromName', 'send', 'outbox', 'smtp', 'perRecipient', 'infoUrl']);
+  r.known(mail, 'mail', [
+    'from',
+    'fromName',
+    'send',
+    'outbox',
+    'smtp',
+    'perRecipient',
+    'infoUrl',
+    'resolveGraceSec',
+  ]);
   const smtpRaw = mail.smtp;
   let smtp: ServiceConfig['mail']['smtp'] = null;
   if (smtpRaw !== undefined && smtpRaw !== null) {
@@ -370,7 +443,28 @@ export function validateConfig(
     concurrency[q] = r.int(conc[q], `concurrency.${q}`, DEFAULT_CONCURRENCY[q], 1, 256);
 
   const http = r.obj(top.http, 'http');
-  r.known(http, 'http', ['host', 'port', 'publicUrl']);
+  r.known(http, 'http', ['host', 'port', 'publicUrl', 'pagesPublic', 'admin']);
+  const admin = r.obj(http.admin, 'http.admin');
+  r.known(admin, 'http.admin', ['readOnly', 'token', 'basicAuth']);
+  let basicAuth: ServiceConfig['http']['admin']['basicAuth'] = null;
+  if (admin.basicAuth !== undefined && admin.basicAuth !== null) {
+    const b = r.obj(admin.basicAuth, 'http.admin.basicAuth');
+    r.known(b, 'http.admin.basicAuth', ['user', 'pass']);
+    basicAuth = {
+      user: r.str(b.user, 'http.admin.basicAuth.user'),
+      pass: r.str(b.pass, 'http.admin.basicAuth.pass'),
+    };
+    if (basicAuth.user.includes(':'))
+      r.fail('http.admin.basicAuth.user', 'may not contain ":" (basic auth splits on it)');
+  }
+  const token = r.strOrNull(admin.token, 'http.admin.token');
+  if (token !== null && token.length < 16)
+    r.fail('http.admin.token', 'too short: use at least 16 characters (e.g. openssl rand -hex 16)');
+
+  const triggers = r.obj(top.triggers, 'triggers');
+  r.known(triggers, 'triggers', ['maxAgeHours', 'requireDkim']);
+  const health = r.obj(top.health, 'health');
+  r.known(health, 'health', ['applyFailuresInRow']);
 
   const verify = r.obj(top.verify, 'verify');
   r.known(verify, 'verify', ['enabled', 'scenarios']);
@@ -386,6 +480,7 @@ export function validateConfig(
 
   const cfg: ServiceConfig = {
     source: file,
+    stateDir: r.path(top.stateDir, 'stateDir', 'state'),
     redis: { url: redisUrl, prefix },
     tree: {
       path: tree.path === undefined || tree.path === null ? null : r.path(tree.path, 'tree.path'),
@@ -404,9 +499,17 @@ export function validateConfig(
       smtp,
       perRecipient: r.rate(mail.perRecipient, 'mail.perRecipient', { max: 20, perSeconds: 3600 }),
       infoUrl: r.strOrNull(mail.infoUrl, 'mail.infoUrl'),
+      resolveGraceSec: r.int(mail.resolveGraceSec, 'mail.resolveGraceSec', 600, 0, 7 * 86400),
     },
     allowList,
     maintainersFromTree: r.bool(top.maintainersFromTree, 'maintainersFromTree', true),
+    triggers: {
+      maxAgeHours: r.int(triggers.maxAgeHours, 'triggers.maxAgeHours', 48, 0, 24 * 3650),
+      requireDkim: r.bool(triggers.requireDkim, 'triggers.requireDkim', false),
+    },
+    health: {
+      applyFailuresInRow: r.int(health.applyFailuresInRow, 'health.applyFailuresInRow', 5, 1),
+    },
     concurrency,
     completenessTimeoutSec: r.int(
       top.completenessTimeoutSec,
@@ -427,6 +530,12 @@ export function validateConfig(
       host: r.str(http.host, 'http.host', '127.0.0.1'),
       port: r.int(http.port, 'http.port', 8080, 0, 65535),
       publicUrl: httpUrl(r, http.publicUrl, 'http.publicUrl'),
+      pagesPublic: r.bool(http.pagesPublic, 'http.pagesPublic', false),
+      admin: {
+        readOnly: r.bool(admin.readOnly, 'http.admin.readOnly', true),
+        token,
+        basicAuth,
+      },
     },
   };
   if (cfg.mail.send && !cfg.mail.smtp)
@@ -441,6 +550,8 @@ export function validateConfig(
 export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'int' | 'bool' }> = {
   PCIBOT_REDIS_URL: { path: ['redis', 'url'], type: 'string' },
   PCIBOT_REDIS_PREFIX: { path: ['redis', 'prefix'], type: 'string' },
+  PCIBOT_STATE_DIR: { path: ['stateDir'], type: 'string' },
+  PCIBOT_ADMIN_TOKEN: { path: ['http', 'admin', 'token'], type: 'string' },
   PCIBOT_TREE: { path: ['tree', 'path'], type: 'string' },
   PCIBOT_MIRRORS_DIR: { path: ['mirrorsDir'], type: 'string' },
   PCIBOT_MAIL_FROM: { path: ['mail', 'from'], type: 'string' },
@@ -452,6 +563,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   PCIBOT_SMTP_PASS: { path: ['mail', 'smtp', 'pass'], type: 'string' },
   PCIBOT_HTTP_PORT: { path: ['http', 'port'], type: 'int' },
   PCIBOT_PUBLIC_URL: { path: ['http', 'publicUrl'], type: 'string' },
+  PCIBOT_HTTP_HOST: { path: ['http', 'host'], type: 'string' },
   PCIBOT_JOB_LOCK_SEC: { path: ['jobLockSec'], type: 'int' },
   PCIBOT_POLL_SEC: { path: ['pollIntervalSec'], type: 'int' },
 };
@@ -519,3 +631,11 @@ export function loadConfig(
   applyEnv(raw as Record<string, Json>, env);
   return validateConfig(raw, null, baseDir);
 }
+
+/** The directory of what must outlive Redis for this deployment: `<stateDir>/<redis.prefix>`. */
+export const stateRoot = (c: Pick<ServiceConfig, 'stateDir' | 'redis'>): string =>
+  resolve(c.stateDir, c.redis.prefix);
+
+/** Whether an address is one of the configured lists' posting addresses. */
+export const isListAddress = (c: Pick<ServiceConfig, 'lists'>, address: string): boolean =>
+  c.lists.some((l) => l.address === address.toLowerCase());

@@ -3,14 +3,19 @@
 // config, the log, and the few long-lived helpers the edges need (the lore
 // follow state, the reply ledger and rate limiter, the transport, the
 // allow-list). One JobContext per worker process, made by startWorkers().
+import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { ArchiveLookup } from '../bot/lore/archive.js';
 import { FollowState } from '../bot/lore/follow.js';
+import { ListJournal } from '../bot/lore/journal.js';
+import { ReplyJournal } from '../bot/outbound/journal.js';
 import { ReplyLedger } from '../bot/outbound/ledger.js';
 import { RateLimiter } from '../bot/outbound/ratelimit.js';
 import { outboxTransport, smtpTransport, type Transport } from '../bot/outbound/transport.js';
 import { AllowList } from '../bot/triggers/allowlist.js';
-import type { ListConfig, ServiceConfig } from './config.js';
+import type { DnsResolver } from '../bot/triggers/dkim.js';
+import { stateRoot, type ListConfig, type ServiceConfig } from './config.js';
 import { ServiceQueues } from './queues.js';
 import { ServiceState } from './state.js';
 
@@ -19,6 +24,8 @@ export interface WorkerHooks {
   beforeSend?: () => Promise<void> | void;
   /** Called after each batch of follow enqueues, before the cursor moves (crash test). */
   afterEnqueue?: () => Promise<void> | void;
+  /** DNS for DKIM checks of triggers (tests inject one; default: the system resolver). */
+  dkimResolver?: DnsResolver;
 }
 
 export interface JobContext {
@@ -32,6 +39,10 @@ export interface JobContext {
   follow: FollowState;
   outbound: { ledger: ReplyLedger; limiter: RateLimiter; transport: Transport };
   allow: AllowList;
+  /** What outlives Redis, per list: the follow cursor journal (bot/lore/journal.ts). */
+  journal(list: string): ListJournal;
+  /** The list's archive as the record of what pcibot sent (bot/lore/archive.ts). */
+  archive(list: string): ArchiveLookup;
   hooks: WorkerHooks;
   /** The Redis connection, for the edge modules that keep their own keys (spools). */
   redis: Redis;
@@ -46,6 +57,13 @@ export function makeContext(opts: {
 }): JobContext {
   const { config, connection } = opts;
   const prefix = config.redis.prefix;
+  const root = stateRoot(config);
+  const journals = new Map<string, ListJournal>();
+  const journal = (list: string) => {
+    let j = journals.get(list);
+    if (!j) journals.set(list, (j = new ListJournal(join(root, 'lists', list))));
+    return j;
+  };
   const transport =
     opts.transport ??
     (config.mail.send && config.mail.smtp
@@ -63,11 +81,22 @@ export function makeContext(opts: {
     },
     follow: new FollowState(connection, prefix),
     outbound: {
-      ledger: new ReplyLedger(connection, prefix),
+      ledger: new ReplyLedger(connection, prefix, new ReplyJournal(join(root, 'replies.jsonl'))),
       limiter: new RateLimiter(connection, prefix),
       transport,
     },
     allow: new AllowList(config.allowList, config.tree.path, config.maintainersFromTree),
+    journal,
+    archive(list) {
+      const l = config.lists.find((x) => x.name === list);
+      return new ArchiveLookup({
+        list,
+        mirror: l?.mirror ?? null,
+        journal: journal(list),
+        graceMs: config.mail.resolveGraceSec * 1000,
+        pollMs: config.pollIntervalSec * 1000,
+      });
+    },
     hooks: opts.hooks ?? {},
     redis: connection,
   };

@@ -39,6 +39,8 @@ export interface IngestJob {
   raw: RawMail;
   /** The list the message was read from (reply settings). */
   list: string;
+  /** In the archive when following started from the beginning: reviewed, not answered (unless the list asks). */
+  backfill?: boolean;
 }
 
 export interface AssembleJob {
@@ -64,6 +66,8 @@ export interface ReviewRequest {
   baseCommit?: string | null;
   scenarios?: string[];
   trigger?: { messageId: string; from: string; command: string; target: string };
+  /** Every message of the series is a backfill: reviewed, not answered unless the list asks. */
+  backfill?: boolean;
 }
 
 export type ApplyJob = ReviewRequest;
@@ -77,7 +81,7 @@ export interface AnalyseJob {
 }
 
 export interface SendJob {
-  /** `<reviewKey>-p<patch index>` (0: the cover letter): one reply per key, ever. */
+  /** `<reviewKey>-p<patch index>` (0: the cover letter), `<reviewKey>-s` (series mode), `fb-<hash>` (a notice): one reply per key, ever. */
   replyKey: string;
   reviewKey: string;
   list: string;
@@ -89,6 +93,8 @@ export interface SendJob {
   envelope: { from: string; to: string[] };
   /** The whole composed message (RFC 5322, CRLF line ends). */
   eml: string;
+  /** The Date of the message answered (ISO): an automatic reply to a patch older than reply.maxAgeDays is held. */
+  replyToDate?: string | null;
 }
 
 export const reviewKeyOf = (seriesId: string, version: number, round: string): string =>

@@ -32,12 +32,16 @@ export class ServiceQueues {
   }
 
   /** Queue raw messages for ingest; resolves once Redis holds the jobs. Ids dedupe repeats. */
-  async enqueueMails(mails: RawMail[], list: string): Promise<void> {
+  async enqueueMails(
+    mails: RawMail[],
+    list: string,
+    opts: { backfill?: boolean } = {},
+  ): Promise<void> {
     if (mails.length === 0) return;
     await this.queues.ingest.addBulk(
       mails.map((raw) => ({
         name: 'ingest',
-        data: { raw, list } satisfies IngestJob,
+        data: { raw, list, ...(opts.backfill ? { backfill: true } : {}) } satisfies IngestJob,
         opts: { jobId: ingestJobId(raw.raw) },
       })),
     );

@@ -88,24 +88,48 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
     w.on('error', (err) => log(`${w.name}: ${err.message}`));
   }
 
+  // The follow schedules live in Redis: a Redis restarted empty (or restored
+  // from a snapshot taken before them) has none, and nothing would be
+  // followed again. So they are upserted at start, on every reconnect, and
+  // checked every three poll intervals (an upsert of an existing one changes
+  // nothing).
+  const schedules: { id: string; data: FollowJob }[] = [];
   if (opts.schedule !== false && names.includes('follow')) {
-    for (const l of config.lists) {
-      if (!l.mirror) continue;
-      const data: FollowJob = { kind: 'lore', list: l.name };
+    for (const l of config.lists)
+      if (l.mirror)
+        schedules.push({ id: jobIds.follow('lore', l.name), data: { kind: 'lore', list: l.name } });
+    for (const s of config.spools)
+      schedules.push({
+        id: jobIds.follow(s.kind, s.list, s.path),
+        data: { kind: s.kind, list: s.list, path: s.path },
+      });
+  }
+  let closing = false;
+  const ensureSchedules = async (why: string) => {
+    for (const sc of schedules) {
+      const have = await queues.queues.follow.getJobScheduler(sc.id);
+      if (have && why !== 'start') continue;
       await queues.queues.follow.upsertJobScheduler(
-        jobIds.follow('lore', l.name),
+        sc.id,
         { every: config.pollIntervalSec * 1000 },
-        { name: 'follow', data, opts: { attempts: 1 } },
+        { name: 'follow', data: sc.data, opts: { attempts: 1 } },
       );
+      if (why !== 'start')
+        log(`follow schedule ${sc.data.list} (${sc.data.kind}) re-created (${why})`);
     }
-    for (const s of config.spools) {
-      const data: FollowJob = { kind: s.kind, list: s.list, path: s.path };
-      await queues.queues.follow.upsertJobScheduler(
-        jobIds.follow(s.kind, s.list, s.path),
-        { every: config.pollIntervalSec * 1000 },
-        { name: 'follow', data, opts: { attempts: 1 } },
+  };
+  await ensureSchedules('start');
+  const onReady = () => {
+    if (!closing)
+      ensureSchedules('Redis reconnected').catch((e: Error) =>
+        log(`re-creating the follow schedules: ${e.message}`),
       );
-    }
+  };
+  let watch: NodeJS.Timeout | undefined;
+  if (schedules.length) {
+    connection.on('ready', onReady);
+    watch = setInterval(onReady, 3 * config.pollIntervalSec * 1000);
+    watch.unref();
   }
 
   return {
@@ -113,6 +137,9 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
     state,
     workers,
     async close(timeoutMs = config.drainTimeoutSec * 1000) {
+      closing = true;
+      clearInterval(watch);
+      connection.off('ready', onReady);
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
         Promise.all(workers.map((w) => w.close())).then(() => true),

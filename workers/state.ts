@@ -22,6 +22,10 @@ export interface MessageMeta {
   /** The thread bucket the message was filed under, when it is part of a series. */
   bucket: string | null;
   kind: 'patch' | 'cover' | 'reply' | 'other';
+  inReplyTo?: string | null;
+  references?: string[];
+  /** Read in a backfill (see IngestJob). */
+  backfill?: boolean;
 }
 
 /** What the service remembers of a finished review (also what /healthz and tests read). */
@@ -40,6 +44,8 @@ export interface ReviewRecord {
   /** Findings of the previous reviewed version that this version no longer has. */
   fixed: { version: number; findings: Pick<Finding, 'rule' | 'file' | 'title'>[] } | null;
   replies: string[];
+  /** Why the replies were not queued (too old, a backfill), when they were not. */
+  held?: string;
   at: string;
 }
 
@@ -63,8 +69,14 @@ export type Counter =
   | 'replies_suppressed'
   | 'replies_unknown'
   | 'replies_rate_limited'
+  | 'replies_held'
+  | 'replies_resolved'
   | 'triggers_honoured'
-  | 'triggers_ignored';
+  | 'triggers_ignored'
+  | 'triggers_too_old'
+  | 'notices_sent'
+  | 'redis_state_lost'
+  | 'apply_failed';
 
 export class ServiceState {
   readonly ttl: number;
@@ -247,6 +259,19 @@ export class ServiceState {
   }
   async quietRules(bucket: string): Promise<Set<string>> {
     return new Set(await this.redis.smembers(this.key('quiet', bucket)));
+  }
+
+  // -- apply health: reviews in a row whose apply failed outright (the tree is unusable?)
+  async applyOutcome(ok: boolean): Promise<number> {
+    const k = this.key('apply-fail-streak');
+    if (ok) {
+      await this.redis.set(k, '0');
+      return 0;
+    }
+    return this.redis.incr(k);
+  }
+  async applyFailStreak(): Promise<number> {
+    return Number((await this.redis.get(this.key('apply-fail-streak'))) ?? 0);
   }
 
   // -- logs and counters

@@ -1,4 +1,6 @@
-// Shared start-up of `pcibot worker` and `pcibot serve`: load the config, reach
+// Shared start-up of `pcibot worker` and `pcibot serve`: load the config, run
+// the command's own checks (a usable kernel tree, reachable mirrors, known
+// queue names: each a clear error and an exit status, never a hang), reach
 // Redis (or fail at once saying how to start it), and stop cleanly on
 // SIGTERM/SIGINT within the configured drain time. A helper of worker.ts and
 // serve.ts, like command.ts (bot/cli.ts lists the commands), and not in
@@ -7,6 +9,16 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import { UsageError, type CommandIO } from './command.js';
 import { EXIT_CONFIG, EXIT_UNAVAILABLE } from '../util/exit.js';
+
+/** A start-up check that failed: its message is printed and the command exits with `code`. */
+export class StartError extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
 import { ConfigError, loadConfig, type ServiceConfig } from '../../workers/config.js';
 import { connectRedis, RedisUnavailableError } from '../service/redis.js';
 
@@ -15,6 +27,8 @@ export async function startService(
   argv: string[],
   io: CommandIO,
   extra: Record<string, { type: 'string' | 'boolean' }> = {},
+  /** Checks before Redis is reached (throw StartError or UsageError). */
+  check?: (config: ServiceConfig, values: Record<string, unknown>) => Promise<void>,
 ): Promise<{ config: ServiceConfig; redis: Redis; values: Record<string, unknown> } | number> {
   let parsed;
   try {
@@ -37,6 +51,15 @@ export async function startService(
     if (err instanceof ConfigError) {
       io.stderr(`pcibot ${name}: bad configuration: ${err.message}\n`);
       return EXIT_CONFIG;
+    }
+    throw err;
+  }
+  try {
+    await check?.(config, parsed.values);
+  } catch (err) {
+    if (err instanceof StartError) {
+      io.stderr(`pcibot ${name}: ${err.message}\n`);
+      return err.code;
     }
     throw err;
   }

@@ -5,8 +5,24 @@
 // tail again and the deterministic job ids drop the repeats, so no message is
 // lost and none is processed twice. Epochs roll over: when epoch N is done and
 // N+1 exists, the cursor moves to the start of N+1.
+//
+// The cursor is kept twice: in Redis and, first, in a durable journal outside
+// it (./journal.ts). When the two differ, Redis lost state (restarted empty,
+// wiped, restored from an older snapshot): the durable cursor wins, and the
+// walk starts again from a checkpoint far enough back that every message whose
+// work Redis may have lost is queued again (the job ids and the reply ledger
+// make the repeat harmless). A list followed from the beginning marks the
+// archive as it was then a backfill, reviewed but not answered by default.
 import type { Redis } from 'ioredis';
 import type { RawMail } from '../types.js';
+import {
+  addCheckpoint,
+  rewindPoint,
+  sameCursor,
+  type Cursor,
+  type DurableFollow,
+  type ListJournal,
+} from './journal.js';
 import {
   epochHead,
   headTime,
@@ -16,11 +32,7 @@ import {
   updateMirror,
 } from './mirror.js';
 
-export interface Cursor {
-  epoch: number;
-  /** Last commit enqueued in that epoch; null: none yet. */
-  commit: string | null;
-}
+export type { Cursor };
 
 export interface MirrorStatus {
   list: string;
@@ -33,6 +45,8 @@ export interface MirrorStatus {
   head: string | null;
   /** Commit time of the newest message (ms since 1970). */
   headTime: number | null;
+  /** The fetch time of the last walk that reached the head (ms since 1970). */
+  caughtUpAt: number | null;
 }
 
 export class FollowState {
@@ -50,6 +64,14 @@ export class FollowState {
   async setCursor(list: string, c: Cursor): Promise<void> {
     await this.redis.set(this.key('cursor', list), JSON.stringify(c));
   }
+  /** Where the backfill ends (kept in Redis too, for followers without a journal). */
+  async getBackfill(list: string): Promise<DurableFollow['backfill']> {
+    const s = await this.redis.get(this.key('backfill', list));
+    return s ? (JSON.parse(s) as DurableFollow['backfill']) : null;
+  }
+  async setBackfill(list: string, b: DurableFollow['backfill']): Promise<void> {
+    if (b) await this.redis.set(this.key('backfill', list), JSON.stringify(b));
+  }
   async status(list: string): Promise<MirrorStatus> {
     const h = await this.redis.hgetall(this.key('mirror', list));
     const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
@@ -61,6 +83,7 @@ export class FollowState {
       epoch: num(h.epoch),
       head: h.head || null,
       headTime: num(h.headTime),
+      caughtUpAt: num(h.caughtUpAt),
     };
   }
   async setStatus(
@@ -114,23 +137,47 @@ export interface FollowOptions {
   mirrorDir: string;
   startFrom: 'now' | 'beginning';
   state: FollowState;
-  enqueue: (mails: RawMail[]) => Promise<void>;
+  /** Queue the messages; `backfill`: they were in the archive when following started from the beginning. */
+  enqueue: (mails: RawMail[], info: { backfill: boolean }) => Promise<void>;
   /** Messages per enqueue (and cursor move). */
   batch?: number;
   /** Skip the fetch (the mirror is updated by someone else, e.g. the bench). */
   noFetch?: boolean;
+  /** The durable cursor journal (the service always has one). */
+  journal?: ListJournal;
+  /** After Redis lost state, walk again from a checkpoint at least this much older than the durable cursor. */
+  lookbackMs?: number;
+  /** pcibot's own Message-IDs: noted in the journal as seen in the archive. */
+  isOwn?: (messageId: string) => boolean;
 }
 
 export interface FollowResult {
   epochs: number[];
   walked: number;
   enqueued: number;
+  /** Of those, how many were a backfill. */
+  backfill: number;
+  /** pcibot's own replies seen in this walk. */
+  ownSeen: number;
   cursor: Cursor | null;
+  /** Set when Redis had lost the cursor (or held another one) and the walk restarted from a checkpoint. */
+  recovered: string | null;
 }
 
+/** The Message-ID of raw bytes (lower-cased, no brackets), from the header block only. */
+function headerMessageId(raw: string): string | null {
+  const end = raw.search(/\r?\n\r?\n/);
+  const head = end < 0 ? raw : raw.slice(0, end);
+  const m = /^message-id:[ \t]*(?:\r?\n[ \t]+)?<([^<>\s]+)>/im.exec(head);
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+const fmtCursor = (c: Cursor) => `epoch ${c.epoch} ${c.commit ? c.commit.slice(0, 12) : '(start)'}`;
+
 export async function followOnce(opts: FollowOptions): Promise<FollowResult> {
-  const { list, state } = opts;
+  const { list, state, journal } = opts;
   const batch = opts.batch ?? 500;
+  const lookbackMs = opts.lookbackMs ?? 7 * 3600_000;
   let epochs: number[];
   try {
     epochs = opts.noFetch
@@ -142,21 +189,69 @@ export async function followOnce(opts: FollowOptions): Promise<FollowResult> {
     });
     throw err;
   }
-  const now = Date.now();
-  await state.setStatus(list, { lastFetchAt: now, lastError: null });
-  const result: FollowResult = { epochs, walked: 0, enqueued: 0, cursor: null };
+  const fetchedAt = Date.now();
+  await state.setStatus(list, { lastFetchAt: fetchedAt, lastError: null });
+  const result: FollowResult = {
+    epochs,
+    walked: 0,
+    enqueued: 0,
+    backfill: 0,
+    ownSeen: 0,
+    cursor: null,
+    recovered: null,
+  };
   if (epochs.length === 0) return result;
   const newest = epochs[epochs.length - 1]!;
 
-  let cursor = await state.getCursor(list);
-  if (!cursor) {
+  const redisCursor = await state.getCursor(list);
+  const durable = journal ? await journal.read() : null;
+  let cursor: Cursor;
+  let backfill = durable ? durable.backfill : await state.getBackfill(list);
+  let moved = false;
+  if (durable && !sameCursor(redisCursor, durable.cursor)) {
+    const cp = rewindPoint(durable, lookbackMs);
+    result.recovered =
+      `${redisCursor ? `Redis holds another cursor (${fmtCursor(redisCursor)}; restored from an older snapshot?)` : 'Redis has no cursor (restarted empty or wiped)'}` +
+      ` than the durable one (${fmtCursor(durable.cursor)}): walking again from ${fmtCursor(cp.cursor)} of ${new Date(cp.at).toISOString()}`;
+    cursor = cp.cursor;
+    moved = true;
+  } else if (durable) {
+    cursor = durable.cursor;
+  } else if (redisCursor) {
+    cursor = redisCursor;
+    moved = true; // into the journal
+  } else {
     cursor =
       opts.startFrom === 'now'
         ? { epoch: newest, commit: await epochHead(opts.mirrorDir, newest) }
         : { epoch: epochs[0]!, commit: null };
-    await state.setCursor(list, cursor);
-    await state.setStatus(list, { lastNewAt: now });
+    if (opts.startFrom === 'beginning')
+      backfill = { epoch: newest, head: await epochHead(opts.mirrorDir, newest) };
+    await state.setStatus(list, { lastNewAt: fetchedAt });
+    moved = true;
   }
+  await state.setBackfill(list, backfill);
+  const d: DurableFollow = durable
+    ? { ...durable, source: opts.source, backfill }
+    : {
+        source: opts.source,
+        cursor,
+        at: fetchedAt,
+        checkpoints: [],
+        backfill,
+        fetchedAt: null,
+        caughtUpAt: null,
+      };
+  // The durable cursor first, then Redis: a crash between the two is seen as a
+  // difference next time, and only makes the walk start further back.
+  const save = async (c: Cursor) => {
+    d.cursor = c;
+    d.at = Date.now();
+    addCheckpoint(d, lookbackMs, d.at);
+    if (journal) await journal.write(d);
+    await state.setCursor(list, c);
+  };
+  if (moved) await save(cursor);
 
   for (const epoch of epochs) {
     if (epoch < cursor.epoch) continue;
@@ -165,32 +260,58 @@ export async function followOnce(opts: FollowOptions): Promise<FollowResult> {
       epoch,
       epoch === cursor.epoch ? cursor.commit : null,
     );
+    // commits[0..lastBackfill] were in the archive when following began from the beginning.
+    let lastBackfill = -1;
+    if (backfill) {
+      if (epoch < backfill.epoch) lastBackfill = commits.length - 1;
+      else if (epoch === backfill.epoch && backfill.head)
+        lastBackfill = commits.indexOf(backfill.head);
+    }
     for (let i = 0; i < commits.length; i += batch) {
       const part = commits.slice(i, i + batch);
       const blobs = await readMessages(opts.mirrorDir, epoch, part);
-      const mails: RawMail[] = [];
+      const old: RawMail[] = [];
+      const fresh: RawMail[] = [];
+      const own: string[] = [];
       part.forEach((commit, j) => {
         const raw = blobs[j];
-        if (raw !== null && raw !== undefined)
-          mails.push({ origin: { kind: 'lore', file: `${opts.source}#${epoch}`, commit }, raw });
+        if (raw === null || raw === undefined) return;
+        const mail: RawMail = {
+          origin: { kind: 'lore', file: `${opts.source}#${epoch}`, commit },
+          raw,
+        };
+        (i + j <= lastBackfill ? old : fresh).push(mail);
+        if (opts.isOwn) {
+          const id = headerMessageId(raw);
+          if (id && opts.isOwn(id)) own.push(id);
+        }
       });
-      if (mails.length) await opts.enqueue(mails);
+      if (old.length) await opts.enqueue(old, { backfill: true });
+      if (fresh.length) await opts.enqueue(fresh, { backfill: false });
+      if (own.length && journal) await journal.noteSeen(own);
       // Only now, with the batch durably queued, does the cursor move.
       cursor = { epoch, commit: part[part.length - 1]! };
-      await state.setCursor(list, cursor);
+      await save(cursor);
       result.walked += part.length;
-      result.enqueued += mails.length;
+      result.enqueued += old.length + fresh.length;
+      result.backfill += old.length;
+      result.ownSeen += own.length;
     }
     if (epoch < newest && cursor.epoch === epoch) {
       cursor = { epoch: epoch + 1, commit: null };
-      await state.setCursor(list, cursor);
+      await save(cursor);
     }
   }
+  // Walked to the head as fetched: the archive is known up to the fetch.
+  d.fetchedAt = fetchedAt;
+  d.caughtUpAt = fetchedAt;
+  if (journal) await journal.write(d);
   const head = await epochHead(opts.mirrorDir, newest);
   await state.setStatus(list, {
     epoch: newest,
     head,
     headTime: ((await headTime(opts.mirrorDir, newest)) ?? 0) * 1000 || null,
+    caughtUpAt: fetchedAt,
     ...(result.walked > 0 ? { lastNewAt: Date.now() } : {}),
   });
   result.cursor = cursor;

@@ -15,10 +15,25 @@ export interface ReplySettings {
   ccOriginal: boolean;
 }
 
+/** Findings about one message of a series, quoted from that message (a series reply has several). */
+export interface ReplySection {
+  /** The message the findings are about: their hunks are quoted from its diff. */
+  message: Message;
+  /** A line naming the patch ("[PATCH 2/3] PCI: Foo"); null: no heading (the series itself). */
+  heading: string | null;
+  findings: Finding[];
+}
+
 export interface ReplyInput {
   /** The mail replied to (a patch, or the cover letter for series-level findings). */
   original: Message;
   findings: Finding[];
+  /**
+   * A reply for the whole series: the findings per patch, each under its
+   * heading with hunks quoted from its own patch. When set, `findings` is
+   * not used.
+   */
+  sections?: ReplySection[];
   /** Extra paragraphs: missing parts, what v(N-1) findings are fixed, an all-clear line. */
   notes: string[];
   list: { address: string; reply: ReplySettings };
@@ -206,31 +221,62 @@ function attribution(m: Message): string {
   return `${day}${who} wrote:`;
 }
 
-/** The body: attribution, then for each finding the quoted hunk and the comment, then notes and signature. */
-export function replyText(input: ReplyInput): string {
+/** The findings of one section: for each, the quoted hunk (once) and the comment. */
+function sectionText(message: Message, findings: Finding[], quoted: Set<string>): string[] {
   const out: string[] = [];
-  const quoted = new Set<string>();
-  const { original } = input;
-  const withQuote = input.findings.map((f) => {
-    const hunk = quoteFor(original.diff, f.file, f.line);
-    return { f, hunk: hunk.length > 0, quote: hunk.length ? hunk : quoteFromMessage(original, f) };
-  });
-  if (withQuote.some((q) => q.quote.length > 0)) {
-    out.push(...wrapParagraph(attribution(original)));
-    out.push('');
-  }
-  for (const { f, quote, hunk } of withQuote) {
-    const key = quote.join('\n');
+  for (const f of findings) {
+    const hunk = quoteFor(message.diff, f.file, f.line);
+    const quote = hunk.length ? hunk : quoteFromMessage(message, f);
+    const key = `${message.messageId}\n${quote.join('\n')}`;
     if (quote.length && !quoted.has(key)) {
       quoted.add(key);
-      if (hunk) out.push(`> +++ b/${f.file}`);
+      if (hunk.length) out.push(`> +++ b/${f.file}`);
       out.push(...quote.map((l) => `> ${l}`.trimEnd()));
       out.push('');
     }
     out.push(...formatFinding(f));
     out.push('');
   }
-  for (const note of input.notes) {
+  return out;
+}
+
+/** The sections a reply is made of (one, under no heading, for a reply to one patch). */
+export function replySections(input: Pick<ReplyInput, 'original' | 'findings' | 'sections'>) {
+  return input.sections ?? [{ message: input.original, heading: null, findings: input.findings }];
+}
+
+/** The body: attribution, then for each finding the quoted hunk and the comment, then notes and signature. */
+export function replyText(input: ReplyInput): string {
+  const out: string[] = [];
+  const quoted = new Set<string>();
+  const { original } = input;
+  const sections = replySections(input).filter((s) => s.findings.length > 0);
+  const anyQuote = sections.some((s) =>
+    s.findings.some(
+      (f) =>
+        quoteFor(s.message.diff, f.file, f.line).length > 0 ||
+        quoteFromMessage(s.message, f).length > 0,
+    ),
+  );
+  if (anyQuote) {
+    out.push(...wrapParagraph(attribution(original)));
+    out.push('');
+  }
+  for (const sec of sections) {
+    if (sec.heading) {
+      out.push(...wrapParagraph(sec.heading));
+      out.push('');
+    }
+    out.push(...sectionText(sec.message, sec.findings, quoted));
+  }
+  out.push(...notesText(input.notes));
+  out.push(...signature(input.infoUrl, input.pageUrl));
+  return out.join('\n') + '\n';
+}
+
+function notesText(notes: string[]): string[] {
+  const out: string[] = [];
+  for (const note of notes) {
     for (const para of note.split(/\n\s*\n/)) {
       // Prose is wrapped; "- item" lines keep their list shape.
       let prose: string[] = [];
@@ -248,8 +294,7 @@ export function replyText(input: ReplyInput): string {
       out.push('');
     }
   }
-  out.push(...signature(input.infoUrl, input.pageUrl));
-  return out.join('\n') + '\n';
+  return out;
 }
 
 const angle = (id: string) => `<${id}>`;
@@ -283,20 +328,62 @@ export function replyMessageId(replyKey: string, from: Address): string {
   return `pcibot-${replyKey}@${domain}`;
 }
 
+/** The reply key of one of pcibot's own Message-IDs (replyMessageId's inverse), else null. */
+export function replyKeyOf(messageId: string, from: Address): string | null {
+  const domain = (from.address.split('@')[1] || 'localhost').toLowerCase();
+  const m = /^<?pcibot-([A-Za-z0-9_.-]+)@([^>]+)>?$/.exec(messageId.trim());
+  return m && m[2]!.toLowerCase() === domain ? m[1]! : null;
+}
+
 export async function composeReply(input: ReplyInput): Promise<ComposedReply> {
-  const { original } = input;
   const { to, cc } = replyRecipients(input);
+  return build(input, to, cc, replyText(input));
+}
+
+export interface NoticeInput {
+  /** The mail answered (a maintainer's command). */
+  original: Message;
+  /** Paragraphs; wrapped at 72 columns. */
+  paragraphs: string[];
+  from: Address;
+  /** Unique per notice; the Message-ID is derived from it. */
+  replyKey: string;
+  infoUrl?: string | null;
+  date?: Date;
+}
+
+/**
+ * A short answer to the sender only (no list, no Cc): why a command was not
+ * carried out. Threaded like any reply; same headers, same signature.
+ */
+export async function composeNotice(input: NoticeInput): Promise<ComposedReply> {
+  const out: string[] = [];
+  for (const p of input.paragraphs) {
+    out.push(...wrapParagraph(p));
+    out.push('');
+  }
+  out.push(...signature(input.infoUrl));
+  const to = [input.original.from].filter((a) => a.address);
+  return build(input, to, [], out.join('\n') + '\n');
+}
+
+async function build(
+  input: Pick<ReplyInput, 'original' | 'from' | 'replyKey' | 'date'>,
+  to: Address[],
+  cc: Address[],
+  text: string,
+): Promise<ComposedReply> {
+  const { original } = input;
   const messageId = replyMessageId(input.replyKey, input.from);
   const references = [
     ...original.references.filter((r) => r !== original.messageId),
     original.messageId,
   ];
   const subject = replySubject(original.subject);
-  const text = replyText(input);
   const composer = new MailComposer({
     from: { name: input.from.name, address: input.from.address },
     to: to.map((a) => ({ name: a.name, address: a.address })),
-    cc: cc.map((a) => ({ name: a.name, address: a.address })),
+    ...(cc.length ? { cc: cc.map((a) => ({ name: a.name, address: a.address })) } : {}),
     subject,
     text,
     messageId: angle(messageId),

@@ -1,28 +1,40 @@
-// What /healthz and /metrics report: Redis reachable, queue depths, mirrors
-// that stopped moving, replies whose fate is unknown (a crash between "about
-// to send" and "sent": never resent, so a human should look), and counters.
+// What /healthz and /metrics report: Redis reachable, queue depths, lists
+// that were not fetched within three poll intervals (the follow schedule is
+// gone, or fetching fails), mirrors that stopped moving, the kernel tree
+// (usable, and whether applies keep failing in a row), replies interrupted
+// mid-send that the archive has not settled in time, and counters. /metrics
+// carries the same facts as gauges.
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { FollowState, isStalled, type MirrorStatus } from '../lore/follow.js';
-import { ReplyLedger } from '../outbound/ledger.js';
+import { ReplyJournal, type OpenReply } from '../outbound/journal.js';
 import type { ServiceQueues } from '../../workers/queues.js';
 import { ServiceState } from '../../workers/state.js';
-import type { ServiceConfig } from '../../workers/config.js';
+import { stateRoot, type ServiceConfig } from '../../workers/config.js';
+import { cachedTreeCheck } from './preflight.js';
 
 export interface Health {
   ok: boolean;
   problems: string[];
   redis: { ok: boolean; latencyMs: number | null; error?: string };
   queues: Record<string, Record<string, number>>;
-  mirrors: (MirrorStatus & { stalled: boolean })[];
+  mirrors: (MirrorStatus & { stalled: boolean; overdue: boolean })[];
+  tree: { ok: boolean; problem: string | null; applyFailuresInRow: number };
+  /** Replies interrupted mid-send, not settled yet (the archive settles them once it caught up). */
+  openReplies: Pick<OpenReply, 'replyKey' | 'messageId' | 'state' | 'list'>[];
+  /** Of those, the ones older than the grace period plus three polls: a person should look. */
   unknownReplies: string[];
   counters: Record<string, number>;
   sending: 'smtp' | 'dry-run (outbox)';
 }
 
+const treeCheck = cachedTreeCheck();
+
 export async function checkHealth(
   config: ServiceConfig,
   redis: Redis,
   queues: ServiceQueues,
+  now = Date.now(),
 ): Promise<Health> {
   const problems: string[] = [];
   const t0 = performance.now();
@@ -38,6 +50,8 @@ export async function checkHealth(
     redisErr = (err as Error).message;
     problems.push(`redis: ${redisErr}`);
   }
+  const treeProblem = await treeCheck(config.tree);
+  if (treeProblem) problems.push(`tree: ${treeProblem}`);
   const h: Health = {
     ok: false,
     problems,
@@ -48,30 +62,59 @@ export async function checkHealth(
     },
     queues: {},
     mirrors: [],
+    tree: { ok: treeProblem === null, problem: treeProblem, applyFailuresInRow: 0 },
+    openReplies: [],
     unknownReplies: [],
     counters: {},
     sending: config.mail.send ? 'smtp' : 'dry-run (outbox)',
   };
+
+  // The durable journal (on this machine): replies whose send was interrupted.
+  const journal = new ReplyJournal(join(stateRoot(config), 'replies.jsonl'));
+  const open = journal.open();
+  h.openReplies = open.map((o) => ({
+    replyKey: o.replyKey,
+    messageId: o.messageId,
+    state: o.state,
+    list: o.list,
+  }));
+  const patience = (config.mail.resolveGraceSec + 3 * config.pollIntervalSec) * 1000 + 60_000;
+  h.unknownReplies = open
+    .filter((o) => now - o.since > patience)
+    .map((o) => o.replyKey)
+    .sort();
+  if (h.unknownReplies.length)
+    problems.push(
+      `${h.unknownReplies.length} repl${h.unknownReplies.length > 1 ? 'ies' : 'y'} interrupted mid-send and not settled by the archive (see pcibot outbox status)`,
+    );
   if (!redisOk) return h;
+
   h.queues = await queues.depths();
   const follow = new FollowState(redis, config.redis.prefix);
+  const overdueMs = 3 * config.pollIntervalSec * 1000;
   for (const l of config.lists) {
     if (!l.mirror) continue;
     const s = await follow.status(l.name);
-    const stalled = isStalled(s, config.stalledMirrorSec);
+    const stalled = isStalled(s, config.stalledMirrorSec, now);
+    const overdue = s.lastFetchAt === null || now - s.lastFetchAt > overdueMs;
+    if (overdue)
+      problems.push(
+        `list ${l.name}: ${s.lastFetchAt === null ? 'never fetched' : `not fetched since ${new Date(s.lastFetchAt).toISOString()}`} (more than 3 poll intervals, ${overdueMs / 1000} s: is a worker following it?)`,
+      );
     if (stalled)
       problems.push(
         `mirror ${l.name}: no new messages since ${new Date(s.lastNewAt ?? s.lastFetchAt!).toISOString()}`,
       );
     if (s.lastError) problems.push(`mirror ${l.name}: ${s.lastError}`);
-    h.mirrors.push({ ...s, stalled });
+    h.mirrors.push({ ...s, stalled, overdue });
   }
-  h.unknownReplies = await new ReplyLedger(redis, config.redis.prefix).unknown();
-  if (h.unknownReplies.length)
+  const state = new ServiceState(redis, config.redis.prefix);
+  h.tree.applyFailuresInRow = await state.applyFailStreak();
+  if (h.tree.applyFailuresInRow >= config.health.applyFailuresInRow)
     problems.push(
-      `${h.unknownReplies.length} repl${h.unknownReplies.length > 1 ? 'ies' : 'y'} may or may not have been sent (interrupted mid-send; not resent)`,
+      `tree: the last ${h.tree.applyFailuresInRow} applies failed outright (health.applyFailuresInRow is ${config.health.applyFailuresInRow})`,
     );
-  h.counters = await new ServiceState(redis, config.redis.prefix).counters();
+  h.counters = await state.counters();
   h.ok = problems.length === 0;
   return h;
 }
@@ -96,6 +139,9 @@ export function metricsText(h: Health): string {
     }
   };
   metric('pcibot_up', 'gauge', 'Whether Redis answers.', [[{}, h.redis.ok ? 1 : 0]]);
+  metric('pcibot_healthy', 'gauge', 'Whether /healthz is ok (1) or failing (0).', [
+    [{}, h.ok ? 1 : 0],
+  ]);
   metric(
     'pcibot_queue_jobs',
     'gauge',
@@ -113,6 +159,18 @@ export function metricsText(h: Health): string {
     Object.entries(h.counters).map(([k, v]) => [{ event: k }, v]),
   );
   metric(
+    'pcibot_list_last_fetch_timestamp_seconds',
+    'gauge',
+    'When the list was last fetched (0: never).',
+    h.mirrors.map((m) => [{ list: m.list }, Math.round((m.lastFetchAt ?? 0) / 1000)]),
+  );
+  metric(
+    'pcibot_list_fetch_overdue',
+    'gauge',
+    'List not fetched within 3 poll intervals.',
+    h.mirrors.map((m) => [{ list: m.list }, m.overdue ? 1 : 0]),
+  );
+  metric(
     'pcibot_mirror_stalled',
     'gauge',
     'Mirror with no new messages for longer than the threshold.',
@@ -124,8 +182,20 @@ export function metricsText(h: Health): string {
     'When new messages were last seen.',
     h.mirrors.map((m) => [{ list: m.list }, Math.round((m.lastNewAt ?? 0) / 1000)]),
   );
-  metric('pcibot_replies_unknown', 'gauge', 'Replies interrupted mid-send (never resent).', [
-    [{}, h.unknownReplies.length],
+  metric('pcibot_tree_usable', 'gauge', 'Whether the kernel tree is usable.', [
+    [{}, h.tree.ok ? 1 : 0],
   ]);
+  metric('pcibot_apply_failures_in_row', 'gauge', 'Reviews in a row whose apply failed outright.', [
+    [{}, h.tree.applyFailuresInRow],
+  ]);
+  metric('pcibot_replies_open', 'gauge', 'Replies interrupted mid-send, not settled yet.', [
+    [{}, h.openReplies.length],
+  ]);
+  metric(
+    'pcibot_replies_unknown',
+    'gauge',
+    'Replies interrupted mid-send and not settled by the archive in time (need a person).',
+    [[{}, h.unknownReplies.length]],
+  );
   return out.join('\n') + '\n';
 }

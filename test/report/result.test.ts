@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AnalyseOutput } from '../../bot/analyse/analyse.js';
-import { planReplies, type MailContext } from '../../bot/report/mail.js';
+import { mailSink, planReplies, type MailContext } from '../../bot/report/mail.js';
 import { reviewResult, type ReviewInput } from '../../bot/report/result.js';
 import type {
   Applied,
@@ -245,35 +245,103 @@ describe('reviewResult', () => {
 });
 
 describe('the mail sink', () => {
-  const ctx = (s: Series, over: Partial<MailContext> = {}): MailContext => ({
+  const ctx = (
+    s: Series,
+    over: Partial<MailContext> = {},
+    mode: 'series' | 'patch' = 'patch',
+  ): MailContext => ({
     series: s,
     list: {
       address: 'linux-pci@vger.kernel.org',
-      reply: { ccList: true, ccOriginal: true, allClear: false },
+      reply: { ccList: true, ccOriginal: true, allClear: false, mode },
     },
     from: { name: 'pcibot', address: 'pcibot@example.org' },
     replyKeyPrefix: 'rk',
     ...over,
   });
+  const PATCH2 = hunk('@@ -20,2 +20,3 @@', [' c', '+__setup("other=", other_setup);', ' d']);
+  const error = finding({ severity: 'error', title: 'A second problem', patch: 2, line: 21 });
 
-  it('answers the cover with the series findings and each patch with its own; notes go first', () => {
+  it('series mode (the default): one reply to the cover, every patch under its subject, notes once', async () => {
+    const s = { ...series(PATCH2), missing: [], expected: 2 };
+    const r = reviewResult(input(s, analysis({ 1: [warn], 2: [error, info] }, [model])));
+    // No reply.mode given: series.
+    const defaults = ctx(s);
+    defaults.list = {
+      address: defaults.list.address,
+      reply: { ccList: true, ccOriginal: true, allClear: false },
+    };
+    const plan = planReplies(r, defaults);
+    assert.equal(plan.length, 1, 'one reply for the series');
+    assert.equal(plan[0]!.replyKey, 'rk-s');
+    assert.equal(plan[0]!.original.messageId, 'p0@example.org', 'to the cover letter');
+    assert.deepEqual(
+      plan[0]!.sections?.map((x) => [
+        x.heading,
+        x.message.messageId,
+        x.findings.map((f) => f.rule),
+      ]),
+      [
+        [null, 'p0@example.org', ['model/fixed']],
+        ['[PATCH 1/2] PCI: Patch 1', 'p1@example.org', ['new-kernel-parameter']],
+        ['[PATCH 2/2] PCI: Patch 2', 'p2@example.org', ['new-kernel-parameter', 'subject-prefix']],
+      ],
+    );
+    const [mail] = await mailSink(r, ctx(s, {}, 'series'));
+    assert.ok(mail);
+    assert.equal(mail.inReplyTo, 'p0@example.org');
+    const text = mail.text;
+    const h1 = text.indexOf('[PATCH 1/2] PCI: Patch 1');
+    const h2 = text.indexOf('[PATCH 2/2] PCI: Patch 2');
+    assert.ok(h1 > 0 && h2 > h1, 'each patch under its subject, in order');
+    assert.ok(
+      text.slice(h1, h2).includes('> +++ b/drivers/pci/pci.c'),
+      "patch 1's hunk quoted under patch 1",
+    );
+    assert.match(text.slice(h2), /^Error: A second problem/m);
+
+    // Without a cover letter: to patch 1.
+    const bare = series(PATCH2, false);
+    const r2 = reviewResult(input(bare, analysis({ 1: [], 2: [warn] })));
+    const p2 = planReplies(r2, ctx(bare, {}, 'series'));
+    assert.deepEqual(
+      p2.map((p) => [p.replyKey, p.original.messageId]),
+      [['rk-s', 'p1@example.org']],
+    );
+  });
+
+  it('never sends a reply made only of info findings', () => {
+    const s = series(PATCH2);
+    const infoOnly = reviewResult(input(s, analysis({ 1: [], 2: [info] }, [model])), {
+      minSeverity: 'info',
+    });
+    assert.ok(
+      infoOnly.patches.some((p) => p.findings.length > 0),
+      'info findings are reported',
+    );
+    for (const mode of ['series', 'patch'] as const)
+      assert.deepEqual(planReplies(infoOnly, ctx(s, {}, mode)), [], mode);
+    // Asked for by a maintainer: an answer, but not the info findings on their own.
+    const asked = planReplies(infoOnly, ctx(s, { askedOn: 'p1@example.org' }, 'series'));
+    assert.equal(asked.length, 1);
+    assert.deepEqual(asked[0]!.findings, []);
+    assert.match(asked[0]!.notes[0]!, /nothing at warning or error level/);
+  });
+
+  it('patch mode: each patch with its own findings; an info-only cover reply is dropped and the notes move on', () => {
     const s = { ...series(null), missing: [2], expected: 2 };
     const r = reviewResult(input(s, analysis({ 1: [warn], 2: [] }, [model])));
     const plan = planReplies(r, ctx(s, { waitedMinutes: 60 }));
     assert.deepEqual(
       plan.map((p) => [p.replyKey, p.original.messageId, p.findings.map((f) => f.rule)]),
-      [
-        ['rk-p0', 'p0@example.org', ['model/fixed']],
-        ['rk-p1', 'p1@example.org', ['new-kernel-parameter']],
-      ],
+      [['rk-p1', 'p1@example.org', ['new-kernel-parameter']]],
     );
     assert.deepEqual(plan[0]!.notes, [
       'Reviewed without patch 2 of 2, which did not arrive within 60 minutes.',
     ]);
-    assert.deepEqual(plan[1]!.notes, []);
   });
 
-  it('without a cover the series findings go with the first patch; nothing to say is silence or an all-clear', () => {
+  it('patch mode without a cover: the series findings go with the first patch; nothing to say is silence or an all-clear', () => {
     const s = series(null, false);
     const r = reviewResult(input(s, analysis({ 1: [warn], 2: [] }, [model])));
     const plan = planReplies(r, ctx(s));

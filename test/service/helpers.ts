@@ -27,15 +27,20 @@ export async function tempDir(what: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `pcibot-${what}-`));
 }
 
+/** Where testConfig() keeps the durable state of a prefix (removed by testRedis' cleanup). */
+export const TEST_STATE_DIR = join(tmpdir(), 'pcibot-test-state');
+
 export async function testRedis(
   prefix: string,
+  url = REDIS_URL,
 ): Promise<{ redis: Redis; cleanup: () => Promise<void> }> {
-  const redis = await connectRedis(REDIS_URL);
+  const redis = await connectRedis(url);
   return {
     redis,
     cleanup: async () => {
       await ServiceState.wipe(redis, prefix);
       redis.disconnect();
+      await rm(join(TEST_STATE_DIR, prefix), { recursive: true, force: true });
     },
   };
 }
@@ -278,7 +283,12 @@ export class SmtpSink {
 /** A validated service config for tests. */
 export function testConfig(prefix: string, overrides: Record<string, unknown> = {}): ServiceConfig {
   return validateConfig(
-    { redis: { url: REDIS_URL, prefix }, completenessTimeoutSec: 60, ...overrides },
+    {
+      redis: { url: REDIS_URL, prefix },
+      stateDir: TEST_STATE_DIR,
+      completenessTimeoutSec: 60,
+      ...overrides,
+    },
     null,
     tmpdir(),
   );

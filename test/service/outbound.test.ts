@@ -1,6 +1,8 @@
-// Sending replies exactly once: the ledger, the outbox (dry run), a real SMTP
-// server in a child process, rate limits, and a crash between "about to send"
-// and "sent" (never a second mail; reported as unknown in health).
+// Sending replies exactly once: the ledger (its durable journal first), the
+// outbox (dry run), a real SMTP server in a child process, rate limits, and a
+// crash between "about to send" and "sent": settled by the list archive (in
+// it: sent; absent a grace period later: sent now, once; no archive: left to
+// a person, and shown in health).
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { deliverReply, type DeliverInput } from '../../bot/outbound/deliver.js';
 import { ReplyLedger } from '../../bot/outbound/ledger.js';
+import { ReplyJournal } from '../../bot/outbound/journal.js';
+import { ArchiveLookup } from '../../bot/lore/archive.js';
+import { ListJournal } from '../../bot/lore/journal.js';
 import { RateLimiter } from '../../bot/outbound/ratelimit.js';
 import { outboxTransport, smtpTransport } from '../../bot/outbound/transport.js';
 import { checkHealth } from '../../bot/service/health.js';
@@ -51,7 +56,7 @@ describe('reply delivery', () => {
     redis = r.redis;
     cleanup = r.cleanup;
     smtp = await SmtpSink.start(join(dir, 'smtp'));
-    ledger = new ReplyLedger(redis, prefix);
+    ledger = new ReplyLedger(redis, prefix, new ReplyJournal(join(dir, 'replies.jsonl')));
     limiter = new RateLimiter(redis, prefix);
   });
   after(async () => {
@@ -82,7 +87,7 @@ describe('reply delivery', () => {
     }
   });
 
-  it('never resends after a crash between intent and result, and says so in health', async () => {
+  it('settles a send interrupted mid-way by the archive: present is sent, absent after the grace period is sent once', async () => {
     const transport = smtpTransport({
       host: '127.0.0.1',
       port: smtp.port,
@@ -90,20 +95,89 @@ describe('reply delivery', () => {
       user: null,
       pass: null,
     });
+    const listJournal = new ListJournal(join(dir, 'lists', 'linux-pci'));
+    const archive = new ArchiveLookup({
+      list: 'linux-pci',
+      mirror: join(dir, 'inbox'),
+      journal: listJournal,
+      graceMs: 60_000,
+      pollMs: 1000,
+    });
     try {
-      // A worker recorded the intent and died: whether the server got it is unknown.
+      // k2: a worker recorded the intent and died; the follower has since seen it in the archive.
       assert.equal(await ledger.recordIntent('k2', 'pcibot-k2@example.org'), true);
       const before = (await smtp.messages()).length;
-      const r = await deliverReply(input('k2'), { ledger, limiter, transport, log });
+      await listJournal.noteSeen(['pcibot-k2@example.org']);
+      assert.deepEqual(
+        await deliverReply(input('k2'), { ledger, limiter, transport, log, archive }),
+        {
+          kind: 'already',
+          state: 'sent',
+          settled: 'archive',
+        },
+      );
+      assert.equal((await ledger.get('k2'))?.by, 'archive');
+
+      // k4: interrupted too, not in the archive, which has not caught up yet: wait.
+      assert.equal(await ledger.recordIntent('k4', 'pcibot-k4@example.org'), true);
+      const w = await deliverReply(input('k4'), { ledger, limiter, transport, log, archive });
+      assert.equal(w.kind, 'waiting');
+      assert.ok(w.kind === 'waiting' && w.waitMs > 50_000, 'waits about the grace period');
+      assert.equal((await ledger.get('k4'))?.state, 'unknown');
+      assert.equal((await smtp.messages()).length, before, 'nothing sent while in doubt');
+      // The follower walked the archive to its head from a fetch past the grace period: absent.
+      const intentAt = Date.parse(ledger.journal.intent('k4')!.at);
+      await listJournal.write({
+        source: join(dir, 'inbox'),
+        cursor: { epoch: 0, commit: null },
+        at: intentAt + 61_000,
+        checkpoints: [],
+        backfill: null,
+        fetchedAt: intentAt + 61_000,
+        caughtUpAt: intentAt + 61_000,
+      });
+      const sent = await deliverReply(input('k4'), { ledger, limiter, transport, log, archive });
+      assert.equal(sent.kind, 'sent');
+      const again = await deliverReply(input('k4'), { ledger, limiter, transport, log, archive });
+      assert.deepEqual(again, { kind: 'already', state: 'sent' });
+      const got = (await smtp.messages()).filter(
+        (m) => m.headers.get('message-id') === '<pcibot-k4@example.org>',
+      );
+      assert.equal(got.length, 1, 'sent exactly once after resolution');
+    } finally {
+      transport.close();
+    }
+  });
+
+  it('leaves an interrupted send to a person when no archive can tell, and says so in health', async () => {
+    const transport = smtpTransport({
+      host: '127.0.0.1',
+      port: smtp.port,
+      secure: false,
+      user: null,
+      pass: null,
+    });
+    const config = testConfig(prefix);
+    const root = join(config.stateDir, prefix);
+    const own = new ReplyLedger(redis, prefix, new ReplyJournal(join(root, 'replies.jsonl')));
+    try {
+      await own.journal.append({
+        replyKey: 'k5',
+        state: 'intent',
+        messageId: 'pcibot-k5@example.org',
+        at: new Date(Date.now() - 3600_000).toISOString(),
+      });
+      const before = (await smtp.messages()).length;
+      const r = await deliverReply(input('k5'), { ledger: own, limiter, transport, log });
       assert.equal(r.kind, 'unknown');
       assert.equal((await smtp.messages()).length, before, 'no mail sent');
-      assert.equal((await ledger.get('k2'))?.state, 'unknown');
-      assert.ok(logs.some((l) => l.includes('k2') && l.includes('NOT resent')));
+      assert.ok(logs.some((l) => l.includes('k5') && l.includes('may or may not have gone out')));
       const queues = new ServiceQueues(redis, prefix);
       try {
-        const h = await checkHealth(testConfig(prefix), redis, queues);
-        assert.deepEqual(h.unknownReplies, ['k2']);
+        const h = await checkHealth(config, redis, queues);
+        assert.deepEqual(h.unknownReplies, ['k5']);
         assert.equal(h.ok, false);
+        assert.ok(h.problems.some((p) => /interrupted mid-send and not settled/.test(p)));
       } finally {
         await queues.close();
       }
@@ -124,7 +198,11 @@ describe('reply delivery', () => {
       const r = await deliverReply(input('k3'), { ledger, limiter, transport, log });
       assert.equal(r.kind, 'failed');
       assert.equal(r.kind === 'failed' && r.retry, true);
-      assert.equal(await ledger.get('k3'), null);
+      assert.equal(
+        (await ledger.get('k3'))?.state,
+        'not-sent',
+        'the intent is void: a retry may send',
+      );
     } finally {
       transport.close();
     }
@@ -139,8 +217,15 @@ describe('reply delivery', () => {
     );
     assert.equal(await readFile(join(outbox, 'd1.eml'), 'utf8'), eml('d1'));
     // Crash after the write, before the ledger said "sent": confirmed, not rewritten.
+    await ledger.recordIntent('d3', 'pcibot-d3@example.org');
+    await transport.send('d3', eml('d3'), input('d3').envelope);
+    assert.deepEqual(await deliverReply(input('d3'), { ledger, limiter, transport, log }), {
+      kind: 'already',
+      state: 'sent',
+      settled: 'outbox',
+    });
+    // Redis forgot d1 (restarted empty): the durable journal still knows it went out.
     await redis.del(`${prefix}:svc:ledger:d1`);
-    await ledger.recordIntent('d1', 'pcibot-d1@example.org');
     assert.deepEqual(await deliverReply(input('d1'), { ledger, limiter, transport, log }), {
       kind: 'already',
       state: 'sent',
@@ -151,7 +236,7 @@ describe('reply delivery', () => {
       (await deliverReply(input('d2'), { ledger, limiter, transport, log })).kind,
       'sent',
     );
-    assert.deepEqual((await readdir(outbox)).sort(), ['d1.eml', 'd2.eml']);
+    assert.deepEqual((await readdir(outbox)).sort(), ['d1.eml', 'd2.eml', 'd3.eml']);
   });
 
   it('holds replies over the per-list or per-recipient limit and lets them through later', async () => {

@@ -172,6 +172,31 @@ describe('the routes', () => {
     assert.match(await (await get('/series/')).text(), new RegExp(`<a href="${key}">`));
   });
 
+  it('with an admin token, the pages need it too, unless http.pagesPublic opens them', async () => {
+    const token = 'pages-token-0123456789abcdef';
+    for (const pagesPublic of [false, true]) {
+      const config = testConfig(prefix, { http: { admin: { token }, pagesPublic } });
+      const guarded = await startHttp(config, queues.connection, queues, {
+        host: '127.0.0.1',
+        port: 0,
+      });
+      try {
+        for (const path of [`/series/${key}`, '/series', '/scenarios']) {
+          const anon = await fetch(`${guarded.url}${path}`);
+          assert.equal(anon.status, pagesPublic ? 200 : 401, `${path} pagesPublic=${pagesPublic}`);
+          const withToken = await fetch(`${guarded.url}${path}`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          assert.equal(withToken.status, 200, path);
+        }
+        // The dashboard keeps its auth either way.
+        assert.equal((await fetch(`${guarded.url}/admin/queues`)).status, 401);
+      } finally {
+        await guarded.close();
+      }
+    }
+  });
+
   it('answers 404, with the CSP, for anything else', async () => {
     for (const path of [
       '/series/nope-v1-a',

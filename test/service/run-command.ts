@@ -2,7 +2,7 @@
 // the crash script (bot/cli.ts registers the commands; this runner does not
 // depend on that): `node run-command.js --run worker [args]`. Without --run
 // (e.g. when node --test picks this file up) it does nothing.
-import type { CommandIO } from '../../bot/commands/command.js';
+import { UsageError, type CommandIO } from '../../bot/commands/command.js';
 
 const at = process.argv.indexOf('--run');
 if (at >= 0) {
@@ -19,7 +19,17 @@ if (at >= 0) {
   const mod =
     name === 'worker'
       ? await import('../../bot/commands/worker.js')
-      : await import('../../bot/commands/serve.js');
-  const code = await mod.default.run(process.argv.slice(at + 2), io);
+      : name === 'outbox'
+        ? await import('../../bot/commands/outbox.js')
+        : await import('../../bot/commands/serve.js');
+  let code: number;
+  try {
+    code = await mod.default.run(process.argv.slice(at + 2), io);
+  } catch (err) {
+    // As bot/cli.ts does: a usage error is exit 2, anything else a crash.
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`pcibot ${name}: ${err.message}\n`);
+    code = 2;
+  }
   process.exit(code);
 }

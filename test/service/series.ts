@@ -62,11 +62,21 @@ export interface FixtureSeries {
 
 const TAG = 'pcibot-e2e';
 
+/** An RFC 5322 date, `offsetSec` after `base`. */
+export const mailDate = (base: number, offsetSec = 0): string =>
+  new Date(base + offsetSec * 1000).toUTCString().replace(/GMT$/, '+0000');
+
+/**
+ * `opts.sentAt` (ms): when the series was posted (default: three hours ago,
+ * so that it is recent for the service's age limits, and its replies and v2
+ * come later but not in the future).
+ */
 export async function buildFixtureSeries(
   dir: string,
-  opts: { tag?: string } = {},
+  opts: { tag?: string; sentAt?: number } = {},
 ): Promise<FixtureSeries> {
   const tag = opts.tag ?? TAG;
+  const t0 = opts.sentAt ?? Date.now() - 3 * 3600_000;
   const tree = join(dir, 'tree');
   const work = join(dir, 'work');
   const { commit } = await buildFixtureTree(tree);
@@ -117,7 +127,7 @@ export async function buildFixtureSeries(
       cc,
       subject: '[PATCH 0/3] PCI: Small BAR alignment and an ACS quirk',
       messageId: ids.cover,
-      date: 'Mon, 6 Jan 2025 10:00:00 +0000',
+      date: mailDate(t0),
       body:
         'Three small PCI changes.\n\nAnn Author (3):\n  ' +
         subjects.join('\n  ') +
@@ -131,7 +141,7 @@ export async function buildFixtureSeries(
         messageId: ids.patches[i]!,
         inReplyTo: ids.cover,
         references: [ids.cover],
-        date: `Mon, 6 Jan 2025 10:00:0${i + 1} +0000`,
+        date: mailDate(t0, i + 1),
         body: `${bodies[i]}---\n${d.replace(/^ /, ' ')}--\n2.39.5\n`,
       }),
     ),
@@ -180,7 +190,7 @@ export async function buildFixtureSeries(
       messageId,
       inReplyTo: target,
       references: [ids.cover, ...(index === 0 ? [] : [target])],
-      date: 'Tue, 7 Jan 2025 09:00:00 +0000',
+      date: mailDate(Math.min(Date.now(), t0 + 3600_000)),
       body: `${command}\n\nOn Mon, 6 Jan 2025, Ann Author wrote:\n> ${subjects[Math.max(0, index - 1)]}\n`,
     });
   };
@@ -221,7 +231,7 @@ export async function buildFixtureSeries(
           cc,
           subject: '[PATCH v2 0/3] PCI: Small BAR alignment and an ACS quirk',
           messageId: ids2.cover,
-          date: 'Wed, 8 Jan 2025 10:00:00 +0000',
+          date: mailDate(t0, 1800),
           body: 'v2: no new parameter.\n',
         }),
         ...[d1, d2, d3].map((d, i) =>
@@ -232,7 +242,7 @@ export async function buildFixtureSeries(
             messageId: ids2.patches[i]!,
             inReplyTo: ids2.cover,
             references: [ids2.cover],
-            date: `Wed, 8 Jan 2025 10:00:0${i + 1} +0000`,
+            date: mailDate(t0, 1800 + i + 1),
             body: `${bodies2[i]}---\n${d}--\n2.39.5\n`,
           }),
         ),

@@ -1,6 +1,7 @@
 // Config validation, reply composition, trigger parsing and the allow-list
 // from MAINTAINERS (read with git from the fixture tree and the real 6.12 tree).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,9 @@ import { parseTrigger } from '../../bot/triggers/parse.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import type { Finding, Message } from '../../bot/types.js';
 import { ingestJobId, rawMessageId } from '../../workers/jobs.js';
+import { RateLimiter } from '../../bot/outbound/ratelimit.js';
+import { replyLimits } from '../../workers/processors/send.js';
+import { repoRoot } from '../../bot/util/paths.js';
 
 describe('config', () => {
   it('has safe defaults: dry run, local Redis', () => {
@@ -68,6 +72,57 @@ describe('config', () => {
         JSON.stringify(input),
       );
   });
+  it('does not count list addresses against the per-recipient limit', () => {
+    const c = validateConfig({
+      lists: [
+        { name: 'linux-pci', address: 'linux-pci@vger.kernel.org' },
+        { name: 'kvm', address: 'kvm@vger.kernel.org' },
+      ],
+    });
+    const limiter = new RateLimiter(null as never, 'p');
+    const keys = replyLimits(c, limiter, {
+      list: 'linux-pci',
+      envelope: {
+        from: 'pcibot@example.org',
+        to: ['ann@example.com', 'Linux-PCI@vger.kernel.org', 'kvm@vger.kernel.org'],
+      },
+    }).map((l) => l.key);
+    assert.deepEqual(keys, ['p:svc:rate:list:linux-pci', 'p:svc:rate:rcpt:ann@example.com']);
+  });
+
+  it('loads the commented sample config pcibot.example.json with the real loader', () => {
+    const c = loadConfig({ path: join(repoRoot, 'pcibot.example.json'), env: {} });
+    assert.equal(c.source, join(repoRoot, 'pcibot.example.json'));
+    assert.equal(c.stateDir, '/var/lib/pcibot/state');
+    assert.equal(c.lists[0]?.name, 'linux-pci');
+    assert.equal(c.lists[0]?.reply.mode, 'series');
+    assert.equal(c.lists[0]?.reply.maxAgeDays, 14);
+    assert.equal(c.lists[0]?.reply.sendBackfill, false);
+    assert.equal(c.triggers.maxAgeHours, 48);
+    assert.equal(c.triggers.requireDkim, true);
+    assert.equal(c.http.admin.readOnly, true);
+    assert.equal(c.mail.send, false, 'the sample is a dry run');
+    assert.equal(c.mail.resolveGraceSec, 600);
+    // Every key of the sample is a setting or a $comment: nothing is silently ignored.
+    const text = readFileSync(join(repoRoot, 'pcibot.example.json'), 'utf8');
+    assert.ok((text.match(/"\$comment"/g) ?? []).length >= 8, 'the sample explains itself');
+  });
+
+  it('has the issue 11 defaults: one reply per series, age limits, read-only admin', () => {
+    const c = validateConfig({ lists: [{ name: 'l', address: 'l@example.org' }] });
+    assert.equal(c.lists[0]!.reply.mode, 'series');
+    assert.equal(c.lists[0]!.reply.maxAgeDays, 14);
+    assert.equal(c.triggers.maxAgeHours, 48);
+    assert.equal(c.triggers.requireDkim, false);
+    assert.deepEqual(c.http.admin, { readOnly: true, token: null, basicAuth: null });
+    assert.throws(() => validateConfig({ http: { admin: { token: 'short' } } }), /too short/);
+    assert.throws(
+      () =>
+        validateConfig({ lists: [{ name: 'l', address: 'l@example.org', reply: { mode: 'x' } }] }),
+      /lists\[0\]\.reply\.mode: expected "series" or "patch"/,
+    );
+  });
+
   it('reads the file named by PCIBOT_CONFIG and applies environment overrides', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pcibot-cfg-'));
     try {

@@ -17,12 +17,28 @@ export async function apply(job: Job<ApplyJob>, ctx: JobContext) {
   if (!series) throw new UnrecoverableError(`series of review ${req.reviewKey} is gone from Redis`);
   let applied = null;
   if (config.tree.path) {
-    applied = await applySeries({
-      tree: config.tree.path,
-      patches: seriesPatches(series),
-      baseCommit: req.baseCommit ?? series.baseCommit,
-      branches: config.tree.branches,
-    });
+    try {
+      applied = await applySeries({
+        tree: config.tree.path,
+        patches: seriesPatches(series),
+        baseCommit: req.baseCommit ?? series.baseCommit,
+        branches: config.tree.branches,
+      });
+    } catch (err) {
+      // The tree itself failed (not a patch): /healthz counts these in a row.
+      const streak = await state.applyOutcome(false);
+      await state.count('apply_failed');
+      ctx.log(`apply of ${req.reviewKey} failed (${streak} in a row): ${(err as Error).message}`);
+      throw err;
+    }
+    const anyApplied = applied.patches.some((p) =>
+      ['applied', 'applied-3way', 'already-applied'].includes(p.status),
+    );
+    const streak = await state.applyOutcome(anyApplied);
+    if (!anyApplied) {
+      await state.count('apply_failed');
+      ctx.log(`no patch of ${req.reviewKey} applied (${streak} reviews in a row)`);
+    }
   }
   await state.putApplied(req.reviewKey, applied);
   const scenarios = req.scenarios?.length ? { scenarios: req.scenarios } : {};

@@ -61,11 +61,23 @@ export async function assemble(job: Job<AssembleJob>, ctx: JobContext) {
       waiting = true;
       continue;
     }
-    const list =
-      (await state.getMeta(messageKey((s.cover ?? s.patches[0]!).messageId)))?.list ??
-      config.lists[0]?.name ??
-      'default';
-    out.push(await scheduleReview(ctx, s, { bucket, round: 'a', list, partial: !s.complete }));
+    const metas = await Promise.all(
+      [...(s.cover ? [s.cover] : []), ...s.patches].map((m) =>
+        state.getMeta(messageKey(m.messageId)),
+      ),
+    );
+    const list = metas[0]?.list ?? config.lists[0]?.name ?? 'default';
+    // A series all of whose messages were in the archive when following began: a backfill.
+    const backfill = metas.every((m) => m?.backfill === true);
+    out.push(
+      await scheduleReview(ctx, s, {
+        bucket,
+        round: 'a',
+        list,
+        partial: !s.complete,
+        ...(backfill ? { backfill: true } : {}),
+      }),
+    );
   }
   if (!waiting && job.data.reason !== 'deadline') {
     // Nothing in this thread waits for missing parts any more: the deadline job is moot.

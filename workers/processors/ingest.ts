@@ -10,7 +10,7 @@ import { handleTrigger } from './trigger.js';
 
 export async function ingest(job: Job<IngestJob>, ctx: JobContext) {
   const { state, queues, config } = ctx;
-  const { raw, list } = job.data;
+  const { raw, list, backfill } = job.data;
   const parsed = await parseMail(raw);
   if (isParseFailure(parsed)) {
     await state.recordFailure({ ...parsed, list });
@@ -31,6 +31,9 @@ export async function ingest(job: Job<IngestJob>, ctx: JobContext) {
     subject: parsed.subject,
     from: parsed.from.address,
     list,
+    inReplyTo: parsed.inReplyTo,
+    references: parsed.references,
+    ...(backfill ? { backfill: true } : {}),
   };
   if (kind === 'patch' || kind === 'cover') {
     const bucket = bucketOf(parsed);
@@ -43,7 +46,8 @@ export async function ingest(job: Job<IngestJob>, ctx: JobContext) {
     );
   } else {
     await state.putMessage(mk, parsed, { ...meta, bucket: null, kind });
-    if (kind === 'reply' && !own) await handleTrigger(parsed, ctx);
+    if (kind === 'reply' && !own)
+      await handleTrigger(parsed, ctx, { raw: raw.raw, backfill: backfill === true, list });
   }
   await state.markIngested(mk);
   await state.count('messages_ingested');

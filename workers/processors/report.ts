@@ -3,6 +3,10 @@
 // list's severity threshold and the thread's quiet rules, stored; the replies
 // the mail sink plans, queued for sending (one send job per reply key); the
 // review recorded, and its findings in the lineage for the next version.
+// Automatic replies are held (not queued) for a backfill, unless the list
+// asks for them, and for a patch older than the list's reply.maxAgeDays: a
+// replayed archive is reviewed, never answered. A review a maintainer asked
+// for is answered (its trigger has its own age limit).
 import { UnrecoverableError, type Job } from 'bullmq';
 import { mailSink } from '../../bot/report/mail.js';
 import { findingsByPatch, reportedFindings, reviewResult } from '../../bot/report/result.js';
@@ -55,7 +59,21 @@ export async function report(job: Job<ReportJob>, ctx: JobContext) {
     askedOn: req.trigger?.target ?? null,
     ...(req.scenarios?.length ? { scenarios: req.scenarios } : {}),
   });
-  for (const c of replies)
+  const messages = [...(series.cover ? [series.cover] : []), ...series.patches];
+  const dateOf = (id: string) => messages.find((m) => m.messageId === id)?.date ?? null;
+  const target = series.cover ?? series.patches[0]!;
+  const held = req.trigger
+    ? null
+    : req.backfill && !list.reply.sendBackfill
+      ? 'a backfill (in the archive when following began): reviewed, not answered (lists[].reply.sendBackfill)'
+      : olderThanDays(target.date, list.reply.maxAgeDays)
+        ? `the series is older than reply.maxAgeDays (${list.reply.maxAgeDays} days)`
+        : null;
+  if (held && replies.length) {
+    await state.count('replies_held', replies.length);
+    log(`${req.reviewKey}: ${replies.length} replies not sent: ${held}`);
+  }
+  for (const c of held ? [] : replies)
     await queues.queues.send.add(
       'send',
       {
@@ -69,6 +87,7 @@ export async function report(job: Job<ReportJob>, ctx: JobContext) {
         subject: c.subject,
         envelope: c.envelope,
         eml: c.eml,
+        replyToDate: dateOf(c.inReplyTo),
       } satisfies SendJob,
       {
         jobId: jobIds.send(c.replyKey),
@@ -76,7 +95,7 @@ export async function report(job: Job<ReportJob>, ctx: JobContext) {
         backoff: { type: 'exponential', delay: 5000 },
       },
     );
-  const replyKeys = replies.map((c) => c.replyKey);
+  const replyKeys = held ? [] : replies.map((c) => c.replyKey);
   const all = reportedFindings(result);
   const record: ReviewRecord = {
     reviewKey: req.reviewKey,
@@ -91,6 +110,7 @@ export async function report(job: Job<ReportJob>, ctx: JobContext) {
     findings: findingsByPatch(result),
     fixed: result.fixed,
     replies: replyKeys,
+    ...(held && replies.length ? { held } : {}),
     at: new Date().toISOString(),
   };
   await state.putReview(record);
@@ -106,4 +126,15 @@ export async function report(job: Job<ReportJob>, ctx: JobContext) {
     `reviewed ${req.reviewKey} "${series.title}" v${series.version}: ${all.length} findings, ${replyKeys.length} replies`,
   );
   return { findings: all.length, replies: replyKeys };
+}
+
+/** Whether an ISO date is more than `days` days ago (an unreadable date is not). */
+export function olderThanDays(
+  iso: string | null | undefined,
+  days: number,
+  now = Date.now(),
+): boolean {
+  if (!iso) return false;
+  const t = Date.parse(iso);
+  return !Number.isNaN(t) && now - t > days * 86400_000;
 }
