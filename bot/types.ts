@@ -209,10 +209,46 @@ export interface ApplyConflict {
   file: string;
   /** The hunk header, e.g. `@@ -120,7 +120,8 @@ static int foo(void)`. */
   hunk?: string;
-  /** Line in the base file where git expected the hunk. */
+  /**
+   * The line of the tree (before the patch) that did not match: the first
+   * mismatch where the hunk's preimage matches best; git's expected line when
+   * nothing matches.
+   */
   line?: number;
   /** What git said, one line. */
   reason: string;
+}
+
+/**
+ * Where a hunk landed when that is not where its header says: git applied it at
+ * an offset (the context had moved), or a 3-way merge placed it. Hunks that are
+ * not listed landed at their header.
+ */
+export interface HunkLanding {
+  /** The file of the hunk's section (its new path; the old one for a deletion). */
+  file: string;
+  /** 1-based line of the hunk's `@@` header in the patch's diff (Message.diff). */
+  diffLine: number;
+  /** First line of the hunk's old side in the tree before the patch. */
+  oldStart: number;
+  /** First line of its new side in the tree after the patch. */
+  newStart: number;
+}
+
+/** A patch that does not apply found already in the tree: by its commit, or by its content. */
+export interface UpstreamMatch {
+  /**
+   * patch-id: a commit on the branch has the same patch-id; subject: one has the
+   * same subject; content: the added lines are in the tree (and the removed
+   * ones gone); partial: some of the rarer added lines are there, reworked.
+   */
+  how: 'patch-id' | 'subject' | 'content' | 'partial';
+  /** The commit (patch-id, subject), abbreviated to 12. */
+  commit?: string;
+  /** Where the added lines were found (content, partial). */
+  where?: { file: string; lines: number[]; found: number; of: number }[];
+  /** One sentence, as the report says it. */
+  text: string;
 }
 
 export interface PatchApplyResult {
@@ -224,6 +260,14 @@ export interface PatchApplyResult {
   /** Human-readable detail: for conflicts, what did not match; for malformed, what is wrong. */
   detail?: string;
   conflicts?: ApplyConflict[];
+  /** Hunks that landed away from their header (applied patches only; see HunkLanding). */
+  landed?: HunkLanding[];
+  /** Earlier patches of the series that did not apply: this one was applied (or tried) without them. */
+  without?: number[];
+  /** Of `without`, the ones this patch was likely written on (its preimage blob is their postimage). */
+  builtOn?: number[];
+  /** A patch that does not apply, found already upstream (then its status is already-applied) or partly. */
+  upstream?: UpstreamMatch;
 }
 
 /**
@@ -275,8 +319,13 @@ export interface Finding {
   /** 1-based patch index in the series; absent for series-level findings. */
   patch?: number;
   file?: string;
-  /** Line on the new side of the diff. */
+  /**
+   * Line in the tree after the patch: where the patch landed, which is not
+   * where its hunk headers say when git applied it at an offset.
+   */
   line?: number;
+  /** The same line as the patch's hunk headers number it (where the mail shows it), when it differs. */
+  mailLine?: number;
   /** Facts behind the finding (addresses, page, devices, scenario, the matched text). */
   evidence: Record<string, unknown>;
   references: string[];

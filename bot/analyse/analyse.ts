@@ -2,6 +2,7 @@
 // access to the tree before and after it), then the series checks (the model's
 // before/after). Input and output are plain data so the stage runs the same
 // in-process and in a worker; the tree is opened from its path here.
+import { filePath } from '../../rules/lib/diff.js';
 import { allRules } from '../../rules/index.js';
 import { runRules, type RuleError } from '../../rules/run.js';
 import type { Rule } from '../../rules/types.js';
@@ -11,6 +12,7 @@ import {
 } from '../../rules/series/model-before-after/check.js';
 import { parseUnifiedDiff, type DiffFile } from '../mail/diffparse.js';
 import { anyApplied, isApplied } from '../tree/apply.js';
+import { landedDiffText, mailLine } from '../tree/landing.js';
 import { adoptApplied } from '../tree/objects.js';
 import { openTreeReader, type TreeReader } from '../tree/reader.js';
 import { patchIndex, type Applied, type Finding, type Series } from '../types.js';
@@ -90,9 +92,12 @@ export async function patchChecks(
     const after = ok ? stateAfter(pos + 1) : null;
     const subject = patch.tags.title;
     const commitMessage = `${subject}\n\n${patch.commitMessage}`;
+    // The diff as it landed: its hunk headers say where git put the hunks, so every
+    // rule numbers lines as the trees before and after the patch do.
+    const landed = ok ? result.landed : undefined;
     let diff: DiffFile[] = [];
     try {
-      diff = parseUnifiedDiff(patch.diff);
+      diff = parseUnifiedDiff(patch.diff === null ? null : landedDiffText(patch.diff, landed));
     } catch (err) {
       // parseUnifiedDiff does not throw; should it ever, this patch's rules go on without the diff.
       diffErrors.push({
@@ -109,10 +114,33 @@ export async function patchChecks(
       before,
       after,
     });
+    if (landed?.length && patch.diff) withMailLines(findings, parseUnifiedDiff(patch.diff), diff);
     perPatch[index] = findings;
     errors.push(...e);
   }
   return { perPatch, errors, ...(diffErrors.length ? { diffErrors } : {}) };
+}
+
+/**
+ * For findings on lines of hunks that landed away from their header: the line
+ * as the mail numbers it (`mailLine`), so a reply quotes the right hunk.
+ * `original` and `landed` are the same diff parsed before and after its
+ * headers were moved.
+ */
+function withMailLines(findings: Finding[], original: DiffFile[], landed: DiffFile[]): void {
+  for (const f of findings) {
+    if (f.file === undefined || f.line === undefined) continue;
+    const hunks: { header: number; landed: number }[] = [];
+    landed.forEach((file, i) => {
+      if (filePath(file) !== f.file) return;
+      file.chunks.forEach((c, j) => {
+        const o = original[i]?.chunks[j];
+        if (o) hunks.push({ header: o.newStart, landed: c.newStart });
+      });
+    });
+    const line = mailLine(f.line, hunks);
+    if (line !== f.line) f.mailLine = line;
+  }
 }
 
 /**

@@ -225,7 +225,7 @@ function attribution(m: Message): string {
 function sectionText(message: Message, findings: Finding[], quoted: Set<string>): string[] {
   const out: string[] = [];
   for (const f of findings) {
-    const hunk = quoteFor(message.diff, f.file, f.line);
+    const hunk = quoteFor(message.diff, f.file, f.mailLine ?? f.line);
     const quote = hunk.length ? hunk : quoteFromMessage(message, f);
     const key = `${message.messageId}\n${quote.join('\n')}`;
     if (quote.length && !quoted.has(key)) {

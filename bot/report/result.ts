@@ -11,6 +11,7 @@ import parseDiff, { type File as DiffFile } from 'parse-diff';
 import type { AnalyseOutput } from '../analyse/analyse.js';
 import { ruleErrorText } from '../../rules/run.js';
 import { isApplied } from '../tree/apply.js';
+import { landedDiffText } from '../tree/landing.js';
 import {
   atLeast,
   patchIndex,
@@ -120,7 +121,8 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
     if (!d) {
       const x = patches[pos]!;
       const ok = x.apply !== null && isApplied(x.apply.status) && x.p.diff !== null;
-      diffs.set(pos, (d = ok ? parseDiff(x.p.diff!) : []));
+      // As the patch landed: a later patch's hunks move the finding's line where git put them.
+      diffs.set(pos, (d = ok ? parseDiff(landedDiffText(x.p.diff!, x.apply!.landed)) : []));
     }
     return d;
   };

@@ -29,11 +29,19 @@
 import { mkdtemp, readdir, rm, readFile, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix, resolve as resolvePath } from 'node:path';
-import type { Applied, PatchApplyResult, PatchApplyStatus, TreeOverlay, Series } from '../types.js';
+import type {
+  Applied,
+  HunkLanding,
+  PatchApplyResult,
+  PatchApplyStatus,
+  TreeOverlay,
+  Series,
+} from '../types.js';
 import { patchIndex } from '../types.js';
-import { conflictsFrom, errorLines, malformedReason } from './conflicts.js';
+import { conflictsFrom, errorLines, malformedReason, withoutSearchBlocks } from './conflicts.js';
 import type { DiffSection } from './diffnames.js';
 import { gitRepo, type GitRepo } from './git.js';
+import { landingsFromBlobDiff, landingsFromVerbose, parseUnifiedZero } from './landing.js';
 import { bindOverlays, encodeObjects, type BlobStore } from './objects.js';
 import { APPLY_LIMITS, preparePatch, type PreparedPatch } from './prepare.js';
 import { createScratchRepo, type ScratchRepo } from './scratch.js';
@@ -349,6 +357,29 @@ async function threeWayBlocker(
   return null;
 }
 
+/**
+ * Where the hunks landed, from the diff of each file before and after the patch
+ * (a 3-way merge says nothing about where it put them).
+ */
+async function landingsFromBlobs(
+  repo: GitRepo,
+  sections: DiffSection[],
+  before: Map<string, IndexEntry>,
+  after: Map<string, IndexEntry>,
+): Promise<HunkLanding[]> {
+  const out: HunkLanding[] = [];
+  for (const s of sections) {
+    if (!s.hunks.length || s.oldPath === null || s.newPath === null) continue;
+    const a = before.get(s.oldPath)?.oid;
+    const b = after.get(s.newPath)?.oid;
+    if (!a || !b || a === b) continue;
+    const r = await repo.run(['diff', '--no-color', '--no-ext-diff', '--no-textconv', '-U0', a, b]);
+    if (r.code !== 0) continue;
+    out.push(...landingsFromBlobDiff(s, parseUnifiedZero(r.stdout.toString('utf8'))));
+  }
+  return out;
+}
+
 /** A symlink target that leaves the tree (absolute, or climbing above the top), or null. */
 function escapingTarget(path: string, target: string): string | null {
   if (target === '' || /[\0-\x1f\x7f]/.test(target)) return 'an empty or control-character target';
@@ -526,6 +557,7 @@ export async function applySeries(
       const accept = async (
         status: 'applied' | 'applied-3way',
         saved: Buffer | null,
+        verbose: string | null,
       ): Promise<boolean> => {
         const { entries, unmerged } = await readIndex(sr.repo, env, hashLen);
         if (unmerged.length) return false;
@@ -547,7 +579,11 @@ export async function applySeries(
             detail: 'a 3-way merge found the change already in the tree',
           });
         } else {
-          finish({ ...result, status });
+          // Where the hunks landed: git's verbose report, else the blobs before and after.
+          const fromGit = verbose === null ? null : landingsFromVerbose(verbose, x.sections);
+          const landed =
+            fromGit ?? (await landingsFromBlobs(sr.repo, x.sections, current, entries));
+          finish({ ...result, status, ...(landed.length ? { landed } : {}) });
         }
         current = entries;
         overlay = overlayOf(seeded.entries, entries);
@@ -557,11 +593,14 @@ export async function applySeries(
       };
 
       const saved = await snapshot(indexFile);
-      const straight = await sr.repo.run(apply, { env, input: text });
-      if (straight.code === 0) {
-        if (await accept('applied', saved)) continue;
+      const verbose = await sr.repo.run([...apply, '--verbose'], { env, input: text });
+      if (verbose.code === 0) {
+        if (await accept('applied', saved, verbose.stderr)) continue;
         await restore(indexFile, saved);
       }
+      // What git said, without the preimages --verbose adds for failed hunks
+      // ("while searching for:", the patch's own text among the error lines).
+      const straight = { ...verbose, stderr: withoutSearchBlocks(verbose.stderr, x.sections) };
       const broken = malformedReason(straight.stderr, text);
       if (broken) {
         finish({ ...result, detail: `git apply cannot parse the patch: ${broken}` });
@@ -580,7 +619,7 @@ export async function applySeries(
       let threeWayNote: string;
       if (blocker === null) {
         const three = await sr.repo.run([...apply, '--3way'], { env, input: text });
-        if (three.code === 0 && (await accept('applied-3way', saved))) continue;
+        if (three.code === 0 && (await accept('applied-3way', saved, null))) continue;
         await restore(indexFile, saved);
         const unmerged = [...three.stderr.matchAll(/^U (.*)$/gm)].map((m) => m[1]);
         const why = errorLines(three.stderr).find(

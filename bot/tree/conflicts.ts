@@ -70,6 +70,62 @@ export function malformedReason(stderr: string, diff: string): string | null {
   return null;
 }
 
+const preimage = (h: DiffHunk): string[] =>
+  h.lines.filter((l) => l[0] !== '+').map((l) => l.slice(1));
+
+/**
+ * stderr of `git apply --verbose` without the "while searching for:" blocks:
+ * git prints a failed hunk's preimage there, the patch's own text, which may
+ * hold lines that read like git's errors. A block is the preimage of a hunk of
+ * the section being checked, followed by git's "patch failed" for that hunk;
+ * when no hunk fits, everything up to the next "patch failed" goes.
+ */
+export function withoutSearchBlocks(stderr: string, sections: DiffSection[]): string {
+  if (!stderr.includes('error: while searching for:')) return stderr;
+  const lines = stderr.split('\n');
+  const out: string[] = [];
+  let cur = -1;
+  let next = 0; // hunks of the current section before this one cannot be the failing one
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (/^Checking patch .*\.\.\.$/.test(l)) {
+      cur++;
+      next = 0;
+    }
+    const m = /^Hunk #(\d+) succeeded at /.exec(l);
+    if (m) next = Math.max(next, Number(m[1]));
+    if (l !== 'error: while searching for:') {
+      out.push(l);
+      continue;
+    }
+    const hunks = sections[cur]?.hunks ?? [];
+    let skip: number | null = null;
+    for (let k = next; k < hunks.length && skip === null; k++) {
+      const h = hunks[k]!;
+      const pre = preimage(h);
+      // The preimage ends with a newline, and git's error() adds another: an empty line.
+      const gap = lines[i + 1 + pre.length] === '' ? 1 : 0;
+      const after = lines[i + 1 + pre.length + gap];
+      if (after === undefined || !after.startsWith('error: patch failed: ')) continue;
+      if (!after.endsWith(`:${h.oldStart}`)) continue;
+      if (pre.every((p, j) => lines[i + 1 + j] === p)) {
+        skip = pre.length + gap;
+        next = k + 1;
+      }
+    }
+    if (skip === null) {
+      skip = 0;
+      while (
+        i + 1 + skip < lines.length &&
+        !lines[i + 1 + skip]!.startsWith('error: patch failed: ')
+      )
+        skip++;
+    }
+    i += skip;
+  }
+  return out.join('\n');
+}
+
 /** A file name as git prints it in a message: C-quoted when unusual. */
 function gitName(s: string): string {
   return s.startsWith('"') ? (unquoteC(s)?.name ?? s) : s;

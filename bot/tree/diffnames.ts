@@ -17,8 +17,12 @@ import { inflateSync } from 'node:zlib';
 export interface DiffHunk {
   /** The `@@ ... @@` line as written. */
   header: string;
+  /** 1-based line of the header in the diff. */
+  line: number;
   oldStart: number;
   oldLines: number;
+  newStart: number;
+  newLines: number;
   /** Body lines (` `, `-`, `+`, empty), without the `\ No newline` markers. */
   lines: string[];
 }
@@ -51,6 +55,8 @@ export interface DiffSection {
   newMode: string | null;
   /** Preimage blob id from the `index` line (abbreviated), null for new files or no index line. */
   oldOid: string | null;
+  /** Postimage blob id from the `index` line (abbreviated), null for deletions or no index line. */
+  newOid: string | null;
   hasIndexLine: boolean;
   hunks: DiffHunk[];
   /** `GIT binary patch` hunks (forward, then reverse), or `Binary files ... differ` (no data). */
@@ -479,6 +485,7 @@ function newSection(kind: DiffSection['kind'], line: number): DiffSection {
     oldMode: null,
     newMode: null,
     oldOid: null,
+    newOid: null,
     hasIndexLine: false,
     hunks: [],
     binary: null,
@@ -593,6 +600,7 @@ function parseGitHeader(lines: string[], at: number, p: number): GitHeaderResult
     } else if ((m = /^index ([0-9a-fA-F]*)\.\.([0-9a-fA-F]*)(?: (\S+))?$/.exec(line))) {
       s.hasIndexLine = true;
       s.oldOid = /^0*$/.test(m[1]!) ? null : m[1]!.toLowerCase();
+      s.newOid = /^0*$/.test(m[2]!) ? null : m[2]!.toLowerCase();
       if (m[3]) s.oldMode ??= m[3];
     } else {
       break; // git stops the header at the first line it does not know
@@ -697,8 +705,11 @@ export function parseDiffSections(diff: string, p: number, opts: ParseOptions = 
       if (!h) break;
       const hunk: DiffHunk = {
         header: lines[i]!,
+        line: i + 1,
         oldStart: Number(h[1]),
         oldLines: h[2] === undefined ? 1 : Number(h[2]),
+        newStart: Number(h[3]),
+        newLines: h[4] === undefined ? 1 : Number(h[4]),
         lines: [],
       };
       section.hunks.push(hunk);

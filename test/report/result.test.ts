@@ -220,6 +220,21 @@ describe('reviewResult', () => {
     assert.equal('headLine' in noTree.patches[0]!.findings[0]!, false, 'not applied: no head line');
   });
 
+  it('head lines follow where a later patch landed, not its hunk header', () => {
+    // Patch 2 says it inserts three lines at 43, but git applied it 40 lines up
+    // (its context had moved): above patch 1's line 12, which then moves down.
+    const far = hunk('@@ -43,2 +43,5 @@', [' p', '+n1', '+n2', '+n3', ' q']);
+    const s = series(far);
+    const a = applied(s);
+    const at = (landed: boolean) => {
+      if (landed) a.patches[1]!.landed = [{ file: FILE, diffLine: 4, oldStart: 3, newStart: 3 }];
+      return reviewResult(input(s, analysis({ 1: [warn], 2: [] }), { applied: a })).patches[0]!
+        .findings[0]!.headLine;
+    };
+    assert.equal(at(false), 12, 'by the header, the hunk is below line 12');
+    assert.equal(at(true), 15, 'where it landed, it is above');
+  });
+
   it('says what the previous version had that this one fixed', () => {
     const s = series(null);
     const r = reviewResult(

@@ -132,3 +132,34 @@ export function commitOnBranch(
     rmSync(scratch, { recursive: true, force: true });
   }
 }
+
+/**
+ * The lines of a parsed diff that are not where it numbers them: added and
+ * context lines in `after` (new side), removed and context lines in `before`
+ * (old side). Empty when the diff numbers lines as the trees do (a landed diff).
+ */
+export function misplacedLines(
+  file: {
+    chunks: {
+      changes: (
+        | { type: 'add' | 'del'; ln: number; content: string }
+        | { type: 'normal'; ln1: number; ln2: number; content: string }
+      )[];
+    }[];
+  },
+  before: string | null,
+  after: string | null,
+): string[] {
+  const b = before?.split('\n') ?? [];
+  const a = after?.split('\n') ?? [];
+  const out: string[] = [];
+  for (const c of file.chunks)
+    for (const ch of c.changes) {
+      const text = ch.content.slice(1);
+      if (ch.type === 'add' && a[ch.ln - 1] !== text) out.push(`+${ch.ln} ${JSON.stringify(text)}`);
+      if (ch.type === 'del' && b[ch.ln - 1] !== text) out.push(`-${ch.ln} ${JSON.stringify(text)}`);
+      if (ch.type === 'normal' && (b[ch.ln1 - 1] !== text || a[ch.ln2 - 1] !== text))
+        out.push(` ${ch.ln1}/${ch.ln2} ${JSON.stringify(text)}`);
+    }
+  return out;
+}
