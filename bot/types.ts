@@ -233,6 +233,8 @@ export interface HunkLanding {
   oldStart: number;
   /** First line of its new side in the tree after the patch. */
   newStart: number;
+  /** newStart less the header's: lines below (negative: above) where the header says. */
+  offset: number;
 }
 
 /** A patch that does not apply found already in the tree: by its commit, or by its content. */

@@ -164,6 +164,7 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
           status: x.apply.status,
           ...(x.apply.detail !== undefined ? { detail: x.apply.detail } : {}),
           ...(x.apply.conflicts?.length ? { conflicts: x.apply.conflicts } : {}),
+          ...(x.apply.landed?.length ? { landed: x.apply.landed } : {}),
         }
       : null,
     findings: patchShown[pos]!,

@@ -69,6 +69,8 @@ export interface PatchReport {
     status: PatchApplyStatus;
     detail?: string;
     conflicts?: Applied['patches'][number]['conflicts'];
+    /** Hunks git applied away from their header (`HunkLanding`: where each one landed). */
+    landed?: Applied['patches'][number]['landed'];
   } | null;
   findings: ReportedFinding[];
 }

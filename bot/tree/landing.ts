@@ -42,7 +42,13 @@ function sectionLandings(s: DiffSection, at: Map<number, number>): HunkLanding[]
       const newStart = h.newLines === 0 ? start - 1 : start;
       const oldStart = h.oldLines === 0 ? start - delta - 1 : start - delta;
       if (newStart !== h.newStart || oldStart !== h.oldStart)
-        out.push({ file: sectionFile(s), diffLine: h.line, oldStart, newStart });
+        out.push({
+          file: sectionFile(s),
+          diffLine: h.line,
+          oldStart,
+          newStart,
+          offset: newStart - h.newStart,
+        });
       last = start;
     } else {
       last = Math.max(last, h.newStart);

@@ -227,7 +227,8 @@ describe('reviewResult', () => {
     const s = series(far);
     const a = applied(s);
     const at = (landed: boolean) => {
-      if (landed) a.patches[1]!.landed = [{ file: FILE, diffLine: 4, oldStart: 3, newStart: 3 }];
+      if (landed)
+        a.patches[1]!.landed = [{ file: FILE, diffLine: 4, oldStart: 3, newStart: 3, offset: -40 }];
       return reviewResult(input(s, analysis({ 1: [warn], 2: [] }), { applied: a })).patches[0]!
         .findings[0]!.headLine;
     };

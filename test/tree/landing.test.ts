@@ -117,7 +117,13 @@ describe('where hunks land', () => {
       sections,
     )!;
     assert.deepEqual(moved, [
-      { file: PCI, diffLine: h2!.line, oldStart: h2!.oldStart + 7, newStart: h2!.newStart + 7 },
+      {
+        file: PCI,
+        diffLine: h2!.line,
+        oldStart: h2!.oldStart + 7,
+        newStart: h2!.newStart + 7,
+        offset: 7,
+      },
     ]);
     // Fuzz (git apply -C1): hunk 1 kept 1 of its 3 leading lines and went 4 lines down.
     const fuzz = landingsFromVerbose(
