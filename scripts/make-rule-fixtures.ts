@@ -1,15 +1,17 @@
 // Writes the rule fixtures rules/<id>/{fires,quiet}*.eml: one patch mail each,
 // made as edits to the fixture kernel tree (fixtures/kernel-tree) so that they
-// apply in the tests. Run after changing a definition or the fixture tree:
+// apply in the tests, written on an author's tree that drifted from it (see
+// fixtureDrift) so that they apply at offsets, as real mail does. Run after changing a definition or the fixture tree:
 //   npm run build && node dist/scripts/make-rule-fixtures.js [rule-id ...]
 // (with rule ids, only those rules' fixtures are written).
 // The .eml files are committed; this script is how they were made.
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildFixtureTree } from '../fixtures/kernel-tree/build.js';
+import { buildFixtureTree, fixtureTreeFiles } from '../fixtures/kernel-tree/build.js';
 import {
   generateExampleMbox,
+  type ExampleEdit,
   type ExamplePatch,
   type ExampleSeries,
 } from '../fixtures/examples/generate.js';
@@ -873,9 +875,62 @@ const fixtures: Fixture[] = [
 
 const author = { name: 'Fixture Author', address: 'fixture.author@example.org' };
 
+/** A line of the author's own, in the file's comment syntax. */
+function ownLine(file: string, k: number): string {
+  const text = `author's tree, not in the target tree: note ${k}`;
+  if (/\.[ch]$/.test(file)) return `/* ${text} */`;
+  if (/(^|\/)(Kconfig|Makefile)[^/]*$/.test(file)) return `# ${text}`;
+  return text;
+}
+
+/** 0-based line of the first line an edit changes or inserts before. */
+function firstTouched(lines: string[], e: ExamplePatch['edits'][number]): number {
+  const { anchor } = e;
+  const at = typeof anchor === 'number' ? anchor - 1 : lines.findIndex((l) => anchor.test(l));
+  return e.op === 'replace' ? at : at + (e.op === 'after' ? 1 : 0) + (e.skip ?? 0);
+}
+
+/**
+ * The author's tree of fixture `i`: real patches are written on another tree
+ * than the one they are applied to, so their hunks land tens of lines away
+ * from their headers. Above the first line each file's edits touch (three lines
+ * of context and one more stay as they are), the author's tree has 20-44 lines
+ * of its own (the hunks land that much higher) or, for every other fixture,
+ * lacks up to 40 of the tree's lines (they land lower), when the file has room.
+ */
+function fixtureDrift(
+  i: number,
+  patch: ExamplePatch,
+  files: Record<string, string>,
+): ExampleEdit[] {
+  const out: ExampleEdit[] = [];
+  for (const [j, file] of [...new Set(patch.edits.map((e) => e.file))].entries()) {
+    const lines = files[file]!.split('\n');
+    const first = Math.min(
+      ...patch.edits.filter((e) => e.file === file).map((e) => firstTouched(lines, e)),
+    );
+    const free = first - 4; // lines 1..free are neither changed nor context
+    if (free < 1) continue;
+    const remove = Math.min(40, free);
+    if ((i + j) % 2 === 1 && remove >= 12) {
+      out.push({ file, anchor: 1, op: 'replace', count: remove, lines: [] });
+    } else {
+      const n = 20 + ((i * 7 + j * 5) % 25);
+      out.push({
+        file,
+        anchor: 1,
+        op: 'before',
+        lines: Array.from({ length: n }, (_, k) => ownLine(file, k + 1)),
+      });
+    }
+  }
+  return out;
+}
+
 const work = await mkdtemp(join(tmpdir(), 'pcibot-rule-fixtures-'));
 try {
   const { path: tree, commit } = await buildFixtureTree(join(work, 'tree'));
+  const files = fixtureTreeFiles();
   const only = process.argv.slice(2);
   for (const [i, f] of fixtures.entries()) {
     if (only.length && !only.includes(f.rule)) continue;
@@ -888,6 +943,7 @@ try {
       date: new Date(Date.UTC(2026, 9, 1, 9, 0, i)).toISOString(),
       cover: null,
       patches: [f.patch],
+      drift: fixtureDrift(i, f.patch, files),
     };
     const tmp = join(work, 'out.mbox');
     await generateExampleMbox({ tree, base: commit, series, out: tmp });

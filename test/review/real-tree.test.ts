@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { renderMarkdown, renderTerminal } from '../../bot/report/text.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
+import { openTreeReader } from '../../bot/tree/reader.js';
 import { cacheDir } from '../../bot/util/cache.js';
 import { exampleMbox } from '../../fixtures/examples/index.js';
 import { runReview } from '../../workers/pipeline.js';
@@ -27,6 +28,24 @@ test('the example series applies to the real 6.12 tree, with findings, in three 
     series.patches.map((p) => p.apply?.status),
     Array(8).fill('applied'),
   );
+  // Written on the author's tree, the patches land where real mail does: pci.c 62
+  // lines below the headers (18 above for patch 6's second hunk), i386.c 27 above,
+  // the parameters document 24 below, pci-common.c where its header says.
+  assert.deepEqual(
+    series.patches.map((p) => (p.apply?.landed ?? []).map((l) => l.offset)),
+    [[62, 62], [62], [-27], [], [62], [24, 62, -18], [62], [62]],
+  );
+  // Findings name lines of the patched tree, not of the hunk headers: the comment
+  // patch 8 puts above pcibios_default_alignment() starts where the function was.
+  const reader = openTreeReader(tree, commit);
+  const pciLines = (await reader.read('drivers/pci/pci.c'))!.split('\n');
+  const weak = series.patches[7]!.findings.find((f) => f.rule === 'policy-in-weak-default')!;
+  assert.equal(
+    weak.line,
+    pciLines.indexOf('resource_size_t __weak pcibios_default_alignment(void)') + 1,
+  );
+  assert.equal(weak.mailLine, weak.line! - 62, 'the mail numbers it 62 lines up');
+  assert.equal(weak.headLine, weak.line);
   const rulesAt = (i: number) => series.patches[i - 1]!.findings.map((f) => f.rule).sort();
   assert.deepEqual(rulesAt(6), ['new-kernel-parameter', 'stable-and-fixes']);
   assert.deepEqual(rulesAt(7), ['stable-and-fixes']);

@@ -12,6 +12,13 @@ import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
 import { allRules } from '../../rules/index.js';
 import { repoRoot } from '../../bot/util/paths.js';
 import { runReview } from '../../workers/pipeline.js';
+import parseDiff from 'parse-diff';
+import { readInputs } from '../../bot/ingest/read.js';
+import { isParseFailure, parseMail } from '../../bot/mail/parse.js';
+import { applySeries } from '../../bot/tree/apply.js';
+import { parseDiffSections } from '../../bot/tree/diffnames.js';
+import { landedDiffText } from '../../bot/tree/landing.js';
+import { filePath } from '../../rules/lib/diff.js';
 
 const rulesDir = join(repoRoot, 'rules');
 let work = '';
@@ -24,6 +31,26 @@ before(async () => {
 after(async () => {
   await rm(work, { recursive: true, force: true });
 });
+
+/** One fixture mail's patch, applied to the fixture tree. */
+async function applyFixture(file: string) {
+  const { mails } = await readInputs([file]);
+  const msg = await parseMail(mails[0]!);
+  assert.ok(!isParseFailure(msg) && msg.diff, `${file}: a patch mail`);
+  const r = await applySeries({
+    tree,
+    patches: [{ index: 1, messageId: msg.messageId, diff: msg.diff }],
+  });
+  return { diff: msg.diff, result: r.patches[0]! };
+}
+
+/** Each hunk of a fixture as it landed: its file and new-side lines [from, to). */
+async function landedHunks(file: string): Promise<{ file: string; from: number; to: number }[]> {
+  const { diff, result } = await applyFixture(file);
+  return parseDiff(landedDiffText(diff, result.landed)).flatMap((f) =>
+    f.chunks.map((c) => ({ file: filePath(f), from: c.newStart, to: c.newStart + c.newLines })),
+  );
+}
 
 function fixturesOf(id: string): { fires: string[]; quiet: string[] } {
   const dir = join(rulesDir, id);
@@ -68,9 +95,16 @@ for (const rule of allRules) {
           .flatMap((p) => p.findings)
           .filter((f) => f.rule === rule.id);
         assert.ok(hits.length > 0, 'expected the rule to fire');
+        const hunks = await landedHunks(file);
         for (const h of hits) {
           assert.ok(h.title.length > 0 && h.detail.length > 0);
           assert.equal(h.references, rule.references);
+          // A line is where the patch landed: inside one of its hunks in the patched tree.
+          if (h.line === undefined) continue;
+          assert.ok(
+            hunks.some((k) => k.file === h.file && h.line! >= k.from && h.line! < k.to),
+            `${h.file}:${h.line} is in no hunk as it landed (${JSON.stringify(hunks)})`,
+          );
         }
         assert.deepEqual(report.internalErrors, []);
       });
@@ -91,3 +125,29 @@ for (const rule of allRules) {
     }
   });
 }
+
+describe('the fixtures are written on another tree, as real mail is', () => {
+  test('their hunks land tens of lines from their headers, above and below', async () => {
+    const all = allRules.flatMap((r) => {
+      const { fires, quiet } = fixturesOf(r.id);
+      return [...fires, ...quiet];
+    });
+    const offsets: number[] = [];
+    for (const file of all) {
+      const { diff, result } = await applyFixture(file);
+      assert.ok(['applied', 'applied-3way'].includes(result.status), `${file}: ${result.detail}`);
+      const headers = new Map(
+        parseDiffSections(diff, 1).sections.flatMap((s) =>
+          s.hunks.map((h) => [h.line, h.newStart]),
+        ),
+      );
+      const moved = (result.landed ?? []).map((l) => l.newStart - headers.get(l.diffLine)!);
+      assert.ok(
+        moved.some((d) => Math.abs(d) >= 10),
+        `${file.slice(rulesDir.length + 1)}: no hunk lands 10 or more lines from its header (${moved})`,
+      );
+      offsets.push(...moved);
+    }
+    assert.ok(offsets.some((d) => d <= -10) && offsets.some((d) => d >= 10), `${offsets}`);
+  });
+});
