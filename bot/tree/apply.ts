@@ -615,7 +615,19 @@ export async function applySeries(
         });
         continue;
       }
-      const blocker = await threeWayBlocker(repo, sr, x.sections);
+      const content = async (file: string): Promise<string | null> => {
+        const e = current.get(file);
+        if (!e) return null;
+        const data = await sr.repo.readBlob(e.oid);
+        return data ? data.toString('utf8') : null;
+      };
+      const conflicts = await conflictsFrom(straight.stderr, x.sections, files, content);
+      // A 3-way merge needs the preimage blobs of the files that failed, not of the others.
+      const failing = new Set(conflicts.map((c) => c.file));
+      const failed = x.sections.filter(
+        (s) => failing.has(s.oldPath ?? '') || failing.has(s.newPath ?? ''),
+      );
+      const blocker = await threeWayBlocker(repo, sr, failed.length ? failed : x.sections);
       let threeWayNote: string;
       if (blocker === null) {
         const three = await sr.repo.run([...apply, '--3way'], { env, input: text });
@@ -633,13 +645,6 @@ export async function applySeries(
       } else {
         threeWayNote = `no 3-way merge: ${blocker}`;
       }
-      const content = async (file: string): Promise<string | null> => {
-        const e = current.get(file);
-        if (!e) return null;
-        const data = await sr.repo.readBlob(e.oid);
-        return data ? data.toString('utf8') : null;
-      };
-      const conflicts = await conflictsFrom(straight.stderr, x.sections, files, content);
       const deps = [
         ...new Set(
           files.map((f) => failedFiles.get(f)).filter((n): n is number => n !== undefined),

@@ -6,6 +6,7 @@
 import type { ApplyConflict } from '../types.js';
 import type { DiffHunk, DiffSection } from './diffnames.js';
 import { unquoteC } from './diffnames.js';
+import { evalInteger, tidyExpr } from '../kernel/c/expr.js';
 
 /** git's complaints that mean the patch itself is broken, not that the tree differs. */
 const MALFORMED = [
@@ -131,29 +132,205 @@ function gitName(s: string): string {
   return s.startsWith('"') ? (unquoteC(s)?.name ?? s) : s;
 }
 
-/** Where a hunk stops matching the file: the first preimage line that differs at the expected place. */
-function firstMismatch(hunk: DiffHunk, fileLines: string[] | null): string {
-  if (fileLines === null) return 'the file is not in the tree';
-  const start = Math.max(hunk.oldStart - 1, 0);
-  let i = 0;
-  for (const l of hunk.lines) {
-    if (l[0] === '+') continue;
-    const want = l.slice(1);
-    const at = start + i++;
-    if (at >= fileLines.length) {
-      return `expected ${JSON.stringify(want)} at line ${at + 1}, but the file has only ${fileLines.length} lines`;
+/** A file's lines, and where each text occurs (indexed once per file, on first use). */
+export class FileLines {
+  private index: Map<string, number[]> | null = null;
+  constructor(readonly lines: string[]) {}
+
+  /** 0-based positions of `text`; null when more than `cap` (too common to say where a hunk is). */
+  positions(text: string, cap: number): number[] | null {
+    if (!this.index) {
+      const index = new Map<string, number[]>();
+      this.lines.forEach((l, i) => {
+        const at = index.get(l);
+        if (at) at.push(i);
+        else index.set(l, [i]);
+      });
+      this.index = index;
     }
-    const have = fileLines[at]!;
-    if (have !== want) {
-      const loose = have.replace(/\s+/g, ' ').trim() === want.replace(/\s+/g, ' ').trim();
-      return (
-        `expected ${JSON.stringify(want)} at line ${at + 1}, found ${JSON.stringify(have)}` +
-        (loose ? ' (differs only in whitespace)' : '') +
-        '; no other position in the file matches either'
-      );
+    const at = this.index.get(text) ?? [];
+    return at.length > cap ? null : at;
+  }
+}
+
+const SEARCH = {
+  /** A preimage line found more often than this proposes no positions. */
+  seedCap: 64,
+  /** Positions tried per hunk. */
+  candidates: 512,
+};
+
+const quote = (s: string): string => JSON.stringify(s.length > 160 ? `${s.slice(0, 157)}...` : s);
+
+const squash = (s: string): string => s.replace(/\s+/g, ' ').trim();
+
+/** The longest run of preimage lines that match the file at alignment `s`: [from, from+len). */
+function longestRun(pre: string[], file: string[], s: number): { from: number; len: number } {
+  let best = { from: 0, len: 0 };
+  let from = 0;
+  let len = 0;
+  for (let i = 0; i < pre.length; i++) {
+    if (s + i >= 0 && s + i < file.length && file[s + i] === pre[i]) {
+      if (len === 0) from = i;
+      len++;
+      if (len > best.len) best = { from, len };
+    } else len = 0;
+  }
+  return best;
+}
+
+/**
+ * Where the hunk's preimage matches the file best: the alignment with the
+ * longest run of matching lines, the one nearest the header on a tie. Tried:
+ * the header's position and every position a preimage line that is not too
+ * common proposes. null when no two lines of the preimage (one of them more
+ * than blank space and braces) are in the file in a row.
+ */
+function bestAlignment(
+  pre: string[],
+  file: FileLines,
+  header: number,
+): { s: number; run: { from: number; len: number } } | null {
+  const tried = new Set<number>([header]);
+  for (const [i, text] of pre.entries()) {
+    if (tried.size >= SEARCH.candidates) break;
+    if (text.trim() === '') continue;
+    for (const at of file.positions(text, SEARCH.seedCap) ?? []) {
+      tried.add(at - i);
+      if (tried.size >= SEARCH.candidates) break;
     }
   }
-  return 'the context matches here only with surrounding changes git could not place';
+  let best: { s: number; run: { from: number; len: number } } | null = null;
+  for (const s of tried) {
+    const run = longestRun(pre, file.lines, s);
+    // One line, or only blank lines and braces, in a row says nothing about where the hunk is.
+    if (run.len < 2 || !pre.slice(run.from, run.from + run.len).some(telling)) continue;
+    if (
+      !best ||
+      run.len > best.run.len ||
+      (run.len === best.run.len && Math.abs(s - header) < Math.abs(best.s - header))
+    )
+      best = { s, run };
+  }
+  return best;
+}
+
+/** A line that can tell where a hunk is: more than blank space, braces and punctuation. */
+const telling = (l: string): boolean => /[A-Za-z0-9_]{3}/.test(l);
+
+const signed = (n: number): string => (n > 0 ? `+${n}` : `${n}`);
+
+/** An enumerator's value as an integer: casts dropped, BIT() and shifts evaluated; null if not constant. */
+function enumValue(expr: string): bigint | null {
+  const bare = expr
+    .replace(/\/\*.*?\*\//g, '')
+    .replace(
+      /\(\s*(?:__force\s+)?(?:const\s+)?[A-Za-z_]\w*(?:\s+[A-Za-z_]\w*)*\s*\)\s*(?=[(\w])/g,
+      '',
+    );
+  return evalInteger(tidyExpr(bare));
+}
+
+const ENUMERATOR = /^\s*([A-Za-z_]\w*)\s*=\s*(.+?)\s*,?\s*(?:\/\*.*)?$/;
+
+/**
+ * For a hunk that adds enumerators: an added value the enum around line
+ * `near` (0-based) already has in the tree, said as "bit 13 of enum
+ * pci_dev_flags is taken: ... has it".
+ */
+function takenEnumValue(hunk: DiffHunk, file: string[], near: number): string | null {
+  const added = hunk.lines
+    .filter((l) => l[0] === '+')
+    .map((l) => ENUMERATOR.exec(l.slice(1)))
+    .filter((m): m is RegExpExecArray => m !== null);
+  if (!added.length || file.length === 0) return null;
+  // The enum's header above `near` (no top-level closing brace in between), its body below.
+  let top = -1;
+  for (let i = Math.min(near, file.length - 1); i >= 0 && i > near - 400; i--) {
+    if (/^\s*(?:typedef\s+)?enum\b[^;()]*\{\s*$/.test(file[i]!)) {
+      top = i;
+      break;
+    }
+    if (/^\}/.test(file[i]!)) return null;
+  }
+  if (top < 0) return null;
+  const name = /enum\s+([A-Za-z_]\w*)/.exec(file[top]!)?.[1];
+  const values = new Map<bigint, { name: string; line: number }>();
+  for (let i = top + 1; i < file.length && !/^\s*\}/.test(file[i]!); i++) {
+    const m = ENUMERATOR.exec(file[i]!);
+    const v = m ? enumValue(m[2]!) : null;
+    if (m && v !== null && !values.has(v)) values.set(v, { name: m[1]!, line: i + 1 });
+  }
+  for (const m of added) {
+    const v = enumValue(m[2]!);
+    const taken = v === null ? undefined : values.get(v);
+    if (v === null || !taken || taken.name === m[1]) continue;
+    const bit = v > 0n && (v & (v - 1n)) === 0n ? v.toString(2).length - 1 : null;
+    const what = bit !== null ? `bit ${bit}` : `the value ${m[2]!.trim()}`;
+    return `${what} of enum ${name ?? '(anonymous)'} is taken: ${taken.name} (line ${taken.line}) has it, so ${m[1]} needs another`;
+  }
+  return null;
+}
+
+/**
+ * Why a hunk does not apply, and the line of the tree that did not match:
+ * where its preimage matches best (bestAlignment), the first line there that
+ * differs, quoted with the line after it. `full` false compares at the
+ * header's position only (for a patch with thousands of failing hunks).
+ */
+export function describeMismatch(
+  hunk: DiffHunk,
+  file: FileLines | null,
+  full = true,
+): { line?: number; reason: string } {
+  if (file === null) return { reason: 'the file is not in the tree' };
+  const lines = file.lines;
+  const pre = hunk.lines.filter((l) => l[0] !== '+').map((l) => l.slice(1));
+  const header = Math.max(hunk.oldStart - 1, 0);
+  const best = full && pre.length ? bestAlignment(pre, file, header) : null;
+  const s = best?.s ?? header;
+  const from = (n: number) => (n === 0 ? 'where the header says' : `${signed(n)} from the header`);
+  if (best && best.run.len === pre.length) {
+    return {
+      line: s + 1,
+      reason:
+        `its context matches at ${s + 1}-${s + pre.length} (${from(s - header)}), ` +
+        'but git could not place it there (another hunk of the patch changes those lines)',
+    };
+  }
+  let at = -1;
+  for (let i = 0; i < pre.length && at < 0; i++)
+    if (s + i < 0 || s + i >= lines.length || lines[s + i] !== pre[i]) at = i;
+  const parts: string[] = [];
+  if (best) {
+    const a = s + best.run.from + 1;
+    const b = a + best.run.len - 1;
+    const part = `${best.run.len} of ${pre.length} lines`;
+    parts.push(
+      `its context matches best at ${a === b ? a : `${a}-${b}`} (${part}, ${from(s - header)})`,
+    );
+  } else if (full && pre.some((l) => l.trim() !== '')) {
+    parts.push('no two lines of its context are anywhere in the file in a row');
+  }
+  if (at < 0) return { reason: parts.join('; ') || 'git could not place it' };
+  const want = pre[at]!;
+  const n = s + at;
+  let found: string;
+  if (n < 0) found = 'before the start of the file';
+  else if (n >= lines.length) found = `but the file has only ${lines.length} lines`;
+  else {
+    const have = lines[n]!;
+    found = `found ${quote(have)}`;
+    if (squash(have) === squash(want)) found += ' (differs only in whitespace)';
+    else if (n + 1 < lines.length && lines[n + 1] !== pre[at + 1])
+      found += `, then ${quote(lines[n + 1]!)}`;
+  }
+  parts.push(`expected ${quote(want)} at ${n + 1}, ${found}`);
+  const taken = takenEnumValue(hunk, lines, Math.max(0, Math.min(n, lines.length - 1)));
+  if (taken) parts.push(taken);
+  return n >= 0 && n < lines.length
+    ? { line: n + 1, reason: parts.join('; ') }
+    : { reason: parts.join('; ') };
 }
 
 /** The hunks of each file, numbered per file, found by start line in order of use. */
@@ -218,20 +395,23 @@ export async function conflictsFrom(
       : files.length <= 10
         ? files.join(', ')
         : `${files.slice(0, 10).join(', ')} and ${files.length - 10} more`;
-  const linesOf = new Map<string, Promise<string[] | null>>();
-  const fileLines = (file: string): Promise<string[] | null> => {
+  const linesOf = new Map<string, Promise<FileLines | null>>();
+  const fileLines = (file: string): Promise<FileLines | null> => {
     let p = linesOf.get(file);
     if (!p) {
       p = content(file).then((text) => {
         if (text === null) return null;
         const lines = text.split('\n');
         if (text.endsWith('\n')) lines.pop();
-        return lines;
+        return new FileLines(lines);
       });
       linesOf.set(file, p);
     }
     return p;
   };
+  // The best-position search for the first hunks (the ones a report shows); the rest
+  // are compared where their header says, so thousands of failing hunks stay linear.
+  let searches = 0;
   for (const msg of errorLines(stderr)) {
     let m: RegExpExecArray | null;
     if ((m = /^patch failed: (.*):(\d+)$/.exec(msg))) {
@@ -251,11 +431,12 @@ export async function conflictsFrom(
         out.push({ file, line, reason: `hunk at line ${line} does not apply` });
         continue;
       }
+      const why = describeMismatch(found.hunk, await fileLines(file), searches++ < 20);
       out.push({
         file,
         hunk: found.hunk.header,
-        line,
-        reason: `hunk #${found.n} does not apply: ${firstMismatch(found.hunk, await fileLines(file))}`,
+        line: why.line ?? line,
+        reason: `hunk #${found.n} does not apply: ${why.reason}`,
       });
       continue;
     }

@@ -153,10 +153,14 @@ describe('applySeries on the fixture tree', () => {
     const c = p.conflicts![0]!;
     assert.equal(c.file, PCI);
     assert.equal(c.hunk, header);
-    assert.equal(c.line, hunkStart);
+    assert.equal(c.line, returnLine, 'the line of the tree that did not match');
+    assert.ok(returnLine !== hunkStart);
     assert.match(
       c.reason,
-      new RegExp(`expected "\\\\treturn 1;" at line ${returnLine}, found "\\\\treturn 0;"`),
+      new RegExp(
+        `context matches best at ${returnLine - 3}-${returnLine - 1} \\(3 of 7 lines, where the header says\\); ` +
+          `expected "\\\\treturn 1;" at ${returnLine}, found "\\\\treturn 0;"$`,
+      ),
     );
     // The preimage blob of the index line is not in the repository: no 3-way.
     assert.match(
@@ -480,7 +484,7 @@ describe('base selection and 3-way', () => {
     assert.match(p.detail!, /3-way merge left conflicts in drivers\/pci\/pci.c/);
     assert.match(
       p.conflicts![0]!.reason,
-      /expected "\\treturn 0;" at line \d+, found "\\treturn SZ_64K;"/,
+      /expected "\\treturn 0;" at \d+, found "\\treturn SZ_64K;"/,
     );
     // The conflicted 3-way state was dropped: the next patch applies on a clean index.
     assert.equal(r.patches[1]!.status, 'applied');

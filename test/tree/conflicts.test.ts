@@ -1,0 +1,131 @@
+// What a conflict says (bot/tree/conflicts.ts): the line of the tree that did
+// not match, found where the hunk's preimage matches best, quoted; a taken
+// enum value; and the 3-way note about the file that failed.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { join } from 'node:path';
+import { applySeries } from '../../bot/tree/apply.js';
+import { describeMismatch, FileLines } from '../../bot/tree/conflicts.js';
+import { parseDiffSections, type DiffHunk } from '../../bot/tree/diffnames.js';
+import { gitRepo } from '../../bot/tree/git.js';
+import { buildFixtureTree, fixtureTreeFiles } from '../../fixtures/kernel-tree/build.js';
+import { edit, makeDiff, tempDir } from './helpers.js';
+
+/** A hunk as diffnames reads it, from its header and body lines. */
+function hunk(header: string, lines: string[]): DiffHunk {
+  const diff = ['--- a/f.h', '+++ b/f.h', header, ...lines, ''].join('\n');
+  return parseDiffSections(diff, 1).sections[0]!.hunks[0]!;
+}
+
+const filler = (n: number, tag: string) =>
+  Array.from({ length: n }, (_, i) => `int ${tag}_filler_${i};`);
+
+// An enum of flag bits whose bit 2 someone took after the patch was written.
+const ENUM = [
+  'enum demo_flags {',
+  '\tDEMO_A = (__force demo_flags_t) (1 << 0),',
+  '\t/* B is for buses */',
+  '\tDEMO_B = (__force demo_flags_t) (1 << 1),',
+  '\t/* C came later */',
+  '\tDEMO_C = (__force demo_flags_t) BIT(2),',
+  '};',
+  '',
+  'enum demo_other {',
+  '\tOTHER_A,',
+  '};',
+];
+
+describe('describeMismatch', () => {
+  const file = new FileLines([...filler(30, 'top'), ...ENUM, ...filler(10, 'end')]);
+  const at = (text: string) => file.lines.indexOf(text) + 1;
+  // Written on a tree without DEMO_C and 12 lines fewer above.
+  const added = hunk('@@ -20,6 +20,8 @@ enum demo_flags {', [
+    ' \tDEMO_A = (__force demo_flags_t) (1 << 0),',
+    ' \t/* B is for buses */',
+    ' \tDEMO_B = (__force demo_flags_t) (1 << 1),',
+    '+\t/* mine */',
+    '+\tDEMO_MINE = (__force demo_flags_t) (1 << 2),',
+    ' };',
+    ' ',
+    ' enum demo_other {',
+  ]);
+
+  test('names the first line that differs where the context matches best, and the taken bit', () => {
+    const r = describeMismatch(added, file);
+    assert.equal(r.line, at('\t/* C came later */'));
+    assert.equal(
+      r.reason,
+      `its context matches best at ${at('\tDEMO_A = (__force demo_flags_t) (1 << 0),')}-${at('\tDEMO_B = (__force demo_flags_t) (1 << 1),')} (3 of 6 lines, +12 from the header); ` +
+        `expected "};" at ${r.line}, found "\\t/* C came later */", then "\\tDEMO_C = (__force demo_flags_t) BIT(2),"; ` +
+        `bit 2 of enum demo_flags is taken: DEMO_C (line ${at('\tDEMO_C = (__force demo_flags_t) BIT(2),')}) has it, so DEMO_MINE needs another`,
+    );
+  });
+
+  test('a free value is no hint; a tie goes to the position nearest the header', () => {
+    const free = hunk('@@ -20,6 +20,8 @@ enum demo_flags {', [
+      ...added.lines.slice(0, 3),
+      '+\tDEMO_MINE = (__force demo_flags_t) (1 << 3),',
+      ...added.lines.slice(5),
+    ]);
+    assert.doesNotMatch(describeMismatch(free, file).reason, /taken/);
+    // "};" + "" + "enum demo_other {" also match 3 lines in a row, 2 lines further away.
+    assert.match(describeMismatch(free, file).reason, /matches best at 32-34 /);
+  });
+
+  test('blank lines and braces alone do not place a hunk; without the search, the header', () => {
+    const lonely = hunk('@@ -5,4 +5,4 @@', [' }', ' ', '-int gone;', '+int here;', ' {']);
+    const r = describeMismatch(lonely, new FileLines(['{', '}', '', 'x', '}', '', 'y', '{']));
+    assert.match(r.reason, /^no two lines of its context are anywhere in the file in a row; /);
+    assert.equal(r.line, 7);
+    const quick = describeMismatch(added, file, false);
+    assert.doesNotMatch(quick.reason, /matches best/);
+    assert.equal(quick.line, 20, 'compared where the header says');
+    assert.deepEqual(describeMismatch(added, null), { reason: 'the file is not in the tree' });
+  });
+});
+
+describe('3-way note', () => {
+  const work = tempDir('pcibot-conflicts-test-');
+  let tree = '';
+  before(async () => {
+    tree = (await buildFixtureTree(join(work.path, 'tree'))).path;
+  });
+  after(() => {
+    gitRepo(tree).close();
+    work.cleanup();
+  });
+
+  test("names the blob of the file that failed, not of another section's", async () => {
+    const files = fixtureTreeFiles();
+    const PCI = 'drivers/pci/pci.c';
+    const PROBE = 'drivers/pci/probe.c';
+    // probe.c: written on a tree with 15 more lines at the top (applies at an offset);
+    // pci.c: written on a tree where the default alignment returned 1 (does not apply).
+    const probeAuthor = `${filler(15, 'probe').join('\n')}\n${files[PROBE]!}`;
+    const lines = probeAuthor.split('\n');
+    const probeAfter = [...lines.slice(0, 40), '/* added */', ...lines.slice(40)].join('\n');
+    const pciTheirs = edit(files[PCI]!, '{\n\treturn 0;\n}', '{\n\treturn 1;\n}');
+    const diff = makeDiff([
+      { path: PROBE, before: probeAuthor, after: probeAfter },
+      {
+        path: PCI,
+        before: pciTheirs,
+        after: edit(pciTheirs, '{\n\treturn 1;\n}', '{\n\treturn SZ_4K;\n}'),
+      },
+    ]);
+    const pciBlob = /^diff --git a\/drivers\/pci\/pci\.c[^]*?^index ([0-9a-f]+)\./m.exec(diff)![1]!;
+    const r = await applySeries({ tree, patches: [{ index: 1, messageId: 'm', diff }] });
+    const p = r.patches[0]!;
+    assert.equal(p.status, 'conflict');
+    assert.deepEqual(
+      p.conflicts!.map((c) => c.file),
+      [PCI],
+    );
+    assert.match(
+      p.detail!,
+      new RegExp(
+        `no 3-way merge: blob ${pciBlob} \\(drivers/pci/pci\\.c before the patch\\) is not in the tree`,
+      ),
+    );
+  });
+});
