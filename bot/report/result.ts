@@ -154,6 +154,17 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
   const now = new Set(shown.map(findingIdentity));
   const count = (s: Severity) => shown.filter((f) => f.severity === s).length;
 
+  // What the series-level findings were computed without.
+  const without: NonNullable<ReviewResult['without']> = [];
+  // (Only when some patch is in it: a series that did not apply has no such findings.)
+  if (applied && patches.some((x) => x.apply && isApplied(x.apply.status))) {
+    for (const x of patches)
+      if (!x.apply || !['applied', 'applied-3way', 'already-applied'].includes(x.apply.status))
+        without.push({ index: x.index, why: 'did not apply' });
+    for (const n of series.missing) without.push({ index: n, why: 'not in the input' });
+    without.sort((a, b) => a.index - b.index);
+  }
+
   const patchReports: PatchReport[] = patches.map((x, pos) => ({
     index: x.index,
     messageId: x.p.messageId,
@@ -165,6 +176,8 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
           ...(x.apply.detail !== undefined ? { detail: x.apply.detail } : {}),
           ...(x.apply.conflicts?.length ? { conflicts: x.apply.conflicts } : {}),
           ...(x.apply.landed?.length ? { landed: x.apply.landed } : {}),
+          ...(x.apply.without?.length ? { without: x.apply.without } : {}),
+          ...(x.apply.builtOn?.length ? { builtOn: x.apply.builtOn } : {}),
         }
       : null,
     findings: patchShown[pos]!,
@@ -187,6 +200,7 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
     scope,
     status: scope.inScope ? 'reviewed' : 'skipped',
     base: applied?.base ?? null,
+    ...(without.length ? { without } : {}),
     patches: patchReports,
     findings: seriesShown,
     verify: input.verify?.outcome

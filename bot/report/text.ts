@@ -10,6 +10,7 @@ import {
   type PatchApplyStatus,
 } from '../types.js';
 import { wrapLines } from '../util/text.js';
+import { patchNumbers } from '../tree/apply.js';
 import { modelSectionMarkdown, modelSectionText } from './model-text.js';
 import type { MessageAccount, ReviewReport, SeriesError, SeriesReport } from './types.js';
 
@@ -40,6 +41,25 @@ const STATUS_TEXT: Record<PatchApplyStatus, string> = {
   malformed: 'MALFORMED',
   'not-attempted': 'not attempted',
 };
+
+/** A status and its detail: "applied without 4/8, ..." reads on; anything else after a colon. */
+const withDetail = (status: string, detail: string | undefined): string =>
+  !detail ? status : /^without /.test(detail) ? `${status} ${detail}` : `${status}: ${detail}`;
+
+/** What the findings about the series were computed without (ReviewResult.without). */
+function withoutText(s: SeriesReport): string {
+  const total = s.expected ?? Math.max(...s.patches.map((p) => p.index));
+  const of = (why: string) => (s.without ?? []).filter((w) => w.why === why).map((w) => w.index);
+  const parts = [
+    ...(of('did not apply').length
+      ? [`${patchNumbers(of('did not apply'), total)}, which did not apply`]
+      : []),
+    ...(of('not in the input').length
+      ? [`${patchNumbers(of('not in the input'), total)} (not in the input)`]
+      : []),
+  ];
+  return `the findings about the series are computed without ${parts.join(', and without ')}`;
+}
 
 function conflictText(c: ApplyConflict): string {
   const where = [c.file, c.line !== undefined ? `line ${c.line}` : null, c.hunk ?? null]
@@ -97,6 +117,7 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
       out.push(
         `  ${c('33', 'incomplete')}: missing patch${s.missing.length > 1 ? 'es' : ''} ${s.missing.join(', ')} of ${s.expected}`,
       );
+    if (s.without) out.push(`  ${withoutText(s)}`);
     for (const old of s.supersedes)
       out.push(
         `  supersedes v${old.version} (${old.messageIds.length} message${old.messageIds.length === 1 ? '' : 's'})`,
@@ -116,10 +137,11 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
       const status = p.apply ? STATUS_TEXT[p.apply.status] : 'not applied';
       const bad = p.apply && (p.apply.status === 'conflict' || p.apply.status === 'malformed');
       out.push(`  ${p.index}/${total} ${p.title}`);
-      out.push(
-        `      ${bad ? c('1;31', status) : status}${p.apply?.detail ? `: ${p.apply.detail}` : ''}`,
-      );
-      for (const cf of p.apply?.conflicts ?? []) out.push(`        ${conflictText(cf)}`);
+      const detail = p.apply?.detail;
+      out.push(`      ${withDetail(bad ? c('1;31', status) : status, detail)}`);
+      // Each conflict on its own line, unless the detail already says it.
+      for (const cf of p.apply?.conflicts ?? [])
+        if (!detail?.includes(cf.reason)) out.push(`        ${conflictText(cf)}`);
       for (const f of sortFindings(p.findings)) pushFinding(f, '      ');
     }
   }
@@ -246,6 +268,7 @@ export function renderMarkdown(report: ReviewReport): string {
       );
     if (s.missing.length)
       out.push(`- Incomplete: missing ${s.missing.join(', ')} of ${s.expected}`);
+    if (s.without) out.push(`- ${mdEscape(withoutText(s))}`);
     for (const old of s.supersedes) out.push(`- Supersedes v${old.version}`);
     out.push(`- Scope: ${mdEscape(s.scope.reason)}`);
     for (const e of s.errors ?? []) out.push(`- **Error** ${mdEscape(seriesErrorText(e))}`);
@@ -258,7 +281,7 @@ export function renderMarkdown(report: ReviewReport): string {
     for (const p of s.patches) {
       const st = p.apply ? STATUS_TEXT[p.apply.status] : 'not applied';
       out.push(
-        `| ${p.index} | ${mdEscape(p.title)} | ${st}${p.apply?.detail ? `: ${mdEscape(p.apply.detail)}` : ''} |`,
+        `| ${p.index} | ${mdEscape(p.title)} | ${withDetail(st, p.apply?.detail && mdEscape(p.apply.detail))} |`,
       );
     }
     const findings = [

@@ -71,6 +71,10 @@ export interface PatchReport {
     conflicts?: Applied['patches'][number]['conflicts'];
     /** Hunks git applied away from their header (`HunkLanding`: where each one landed). */
     landed?: Applied['patches'][number]['landed'];
+    /** Earlier patches of the series this one was applied (or tried) without. */
+    without?: number[];
+    /** Of those, the ones it was likely written on. */
+    builtOn?: number[];
   } | null;
   findings: ReportedFinding[];
 }
@@ -101,6 +105,13 @@ export interface ReviewResult {
   status: 'reviewed' | 'skipped';
   /** Base the series was applied to; null when not applied. */
   base: Applied['base'] | null;
+  /**
+   * Patches of the series whose change is not in the patched tree the findings
+   * about the series (the model's before/after, verify) were computed on: they
+   * did not apply, or are not in the input. Absent when there are none or the
+   * series was not applied.
+   */
+  without?: { index: number; why: 'did not apply' | 'not in the input' }[];
   patches: PatchReport[];
   /** Findings about the series as a whole (e.g. the model's before/after). */
   findings: ReportedFinding[];

@@ -52,6 +52,8 @@ export interface SeriesPatchInput {
   index: number;
   messageId: string;
   diff: string | null;
+  /** N of `[PATCH M/N]`, when the subject says it (patches 1..N not given are not in the input). */
+  total?: number | null;
 }
 
 export interface ApplySeriesInput {
@@ -80,8 +82,26 @@ export function seriesPatches(series: Series): SeriesPatchInput[] {
     index: patchIndex(p, pos),
     messageId: p.messageId,
     diff: p.diff,
+    total: p.tags.total,
   }));
 }
+
+/** Patch numbers as a series names them: "4/8", "1-3/8, 5/8". */
+export function patchNumbers(ns: readonly number[], total: number): string {
+  const sorted = [...new Set(ns)].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    out.push(`${sorted[i]}${j > i ? `-${sorted[j]}` : ''}/${total}`);
+    i = j;
+  }
+  return out.join(', ');
+}
+
+/** Two abbreviated blob ids that can name the same blob (the shorter one at least 7 digits). */
+const sameBlob = (a: string, b: string): boolean =>
+  Math.min(a.length, b.length) >= 7 && (a.startsWith(b) || b.startsWith(a));
 
 /** Test hooks (not part of the JSON input): called at named points, may throw to force a failure. */
 export interface ApplySeriesHooks {
@@ -453,8 +473,14 @@ export async function applySeries(
     const seeded = await seedIndex(repo, sr, base.commit, allPaths, env);
     let current = new Map(seeded.entries);
     await hooks.stage?.('index-ready', { tempDir });
-    // Files of patches that did not apply, for "may depend on patch N".
-    const failedFiles = new Map<string, number>();
+    // Patches that did not apply, with what each would have made of its files
+    // (path -> postimage blob of its index lines), and the numbers 1..N the input lacks.
+    const failed: { index: number; made: Map<string, string>; files: Set<string> }[] = [];
+    const total = Math.max(0, ...patches.map((p) => Math.max(p.total ?? 0, p.index)));
+    const present = new Set(patches.map((p) => p.index));
+    const absent = patches.some((p) => p.total)
+      ? Array.from({ length: total }, (_, i) => i + 1).filter((n) => !present.has(n))
+      : [];
     // Blobs applying made (not copied from the tree), with their sizes.
     const made = new Map<string, number>();
     let madeBytes = 0;
@@ -469,12 +495,66 @@ export async function applySeries(
         files,
       };
       const finish = (r: PatchApplyResult) => {
-        if (x.notes.length) r.detail = [r.detail, ...x.notes].filter(Boolean).join('; ');
+        const context = withoutNote(r);
+        const parts = r.status === 'conflict' ? [r.detail, context] : [context, r.detail];
+        const detail = [...parts, ...x.notes].filter(Boolean).join('; ');
+        if (detail) r.detail = detail;
         results.push(r);
         overlays.push(overlay);
         if (r.status === 'conflict' || r.status === 'malformed') {
-          for (const f of files) if (!failedFiles.has(f)) failedFiles.set(f, p.index);
+          const madeOf = new Map<string, string>();
+          for (const s of x.sections)
+            if (s.newPath !== null && s.newOid !== null) madeOf.set(s.newPath, s.newOid);
+          failed.push({ index: p.index, made: madeOf, files: fileSet });
         }
+      };
+      /**
+       * What this patch was applied (or tried) without: the earlier patches that
+       * did not apply and those the input lacks; and the failed ones it was likely
+       * written on (its preimage blob is what that patch makes of the file).
+       */
+      const withoutNote = (r: PatchApplyResult): string | null => {
+        if (r.status !== 'applied' && r.status !== 'applied-3way' && r.status !== 'conflict')
+          return null;
+        const lacking = absent.filter((n) => n < p.index);
+        if (!failed.length && !lacking.length) return null;
+        r.without = [...failed.map((f) => f.index), ...lacking].sort((a, b) => a - b);
+        const which: string[] = [];
+        if (failed.length)
+          which.push(
+            `${patchNumbers(
+              failed.map((f) => f.index),
+              total,
+            )}, which did not apply`,
+          );
+        if (lacking.length) which.push(`${patchNumbers(lacking, total)} (not in the input)`);
+        const notes = [
+          `${r.status === 'conflict' ? 'tried without' : 'without'} ${which.join(', and without ')}`,
+        ];
+        const builtOn: string[] = [];
+        const shared: string[] = [];
+        for (const f of failed) {
+          const on = x.sections.find(
+            (s) =>
+              s.oldPath !== null &&
+              s.oldOid !== null &&
+              f.made.has(s.oldPath) &&
+              sameBlob(s.oldOid, f.made.get(s.oldPath)!),
+          );
+          if (on) {
+            builtOn.push(
+              `likely built on ${patchNumbers([f.index], total)}: its ${on.oldPath} (index ${on.oldOid}) is what ${patchNumbers([f.index], total)} makes of that file`,
+            );
+            (r.builtOn ??= []).push(f.index);
+          } else if (r.status === 'conflict') {
+            const both = files.filter((file) => f.files.has(file));
+            if (both.length)
+              shared.push(
+                `${patchNumbers([f.index], total)} changes ${both.slice(0, 3).join(', ')} too`,
+              );
+          }
+        }
+        return [...notes, ...builtOn, ...shared].join('; ');
       };
       if (x.malformed) {
         finish({ ...result, detail: x.malformed });
@@ -624,10 +704,14 @@ export async function applySeries(
       const conflicts = await conflictsFrom(straight.stderr, x.sections, files, content);
       // A 3-way merge needs the preimage blobs of the files that failed, not of the others.
       const failing = new Set(conflicts.map((c) => c.file));
-      const failed = x.sections.filter(
+      const failedSections = x.sections.filter(
         (s) => failing.has(s.oldPath ?? '') || failing.has(s.newPath ?? ''),
       );
-      const blocker = await threeWayBlocker(repo, sr, failed.length ? failed : x.sections);
+      const blocker = await threeWayBlocker(
+        repo,
+        sr,
+        failedSections.length ? failedSections : x.sections,
+      );
       let threeWayNote: string;
       if (blocker === null) {
         const three = await sr.repo.run([...apply, '--3way'], { env, input: text });
@@ -645,22 +729,12 @@ export async function applySeries(
       } else {
         threeWayNote = `no 3-way merge: ${blocker}`;
       }
-      const deps = [
-        ...new Set(
-          files.map((f) => failedFiles.get(f)).filter((n): n is number => n !== undefined),
-        ),
-      ];
       const shown = conflicts.slice(0, 20);
       const detailParts = [
         shown.map((c) => `${c.file}${c.line ? `:${c.line}` : ''}: ${c.reason}`).join('; ') +
           (conflicts.length > shown.length ? `; and ${conflicts.length - shown.length} more` : ''),
         threeWayNote,
       ];
-      if (deps.length) {
-        detailParts.push(
-          deps.map((n) => `may depend on patch ${n}, which did not apply`).join('; '),
-        );
-      }
       finish({ ...result, status: 'conflict', detail: detailParts.join('; '), conflicts });
     }
     finalEntries = current;

@@ -236,6 +236,24 @@ describe('reviewResult', () => {
     assert.equal(at(true), 15, 'where it landed, it is above');
   });
 
+  it('says which patches the findings about the series were computed without', () => {
+    const s = series(PATCH1);
+    const without = (a: Applied | null, over: Partial<Series> = {}) =>
+      reviewResult(input({ ...s, ...over }, analysis({ 1: [warn], 2: [] }), { applied: a }))
+        .without;
+    assert.equal(without(applied(s)), undefined, 'all applied');
+    assert.deepEqual(without(applied(s, 'conflict')), [{ index: 2, why: 'did not apply' }]);
+    assert.deepEqual(without(applied(s, 'already-applied')), undefined, 'already in the tree');
+    assert.deepEqual(without(applied(s, 'conflict'), { missing: [3], expected: 3 }), [
+      { index: 2, why: 'did not apply' },
+      { index: 3, why: 'not in the input' },
+    ]);
+    const none = applied(s, 'conflict');
+    none.patches[0]!.status = 'malformed';
+    assert.equal(without(none), undefined, 'nothing applied: no findings about the series');
+    assert.equal(without(null), undefined, 'not applied at all');
+  });
+
   it('says what the previous version had that this one fixed', () => {
     const s = series(null);
     const r = reviewResult(

@@ -111,7 +111,7 @@ describe('pcibot review on a mixed batch', () => {
     assert.equal(code, 1);
     assert.match(out, /3 reviewed, 1 skipped\), 1 unreadable/);
     assert.match(out, /CONFLICT/);
-    assert.match(out, /drivers\/pci\/pcie\/portdrv\.c, line \d+/);
+    assert.match(out, /CONFLICT: drivers\/pci\/pcie\/portdrv\.c:\d+: hunk #1 does not apply/);
     assert.match(out, /warning new-kernel-parameter {2}drivers\/pci\/pci\.c:\d+/);
     assert.match(out, /skipped \(not PCI\/VFIO\):/);
     assert.match(out, /unreadable:\n {2}.*batch\.mbox #2/);

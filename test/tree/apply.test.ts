@@ -195,15 +195,22 @@ describe('applySeries on the fixture tree', () => {
       patches: [
         { index: 1, messageId: 'm1', diff: bad },
         { index: 2, messageId: 'm2', diff: dependent },
-        { index: 3, messageId: 'm3', diff: independent },
+        { index: 3, messageId: 'm3', diff: independent, total: 3 },
       ],
     });
     assert.deepEqual(
       r.patches.map((p) => p.status),
       ['conflict', 'conflict', 'applied'],
     );
-    assert.doesNotMatch(r.patches[0]!.detail!, /may depend/);
-    assert.match(r.patches[1]!.detail!, /may depend on patch 1, which did not apply/);
+    assert.doesNotMatch(r.patches[0]!.detail!, /without/);
+    // Patch 2 was written on what patch 1 makes of pci.c (its preimage blob is patch 1's result).
+    assert.match(
+      r.patches[1]!.detail!,
+      /; tried without 1\/3, which did not apply; likely built on 1\/3: its drivers\/pci\/pci.c \(index [0-9a-f]+\) is what 1\/3 makes of that file$/,
+    );
+    assert.deepEqual([r.patches[1]!.without, r.patches[1]!.builtOn], [[1], [1]]);
+    assert.equal(r.patches[2]!.detail, 'without 1-2/3, which did not apply');
+    assert.deepEqual([r.patches[2]!.without, r.patches[2]!.builtOn], [[1, 2], undefined]);
     assert.deepEqual(r.overlays[0], {});
     assert.deepEqual(r.overlays[1], {});
     assert.deepEqual(Object.keys(r.overlays[2]!), [core]);
