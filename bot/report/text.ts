@@ -42,9 +42,19 @@ const STATUS_TEXT: Record<PatchApplyStatus, string> = {
   'not-attempted': 'not attempted',
 };
 
-/** A status and its detail: "applied without 4/8, ..." reads on; anything else after a colon. */
+/**
+ * A status and its detail: "applied without 4/8, ..." reads on, a detail that
+ * says it is upstream says it alone ("likely already upstream: ..."), anything
+ * else follows a colon.
+ */
 const withDetail = (status: string, detail: string | undefined): string =>
-  !detail ? status : /^without /.test(detail) ? `${status} ${detail}` : `${status}: ${detail}`;
+  !detail
+    ? status
+    : /^without /.test(detail)
+      ? `${status} ${detail}`
+      : /^(?:likely )?already upstream\b/.test(detail)
+        ? detail
+        : `${status}: ${detail}`;
 
 /** What the findings about the series were computed without (ReviewResult.without). */
 function withoutText(s: SeriesReport): string {

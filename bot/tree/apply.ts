@@ -45,6 +45,7 @@ import { landingsFromBlobDiff, landingsFromVerbose, parseUnifiedZero } from './l
 import { bindOverlays, encodeObjects, type BlobStore } from './objects.js';
 import { APPLY_LIMITS, preparePatch, type PreparedPatch } from './prepare.js';
 import { createScratchRepo, type ScratchRepo } from './scratch.js';
+import { findUpstream } from './upstream.js';
 
 export { APPLY_LIMITS } from './prepare.js';
 
@@ -54,6 +55,8 @@ export interface SeriesPatchInput {
   diff: string | null;
   /** N of `[PATCH M/N]`, when the subject says it (patches 1..N not given are not in the input). */
   total?: number | null;
+  /** The commit title (the subject without its tags): how a patch is found upstream by subject. */
+  subject?: string | null;
 }
 
 export interface ApplySeriesInput {
@@ -83,6 +86,7 @@ export function seriesPatches(series: Series): SeriesPatchInput[] {
     messageId: p.messageId,
     diff: p.diff,
     total: p.tags.total,
+    subject: p.tags.title,
   }));
 }
 
@@ -473,6 +477,18 @@ export async function applySeries(
     const seeded = await seedIndex(repo, sr, base.commit, allPaths, env);
     let current = new Map(seeded.entries);
     await hooks.stage?.('index-ready', { tempDir });
+    // The configured branches that exist, for finding a patch upstream by its history.
+    let refs: string[] | null = null;
+    const upstreamRefs = async (): Promise<string[]> => {
+      if (refs) return refs;
+      const found: string[] = [];
+      for (const b of input.branches ?? []) {
+        if (!b || /[\s\0]/.test(b) || b.startsWith('-')) continue;
+        const oid = await repo.revParse(`${b}^{commit}`);
+        if (oid) found.push(oid);
+      }
+      return (refs = found);
+    };
     // Patches that did not apply, with what each would have made of its files
     // (path -> postimage blob of its index lines), and the numbers 1..N the input lacks.
     const failed: { index: number; made: Map<string, string>; files: Set<string> }[] = [];
@@ -735,6 +751,38 @@ export async function applySeries(
           (conflicts.length > shown.length ? `; and ${conflicts.length - shown.length} more` : ''),
         threeWayNote,
       ];
+      // Before calling it a conflict: is the change already upstream, as it was or reworked?
+      const upstream = await findUpstream(
+        {
+          repo,
+          base: base.commit,
+          refs: await upstreamRefs(),
+          read: async (path) => {
+            if (seeded.entries.has(path) || allPaths.has(path) || seeded.dirs.has(path))
+              return content(path);
+            const oid = await repo.pathOid(base.commit, path);
+            const data = oid ? await repo.readBlob(oid) : null;
+            return data ? data.toString('utf8') : null;
+          },
+          changed: new Set(Object.keys(overlay)),
+        },
+        { text, sections: x.sections, subject: p.subject ?? null },
+      ).catch(() => null);
+      if (upstream && upstream.how !== 'partial') {
+        const conflictText = detailParts.join('; ');
+        finish({
+          ...result,
+          status: 'already-applied',
+          detail: `${upstream.text}; the patch itself does not apply here (${conflictText})`,
+          conflicts,
+          upstream,
+        });
+        continue;
+      }
+      if (upstream) {
+        detailParts.unshift(upstream.text);
+        result.upstream = upstream;
+      }
       finish({ ...result, status: 'conflict', detail: detailParts.join('; '), conflicts });
     }
     finalEntries = current;

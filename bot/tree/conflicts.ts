@@ -164,24 +164,37 @@ const quote = (s: string): string => JSON.stringify(s.length > 160 ? `${s.slice(
 
 const squash = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
-/** The longest run of preimage lines that match the file at alignment `s`: [from, from+len). */
-function longestRun(pre: string[], file: string[], s: number): { from: number; len: number } {
-  let best = { from: 0, len: 0 };
-  let from = 0;
-  let len = 0;
+/** A line that can tell where a hunk is: more than blank space, braces and punctuation. */
+const telling = (l: string): boolean => /[A-Za-z0-9_]{3}/.test(l);
+
+/**
+ * The longest run of preimage lines that match the file at alignment `s`:
+ * [from, from+len), `telling` of them more than blank space and braces. Runs
+ * are compared by their telling lines, then by length.
+ */
+function longestRun(
+  pre: string[],
+  file: string[],
+  s: number,
+): { from: number; len: number; telling: number } {
+  let best = { from: 0, len: 0, telling: 0 };
+  let cur = { from: 0, len: 0, telling: 0 };
   for (let i = 0; i < pre.length; i++) {
     if (s + i >= 0 && s + i < file.length && file[s + i] === pre[i]) {
-      if (len === 0) from = i;
-      len++;
-      if (len > best.len) best = { from, len };
-    } else len = 0;
+      if (cur.len === 0) cur = { from: i, len: 0, telling: 0 };
+      cur.len++;
+      if (telling(pre[i]!)) cur.telling++;
+      if (cur.telling > best.telling || (cur.telling === best.telling && cur.len > best.len))
+        best = { ...cur };
+    } else cur = { from: 0, len: 0, telling: 0 };
   }
   return best;
 }
 
 /**
  * Where the hunk's preimage matches the file best: the alignment with the
- * longest run of matching lines, the one nearest the header on a tie. Tried:
+ * longest run of matching lines (counting those that are more than blank space
+ * and braces first), the one nearest the header on a tie. Tried:
  * the header's position and every position a preimage line that is not too
  * common proposes. null when no two lines of the preimage (one of them more
  * than blank space and braces) are in the file in a row.
@@ -190,7 +203,7 @@ function bestAlignment(
   pre: string[],
   file: FileLines,
   header: number,
-): { s: number; run: { from: number; len: number } } | null {
+): { s: number; run: { from: number; len: number; telling: number } } | null {
   const tried = new Set<number>([header]);
   for (const [i, text] of pre.entries()) {
     if (tried.size >= SEARCH.candidates) break;
@@ -200,23 +213,22 @@ function bestAlignment(
       if (tried.size >= SEARCH.candidates) break;
     }
   }
-  let best: { s: number; run: { from: number; len: number } } | null = null;
+  let best: { s: number; run: { from: number; len: number; telling: number } } | null = null;
   for (const s of tried) {
     const run = longestRun(pre, file.lines, s);
     // One line, or only blank lines and braces, in a row says nothing about where the hunk is.
-    if (run.len < 2 || !pre.slice(run.from, run.from + run.len).some(telling)) continue;
+    if (run.len < 2 || run.telling === 0) continue;
+    const nearer = best !== null && Math.abs(s - header) < Math.abs(best.s - header);
     if (
       !best ||
-      run.len > best.run.len ||
-      (run.len === best.run.len && Math.abs(s - header) < Math.abs(best.s - header))
+      run.telling > best.run.telling ||
+      (run.telling === best.run.telling && run.len > best.run.len) ||
+      (run.telling === best.run.telling && run.len === best.run.len && nearer)
     )
       best = { s, run };
   }
   return best;
 }
-
-/** A line that can tell where a hunk is: more than blank space, braces and punctuation. */
-const telling = (l: string): boolean => /[A-Za-z0-9_]{3}/.test(l);
 
 const signed = (n: number): string => (n > 0 ? `+${n}` : `${n}`);
 

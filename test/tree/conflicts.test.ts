@@ -61,15 +61,36 @@ describe('describeMismatch', () => {
     );
   });
 
-  test('a free value is no hint; a tie goes to the position nearest the header', () => {
+  test('a free value is no hint; braces and blank lines weigh less than code', () => {
     const free = hunk('@@ -20,6 +20,8 @@ enum demo_flags {', [
       ...added.lines.slice(0, 3),
       '+\tDEMO_MINE = (__force demo_flags_t) (1 << 3),',
       ...added.lines.slice(5),
     ]);
     assert.doesNotMatch(describeMismatch(free, file).reason, /taken/);
-    // "};" + "" + "enum demo_other {" also match 3 lines in a row, 2 lines further away.
+    // "};" + "" + "enum demo_other {" match three lines in a row too, but one of them is code.
     assert.match(describeMismatch(free, file).reason, /matches best at 32-34 /);
+  });
+
+  test('between equal runs, the one nearest the header', () => {
+    const twice = new FileLines([
+      ...filler(5, 'a'),
+      'int first_call(void);',
+      'int second_call(void);',
+      ...filler(20, 'b'),
+      'int first_call(void);',
+      'int second_call(void);',
+      ...filler(5, 'c'),
+    ]);
+    const h = (start: number) =>
+      hunk(`@@ -${start},3 +${start},4 @@`, [
+        ' int first_call(void);',
+        ' int second_call(void);',
+        '+int third_call(void);',
+        ' int missing_call(void);',
+      ]);
+    assert.equal(describeMismatch(h(8), twice).line, 8);
+    assert.equal(describeMismatch(h(26), twice).line, 30);
   });
 
   test('blank lines and braces alone do not place a hunk; without the search, the header', () => {
