@@ -254,7 +254,7 @@ export function replyText(input: ReplyInput): string {
   const anyQuote = sections.some((s) =>
     s.findings.some(
       (f) =>
-        quoteFor(s.message.diff, f.file, f.line).length > 0 ||
+        quoteFor(s.message.diff, f.file, f.mailLine ?? f.line).length > 0 ||
         quoteFromMessage(s.message, f).length > 0,
     ),
   );

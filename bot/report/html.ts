@@ -177,7 +177,8 @@ function findingItem(
     const target =
       patch !== null
         ? [
-            f.line !== undefined ? lineAnchor(patch, f.file, f.line) : null,
+            // The page shows the mail's diff: its numbering, where the patch landed elsewhere.
+            f.line !== undefined ? lineAnchor(patch, f.file, f.mailLine ?? f.line) : null,
             fileAnchor(patch, f.file),
           ].find((a): a is string => a !== null && anchors.has(a))
         : undefined;

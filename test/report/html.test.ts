@@ -137,7 +137,8 @@ describe('pcibot review --html on the bundled example', () => {
     );
     assert.ok(withLine.length >= 3);
     for (const { p, f } of withLine) {
-      const id = lineAnchor(p, f.file!, f.line!);
+      // The diff is the mail's: a patch that landed at an offset is linked by its mail line.
+      const id = lineAnchor(p, f.file!, f.mailLine ?? f.line!);
       assert.match(page, new RegExp(`href="#${id}"`), `${f.rule} ${f.file}:${f.line}`);
       assert.match(
         page,

@@ -11,6 +11,7 @@ import {
   composeReply,
   quoteFor,
   replyRecipients,
+  replyText,
   wrapParagraph,
 } from '../../bot/outbound/compose.js';
 import { ConfigError, loadConfig, validateConfig } from '../../workers/config.js';
@@ -257,6 +258,24 @@ describe('reply composition', () => {
       ' h',
     ]);
     assert.deepEqual(quoteFor(msg().diff, 'drivers/pci/other.c', 3), []);
+  });
+  it('quotes the hunk by the mail line of a finding on a patch that landed elsewhere', () => {
+    // The second hunk landed 62 lines below its header: the finding is on 106 in the tree,
+    // which the mail numbers 44.
+    const text = (f: Finding) =>
+      replyText({
+        original: msg(),
+        findings: [f],
+        notes: [],
+        list: { address: 'linux-pci@vger.kernel.org', reply: { ccList: true, ccOriginal: true } },
+        from: { name: 'pcibot', address: 'pcibot@example.org' },
+        replyKey: 'k',
+      });
+    assert.match(
+      text(finding({ line: 106, mailLine: 44 })),
+      /^> @@ -40,2 \+43,3 @@ static int y;$/m,
+    );
+    assert.doesNotMatch(text(finding({ line: 106 })), /@@ -40,2/, 'by the tree line, no hunk');
   });
   it('wraps at 72 columns and never splits words', () => {
     const lines = wrapParagraph('word '.repeat(60));
