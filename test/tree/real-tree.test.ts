@@ -122,10 +122,10 @@ test('a patch written against a different pci.c conflicts at the right place', a
   assert.equal(p.conflicts!.length, 1);
   assert.equal(p.conflicts![0]!.file, PCI);
   assert.equal(p.conflicts![0]!.hunk, header);
-  assert.equal(p.conflicts![0]!.line, Number(/^@@ -(\d+)/.exec(header)![1]));
+  assert.equal(p.conflicts![0]!.line, returnLine, 'the line of the tree that did not match');
   assert.match(
     p.conflicts![0]!.reason,
-    new RegExp(`at line ${returnLine}, found "\\\\treturn 0;"`),
+    new RegExp(`expected "\\\\treturn PAGE_SIZE;" at ${returnLine}, found "\\\\treturn 0;"`),
   );
   assert.deepEqual(r.overlay, {});
   assert.deepEqual(checkoutState(), before);
