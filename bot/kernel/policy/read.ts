@@ -328,7 +328,7 @@ export function comparePolicyReadings(
       notes.push({
         severity: 'info',
         kind: 'restructured',
-        message: `${label(a)} (${a.file}) was restructured; the reader reads it whole before and after, and the same${fields.length ? ` ${fields.join(', ')}` : ''}`,
+        message: `restructured ${label(a)} (${a.file}): the reader reads it whole before and after, to the same${fields.length ? ` ${fields.join(', ')}` : ' value'}`,
         function: a.name,
         file: a.file,
         ...(a.line !== undefined ? { line: a.line } : {}),
