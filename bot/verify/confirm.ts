@@ -43,8 +43,13 @@ function verdict(
   return (change === 'introduced') === there ? 'confirmed' : 'contradicted';
 }
 
-const where = (runs: Run[]) =>
-  [...new Set(runs.map((r) => `${r.scenario} at ${pageLabel(r.pageSize)}`))].join(', ');
+/** `seed-001-reproducer-qboot at 4K, ...`: the first few, and how many more. */
+function where(runs: Run[], max = 4): string {
+  const all = [...new Set(runs.map((r) => `${r.scenario} at ${pageLabel(r.pageSize)}`))];
+  return all.length > max
+    ? `${all.slice(0, max).join(', ')} and ${all.length - max} more`
+    : all.join(', ');
+}
 
 /** The model's introduced and fixed findings, each saying whether a boot confirmed it. */
 export function holdModelToBoot(
@@ -55,7 +60,7 @@ export function holdModelToBoot(
   const why = !verify
     ? 'not booted'
     : outcome
-      ? 'not booted here'
+      ? 'not booted'
       : `not booted: ${verify.decision.reason}`;
   return findings.flatMap((f): Finding[] => {
     const change = f.evidence['change'];

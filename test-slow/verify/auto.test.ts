@@ -72,7 +72,7 @@ test('--verify auto boots 8/8 alone and the boot confirms the lost BARs the mode
   ]);
   assert.match(
     lost.detail,
-    /Confirmed by a boot of the patched kernel: seed-001-reproducer-qboot at 4K\. Model only \(not booted here\): /,
+    /Confirmed by a boot of the patched kernel: seed-001-reproducer-qboot at 4K\. Model only \(not booted\): /,
   );
   // The boot's own finding names the BARs the real kernel dropped.
   const booted = s.findings.find((f) => f.rule === 'verify/lost-bar')!;

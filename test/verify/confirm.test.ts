@@ -89,7 +89,7 @@ test('a boot that shows the lost BAR confirms it; one that does not contradicts 
     held!.detail,
     /contradicts the model, and the boot's answer stands \(see verify\/model-mismatch\): qboot at 4K\./,
   );
-  assert.match(held!.detail, /Model only \(not booted here\): qboot at 64K\.$/);
+  assert.match(held!.detail, /Model only \(not booted\): qboot at 64K\.$/);
 
   const [gone] = holdModelToBoot([lostBars([item('qboot', '0000:01:01.0')])], {
     decision,
