@@ -64,3 +64,57 @@ test('service verify queue: a policy-changing series waits for its boot, one rep
     await rm(work, { recursive: true, force: true });
   }
 });
+
+test('service verify auto (the default with QEMU): the series the model needs a boot for is booted, and the reply says what the boot confirmed', async () => {
+  const { path: tree, commit } = await prepareKernelTree();
+  const work = await mkdtemp(join(tmpdir(), 'pcibot-svc-verify-auto-'));
+  const prefix = uniquePrefix('svc-verify-auto');
+  const { redis, cleanup } = await testRedis(prefix);
+  const outbox = join(work, 'outbox');
+  const mbox = join(work, '8of8.mbox');
+  await generateExampleMbox({ tree, base: commit, out: mbox, series: alignSmallBarsPatch8Alone });
+  const h = await startWorkers({
+    config: testConfig(prefix, {
+      tree: { path: tree },
+      lists: [{ name: 'linux-pci', address: 'linux-pci@vger.kernel.org' }],
+      mail: { from: 'pcibot@example.org', outbox },
+      verify: { enabled: 'auto', scenarios: ['seed-001-reproducer-qboot'] },
+      jobLockSec: 600,
+    }),
+    connection: redis,
+    log: () => {},
+    schedule: false,
+  });
+  try {
+    await h.queues.enqueueMails((await readInputs([mbox])).mails, 'linux-pci');
+    const files = await waitFor(
+      'the reply',
+      async () => {
+        const f = (await readdir(outbox).catch(() => [] as string[])).filter((x) =>
+          x.endsWith('.eml'),
+        );
+        return f.length ? f : null;
+      },
+      20 * 60_000,
+      500,
+    );
+    const text = (await readFile(join(outbox, files[0]!), 'utf8')).replace(/\r\n/g, '\n');
+    // The model's lost BARs, and what the real boot said of them.
+    assert.match(
+      text.replace(/\n/g, ' '),
+      /Confirmed by a boot of the patched kernel:\s+seed-001-reproducer-qboot at 4K/,
+    );
+    assert.match(text, /Booted: the patched kernel leaves \d+ BARs? without an address/);
+    const [review] = await h.state.listReviews();
+    const result = JSON.parse((await h.state.getResultJson(review!.reviewKey))!) as {
+      verifyDecision: { mode?: string; verify: boolean; reason: string };
+    };
+    assert.equal(result.verifyDecision.mode, 'auto');
+    assert.equal(result.verifyDecision.verify, true);
+    assert.match(result.verifyDecision.reason, /^auto: the model predicts /);
+  } finally {
+    await h.close(10_000);
+    await cleanup();
+    await rm(work, { recursive: true, force: true });
+  }
+});
