@@ -325,6 +325,7 @@ describe('the v3 shapes as a series on the real tree', () => {
         bdf,
       );
     assert.deepEqual(f.evidence['without'], {
+      text: 'computed without 1-7/8 (not in the input)',
       missing: [1, 2, 3, 4, 5, 6, 7],
       failed: [],
       stated: [

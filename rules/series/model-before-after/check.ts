@@ -408,6 +408,14 @@ export function seriesPresence(series: Series, applied: Applied): SeriesPresence
   };
 }
 
+/** What findings computed without some patches carry as evidence. */
+const withoutEvidence = (p: SeriesPresence) => ({
+  text: p.text,
+  missing: p.missing,
+  failed: p.failed.map((f) => f.index),
+  stated: p.stated,
+});
+
 /** The sentence findings carry when the model's "after" lacks patches of the series. */
 function presenceSentence(p: SeriesPresence): string {
   if (!p.text) return '';
@@ -621,15 +629,7 @@ function introducedFindings(
         ...(unverified
           ? { unverified: true, modelSeverity: severityOf(first), dependsOn: allDeps }
           : {}),
-        ...(presence?.text
-          ? {
-              without: {
-                missing: presence.missing,
-                failed: presence.failed.map((f) => f.index),
-                stated: presence.stated,
-              },
-            }
-          : {}),
+        ...(presence?.text ? { without: withoutEvidence(presence) } : {}),
       },
       references: [...new Set([...first.references, ...REFERENCES.slice(0, 1)])],
     });
@@ -854,7 +854,7 @@ export async function policyBeforeAfter(
         changedFields: Object.fromEntries(runs.map((x) => [x.arch, x.change.changedFields])),
         table: table.byPage,
         rows,
-        ...(presence.text ? { without: presence.text } : {}),
+        ...(presence.text ? { without: withoutEvidence(presence) } : {}),
       },
       references: REFERENCES,
     });
