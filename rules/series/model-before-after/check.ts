@@ -773,11 +773,17 @@ export async function policyBeforeAfter(
   const base = openTreeReader(applied.tree, applied.base.commit);
   const patched = openTreeReader(applied.tree, applied.base.commit, applied.overlay);
 
+  const presence = seriesPresence(series, applied);
+  const without = [
+    ...(presence.missing.length ? [patchRange(presence.missing, presence.total)] : []),
+    ...presence.failed.map((f) => patchRange([f.index], presence.total)),
+  ];
   const changes: PolicyChange[] = [];
   for (const arch of arches) {
     const c = await readPolicyChange(base, patched, arch, { changedPaths });
-    // Name the patched policy after the series (runModel tells policies apart by name).
-    c.after.policy.name = `${c.before.policy.name}+${slug(series.title)}-v${series.version}`;
+    // Name the patched policy after the series (runModel tells policies apart by
+    // name), and the patches it lacks: `6.12+pci-align-small-bars-v3 without 1-7/8`.
+    c.after.policy.name = `${c.before.policy.name}+${slug(series.title)}-v${series.version}${without.length ? ` without ${without.join(', ')}` : ''}`;
     changes.push(c);
   }
 
@@ -793,7 +799,6 @@ export async function policyBeforeAfter(
       else notes.set(n.message, { note: n, arches: [c.arch] });
     }
   const notUnderstood = await attribute([...notes.values()], series, applied);
-  const presence = seriesPresence(series, applied);
 
   const runs: { arch: Arch; change: PolicyChange; run: ModelRun }[] = [];
   for (const c of changes) {
@@ -833,7 +838,7 @@ export async function policyBeforeAfter(
     model = modelData(runs, results, policyLines, table.byPage);
     const introducedCount = results.reduce((n, x) => n + x.c.introduced.length, 0);
     const fixedCount = results.reduce((n, x) => n + x.c.fixed.length, 0);
-    const afterName = `${runs[0]!.change.after.policy.name}${presence.text ? ` (${presence.text})` : ''}`;
+    const afterName = runs[0]!.change.after.policy.name;
     findings.push({
       rule: 'model/before-after',
       severity: 'info',
