@@ -14,6 +14,17 @@ import { readInputs } from '../../bot/ingest/read.js';
 import { startWorkers } from '../../workers/service.js';
 import { testConfig, testRedis, uniquePrefix, waitFor } from '../../test/service/helpers.js';
 
+/** The reply's text as a mail reader shows it: quoted-printable decoded, CRLF as LF. */
+function replyText(raw: string): string {
+  return Buffer.from(
+    raw
+      .replace(/\r\n/g, '\n')
+      .replace(/=\n/g, '')
+      .replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  ).toString('utf8');
+}
+
 test('service verify queue: a policy-changing series waits for its boot, one reply carries the result', async () => {
   const { path: tree, commit } = await prepareKernelTree();
   const work = await mkdtemp(join(tmpdir(), 'pcibot-svc-verify-'));
@@ -53,7 +64,7 @@ test('service verify queue: a policy-changing series waits for its boot, one rep
       500,
     );
     assert.equal(files.length, 1, 'one reply for a one-patch series');
-    const text = (await readFile(join(outbox, files[0]!), 'utf8')).replace(/\r\n/g, '\n');
+    const text = replyText(await readFile(join(outbox, files[0]!), 'utf8'));
     assert.match(text, /Booted: the patched kernel leaves \d+ BARs? without an address/);
     assert.match(text, /seed-001-reproducer-qboot/);
     const done = await h.queues.queues.verify.getJobCounts('completed', 'failed');
@@ -98,7 +109,7 @@ test('service verify auto (the default with QEMU): the series the model needs a 
       20 * 60_000,
       500,
     );
-    const text = (await readFile(join(outbox, files[0]!), 'utf8')).replace(/\r\n/g, '\n');
+    const text = replyText(await readFile(join(outbox, files[0]!), 'utf8'));
     // The model's lost BARs, and what the real boot said of them.
     assert.match(
       text.replace(/\n/g, ' '),
