@@ -118,6 +118,7 @@ describe('config', () => {
     assert.equal(c.http.admin.readOnly, true);
     assert.equal(c.mail.send, false, 'the sample is a dry run');
     assert.equal(c.mail.resolveGraceSec, 600);
+    assert.equal(c.verify.enabled, 'auto', 'boot only when the model needs it');
     // Every key of the sample is a setting or a $comment: nothing is silently ignored.
     const text = readFileSync(join(repoRoot, 'pcibot.example.json'), 'utf8');
     assert.ok((text.match(/"\$comment"/g) ?? []).length >= 8, 'the sample explains itself');
