@@ -41,7 +41,10 @@ test('service verify queue: a policy-changing series waits for its boot, one rep
   const h = await startWorkers({
     config: testConfig(prefix, {
       tree: { path: tree },
-      lists: [{ name: 'linux-pci', address: 'linux-pci@vger.kernel.org' }],
+      // The example is dated 2026-11: beyond the default age limit the reply would rightly not be sent.
+      lists: [
+        { name: 'linux-pci', address: 'linux-pci@vger.kernel.org', reply: { maxAgeDays: 3650 } },
+      ],
       mail: { from: 'pcibot@example.org', outbox },
       verify: { enabled: true, scenarios: ['seed-001-reproducer-qboot'] },
       jobLockSec: 600,
@@ -87,7 +90,10 @@ test('service verify auto (the default with QEMU): the series the model needs a 
   const h = await startWorkers({
     config: testConfig(prefix, {
       tree: { path: tree },
-      lists: [{ name: 'linux-pci', address: 'linux-pci@vger.kernel.org' }],
+      // The example is dated 2026-11: beyond the default age limit the reply would rightly not be sent.
+      lists: [
+        { name: 'linux-pci', address: 'linux-pci@vger.kernel.org', reply: { maxAgeDays: 3650 } },
+      ],
       mail: { from: 'pcibot@example.org', outbox },
       verify: { enabled: 'auto', scenarios: ['seed-001-reproducer-qboot'] },
       jobLockSec: 600,
