@@ -6,6 +6,7 @@
 // outbox folder as .eml files.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { qemuInstalled } from '../bot/verify/boot.js';
 
 export const QUEUE_NAMES = [
   'follow',
@@ -177,11 +178,13 @@ export interface ServiceConfig {
   };
   /**
    * The verify stage in the service (slow: builds the patched kernel and boots
-   * scenarios in QEMU). Off by default; when on, series that touch kernel policy
-   * wait for it before their reply. Run it on dedicated workers with
+   * scenarios in QEMU). `auto` (the default when QEMU is installed, else off):
+   * a series is booted only when the model needs it (bot/verify/when.ts); true:
+   * every series that touches kernel policy. A series being verified waits for
+   * it before its reply. Run it on dedicated workers with
    * `pcibot worker --queues verify`.
    */
-  verify: { enabled: boolean; scenarios: string[] | null };
+  verify: { enabled: boolean | 'auto'; scenarios: string[] | null };
 }
 
 export class ConfigError extends Error {
@@ -293,6 +296,8 @@ export function validateConfig(
   input: Json,
   file: string | null = null,
   baseDir = process.cwd(),
+  /** Whether QEMU is installed (the default of verify.enabled). */
+  qemu: () => boolean = qemuInstalled,
 ): ServiceConfig {
   const r = new Reader(file, baseDir);
   const top = r.obj(input, '(top level)');
@@ -523,7 +528,12 @@ export function validateConfig(
     retentionDays: r.int(top.retentionDays, 'retentionDays', 60, 1),
     jobLockSec: r.int(top.jobLockSec, 'jobLockSec', 120, 1, 3600),
     verify: {
-      enabled: r.bool(verify.enabled, 'verify.enabled', false),
+      enabled:
+        verify.enabled === 'auto' || (verify.enabled === undefined && qemu())
+          ? 'auto'
+          : typeof verify.enabled === 'string'
+            ? r.fail('verify.enabled', 'expected true, false or "auto"')
+            : r.bool(verify.enabled, 'verify.enabled', false),
       scenarios: verifyScenarios,
     },
     http: {

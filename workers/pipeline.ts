@@ -58,6 +58,8 @@ export interface ReviewOptions {
    * (slow: minutes). Off by default.
    */
   verify?: {
+    /** `on` (default): every series that changes policy files; `auto`: only when the model needs a boot (bot/verify/when.ts). */
+    mode?: 'on' | 'auto';
     only?: string[];
     arch?: BootArch;
     scenariosDir?: string;
@@ -273,15 +275,21 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
       errors.push({ stage: 'analyse', reason: `reviewing the series failed: ${errorText(err)}` });
       internalErrors.push({ stage: 'analyse', series: series.id, detail: errorText(err) });
     }
-    const decision = whenToVerify(opts.verify !== undefined, applied);
+    // null: the series checks failed, so auto has nothing to decide on.
+    const decision = whenToVerify(
+      opts.verify ? (opts.verify.mode ?? 'on') : 'off',
+      applied,
+      analysis ? analysis.series : null,
+    );
     let outcome: VerifyOutcome | null = null;
-    if (decision.verify && applied && analysis) {
+    if (decision.verify && applied && analysis && opts.verify) {
       const done = reviewedCount - 1;
       progress({ stage: 'verify', done, total: inScope.length, what: series.title });
       const state = applied;
+      const { mode: _mode, ...how } = opts.verify;
       try {
         outcome = verifyOutcome(
-          await timed('verify', () => verifySeries({ applied: state, ...opts.verify })),
+          await timed('verify', () => verifySeries({ applied: state, ...how })),
         );
       } catch (err) {
         errors.push({ stage: 'verify', reason: `verify failed: ${errorText(err)}` });

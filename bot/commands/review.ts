@@ -40,7 +40,11 @@ options:
   --verify        also build the kernel of each applied series that changes a
                   file the kernel policy is read from, and boot the bootable
                   scenarios of the library in QEMU (minutes; see pcibot verify):
-                  BARs the patched kernel really loses are errors
+                  BARs the patched kernel really loses are errors, and the
+                  model's findings say whether the boot confirmed them
+  --verify auto   boot only when the model needs it: a policy change it did
+                  not understand, or an error it predicts the series introduces
+                  (otherwise its findings say "model only")
   --scenarios A,B with --verify: only these scenarios (by name)
   --message-id ID review the thread of this message from a local lore mirror
                   (a public-inbox inbox or a pcibot mirror: --mirror DIR, or
@@ -74,8 +78,28 @@ function progressPrinter(
   };
 }
 
+const VERIFY_MODES = ['on', 'auto'] as const;
+
+/** `--verify` alone means `on`; `--verify auto` and `--verify=auto` name the mode. */
+function verifyArgs(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (a !== '--verify') out.push(a);
+    else if ((VERIFY_MODES as readonly string[]).includes(argv[i + 1] ?? '')) {
+      out.push(`--verify=${argv[i + 1]}`);
+      i++;
+    } else out.push('--verify=on');
+  }
+  return out;
+}
+
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  const parsed = parseCommandArgs(argv, {
+  const parsed = parseCommandArgs(verifyArgs(argv), {
     tree: { type: 'string' },
     branch: { type: 'string', multiple: true },
     json: { type: 'boolean', default: false },
@@ -86,7 +110,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     archive: { type: 'string' },
     progress: { type: 'boolean', default: false },
     'message-id': { type: 'string' },
-    verify: { type: 'boolean', default: false },
+    verify: { type: 'string' },
     scenarios: { type: 'string' },
     mirror: { type: 'string' },
   });
@@ -144,8 +168,14 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const pages: Parameters<typeof reviewSite>[0] = [];
   const progress = progressPrinter(io, values.progress);
   if (values.scenarios && !values.verify) throw new UsageError('--scenarios goes with --verify');
-  const verify = values.verify
+  const mode = values.verify;
+  if (mode !== undefined && !(VERIFY_MODES as readonly string[]).includes(mode))
+    throw new UsageError(
+      `--verify takes no value or one of ${VERIFY_MODES.join(', ')}, not "${mode}"`,
+    );
+  const verify = mode
     ? {
+        mode: mode === 'auto' ? ('auto' as const) : ('on' as const),
         ...(values.scenarios ? { only: values.scenarios.split(',').map((x) => x.trim()) } : {}),
         ...(values.progress ? { log: (line: string) => io.stderr(`${line}\n`) } : {}),
       }

@@ -58,11 +58,14 @@ const sharedChange = (r: Run) =>
 
 /**
  * The runs whose shared pages the series changed: those where it introduces
- * one first, then by page size (4K, the common host page, first), then the
- * x86 runs (most hosts), then the library's order.
+ * one first (one the model stands by: not one capped at info because it
+ * depends on a change the model did not understand), then by page size (4K,
+ * the common host page, first), then the x86 runs (most hosts), then the
+ * library's order.
  */
 export function changedRuns(model: ModelBeforeAfter): Run[] {
-  const shared = (l: Run['fixed']) => l.filter((f) => f.rule === 'model/shared-page').length;
+  const shared = (l: Run['fixed']) =>
+    l.filter((f) => f.rule === 'model/shared-page' && f.severity !== 'info').length;
   return model.runs
     .filter(sharedChange)
     .sort(

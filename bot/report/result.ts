@@ -22,6 +22,7 @@ import {
   type Series,
   type Severity,
 } from '../types.js';
+import { holdModelToBoot } from '../verify/confirm.js';
 import type { VerifyOutcome } from '../verify/series.js';
 import type { VerifyDecision } from '../verify/when.js';
 import type { FindingIdentity, PatchReport, ReportedFinding, ReviewResult } from './types.js';
@@ -103,7 +104,11 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
     index: patchIndex(p, pos),
     apply: byMessage.get(p.messageId) ?? null,
   }));
-  const seriesFindings = [...(analysis?.series ?? []), ...(input.verify?.outcome?.findings ?? [])];
+  // The model's findings say whether a boot of the patched kernel confirmed them.
+  const seriesFindings = [
+    ...holdModelToBoot(analysis?.series ?? [], input.verify),
+    ...(input.verify?.outcome?.findings ?? []),
+  ];
   const patchFindings = patches.map((x) => analysis?.perPatch[x.index] ?? []);
 
   // Fingerprints over every finding, reported or not, so the filter never changes them.

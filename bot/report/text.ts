@@ -24,7 +24,11 @@ export interface TextOptions {
 
 /** Series findings the model section stands for: the summary (its table), and the lists' details. */
 const modelSummary = (f: Finding) => f.rule === 'model/before-after';
-const modelList = (f: Finding) => f.rule === 'model/fixed' || f.rule === 'model/remaining';
+/** Model findings shown by title alone in the brief report: the lists, and what is capped as unverified. */
+const modelList = (f: Finding) =>
+  f.rule === 'model/fixed' ||
+  f.rule === 'model/remaining' ||
+  (f.severity === 'info' && f.evidence['unverified'] === true);
 
 export function originLabel(o: Origin): string {
   let s = o.file;

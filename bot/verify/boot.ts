@@ -1,7 +1,7 @@
 // Boots a kernel image in QEMU (TCG: these machines have no usable KVM) with the
 // verify initramfs, in the sandbox, and reads the layout off the serial console.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import type { BootArch, Firmware } from '../kernel/vocabulary.js';
 import { verifyRoot } from './build.js';
 import { parseBootLog, type BootResult } from './bootlog.js';
@@ -47,6 +47,23 @@ export interface BootRun {
 }
 
 export class BootError extends Error {}
+
+/** Whether a QEMU system emulator verify can boot with is on the PATH. */
+export function qemuInstalled(path = process.env.PATH ?? ''): boolean {
+  return path
+    .split(':')
+    .filter((d) => d !== '')
+    .some((d) =>
+      ['qemu-system-x86_64', 'qemu-system-aarch64'].some((b) => {
+        try {
+          accessSync(join(d, b), fsConstants.X_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+    );
+}
 
 export function qemuBinary(arch: BootArch): string {
   return arch === 'x86_64' ? 'qemu-system-x86_64' : 'qemu-system-aarch64';

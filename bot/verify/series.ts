@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import type { Layout } from '../kernel/model/layout.js';
 import { placeScenario } from '../kernel/model/place.js';
+import { runSafetyChecks } from '../kernel/model/safety.js';
 import type { KernelPolicy } from '../kernel/model/policy.js';
 import { loadScenariosLenient, type Scenario } from '../kernel/model/scenario.js';
 import { readPolicy } from '../kernel/policy/read.js';
@@ -41,10 +42,37 @@ export interface VerifySeriesInput {
   log?: (line: string) => void;
 }
 
+/**
+ * What a measured boot says about the model's checks that depend only on
+ * addresses: the checks run on the measured layout, and the keys they found
+ * (model finding keys: `shared-page|0000:01:00.0/2,...|4096`).
+ */
+export interface BootChecks {
+  rules: string[];
+  keys: string[];
+}
+
+/** The checks a boot can answer: where BARs are (shared pages, sub-page mmap) and whether they are there. */
+export const BOOT_CHECKED = ['model/shared-page', 'model/subpage-mmap', 'model/lost-bar'];
+
+export function bootChecks(
+  measured: Layout,
+  pageSize: number,
+  policy: KernelPolicy,
+  source: string,
+): BootChecks {
+  const keys = runSafetyChecks({ layout: measured, pageSize, policy, groupOf: null, source })
+    .filter((f) => BOOT_CHECKED.includes(f.rule))
+    .map((f) => String(f.evidence['key']));
+  for (const l of measured.lost)
+    if (l.index < 7) keys.push(`lost-bar|${l.bdf}/${l.index}|${pageSize}`);
+  return { rules: BOOT_CHECKED, keys: keys.sort() };
+}
+
 export interface VerifySeriesOutput {
   findings: Finding[];
   /** Per scenario and page size: measured, model-only (why), failed (why). */
-  scenarios: Omit<ScenarioVerification, 'measured' | 'boot'>[];
+  scenarios: (Omit<ScenarioVerification, 'measured' | 'boot'> & { checks?: BootChecks })[];
   builds: VerifyReport['builds'];
   seconds: number;
 }
@@ -180,7 +208,12 @@ export async function verifySeries(input: VerifySeriesInput): Promise<VerifySeri
     });
   return {
     findings,
-    scenarios: report.scenarios.map(({ measured: _m, boot: _b, ...rest }) => rest),
+    scenarios: report.scenarios.map(({ measured, boot: _b, ...rest }) => {
+      const after = policies.get(rest.arch)?.after;
+      return measured && after
+        ? { ...rest, checks: bootChecks(measured, rest.pageSize, after, rest.name) }
+        : rest;
+    }),
     builds: report.builds,
     seconds: report.seconds,
   };
@@ -199,6 +232,8 @@ export interface VerifyOutcome {
     pageSize: number;
     status: ScenarioVerification['status'];
     reason?: string;
+    /** Measured runs: the model's address checks on the real layout. */
+    checks?: BootChecks;
   }[];
   findings: Finding[];
 }
@@ -206,12 +241,13 @@ export interface VerifyOutcome {
 export function verifyOutcome(v: VerifySeriesOutput): VerifyOutcome {
   return {
     seconds: v.seconds,
-    scenarios: v.scenarios.map(({ name, arch, pageSize, status, reason }) => ({
+    scenarios: v.scenarios.map(({ name, arch, pageSize, status, reason, checks }) => ({
       name,
       arch,
       pageSize,
       status,
       ...(reason ? { reason } : {}),
+      ...(checks ? { checks } : {}),
     })),
     findings: v.findings,
   };

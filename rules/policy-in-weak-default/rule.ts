@@ -54,13 +54,25 @@ function commentAbove(src: CSource, def: CDef): number {
   return at;
 }
 
+/** Abbreviations whose period does not end a sentence ("to e.g. QEMU", "i.e. the BAR"). */
+const ABBREVIATION = /(?:^|[\s(])(?:e\.g|i\.e|etc|cf|vs|viz|approx|resp|incl|esp|Fig|Sec|No)\.$/i;
+
+/** Where the sentences of a flat text end: at ". " unless the period belongs to an abbreviation. */
+function sentenceEnds(flat: string): number[] {
+  const out: number[] = [];
+  for (let i = flat.indexOf('. '); i >= 0; i = flat.indexOf('. ', i + 1))
+    if (!ABBREVIATION.test(flat.slice(Math.max(0, i - 8), i + 1))) out.push(i);
+  return out;
+}
+
 function sentenceWith(text: string, re: RegExp): string | null {
   const flat = text.replace(/\s+/g, ' ');
   const m = re.exec(flat);
   if (!m) return null;
-  const start = Math.max(flat.lastIndexOf('. ', m.index) + 2, 0);
-  let end = flat.indexOf('. ', m.index);
-  if (end < 0) end = flat.length;
+  const ends = sentenceEnds(flat);
+  const before = ends.filter((e) => e < m.index);
+  const start = before.length ? before[before.length - 1]! + 2 : 0;
+  const end = ends.find((e) => e >= m.index) ?? flat.length;
   const s = flat.slice(start, end).trim();
   return s.length > 140 ? `${s.slice(0, 137)}...` : s;
 }

@@ -53,6 +53,29 @@ function firstAdded(
   return (re ? inFile.find((l) => re.test(l.text)) : undefined) ?? inFile[0];
 }
 
+/**
+ * What the new default makes pci_reassigndev_resource_alignment() do, as the
+ * patched tree reads: with "already aligned BARs are kept" and "decoding only
+ * when needed" (v3 7/8 and 2/8) only devices with a misaligned small BAR are
+ * touched; without them every device is.
+ */
+function whatMoves(c: PolicyChange): string {
+  const ra = c.after.policy.resourceAlignment;
+  const align = describeAlignment(c.after.policy.defaultAlignment);
+  const bars =
+    ra.keepAligned === 'no'
+      ? 'every small memory BAR of every device'
+      : `every small memory BAR that does not already start on a ${align} boundary`;
+  const decode = ra.onlyWhenNeeded
+    ? 'turns off memory decoding (and releases the bridge windows) of each device that has such a BAR'
+    : 'turns off memory decoding of every device (and releases every bridge window)';
+  const nothing =
+    ra.keepAligned !== 'no' && ra.onlyWhenNeeded
+      ? ': where firmware aligned every BAR nothing moves, but where it did not (or assigned nothing) every such device is reassigned'
+      : '';
+  return `pci_reassigndev_resource_alignment() marks ${bars} for reassignment and ${decode}${nothing}`;
+}
+
 async function check(ctx: RuleContext): Promise<RuleHit[]> {
   const patched = ctx.after;
   if (!patched) return [];
@@ -123,11 +146,10 @@ async function check(ctx: RuleContext): Promise<RuleHit[]> {
     const at = firstAdded(added, file, shape?.line ?? 0, /\breturn\b/);
     const arches = aligned.map((x) => x.arch);
     hits.push({
-      title: `Realigns every memory BAR of every device by default (default alignment ${describeAlignment(c.after.policy.defaultAlignment)})`,
+      title: `Realigns ${c.after.policy.resourceAlignment.keepAligned === 'no' ? 'every memory BAR of every device' : 'every small memory BAR not already aligned'} by default (default alignment ${describeAlignment(c.after.policy.defaultAlignment)})`,
       detail:
         `After this patch pcibios_default_alignment() returns ${describeAlignment(c.after.policy.defaultAlignment)} instead of 0 on ${arches.join(', ')}, ` +
-        'so pci_reassigndev_resource_alignment() turns off memory decoding and marks every small memory BAR of every device ' +
-        'for reassignment at boot, whether or not anything is passed through. Maintainers asked for this to be opt-in ' +
+        `so ${whatMoves(c)} at boot, whether or not anything is passed through. Maintainers asked for this to be opt-in ` +
         '(a parameter that names the passthrough use, tested where the alignment is applied).' +
         optText,
       ...(at ? { file: at.file, line: at.line } : {}),

@@ -176,6 +176,27 @@ describe('pcibot review on a mixed batch', () => {
     );
   });
 
+  test('--verify auto: the mode named before or after the input, decided the same way; a bad mode is exit 2', async () => {
+    const doc = join(repoRoot, 'rules/vfio-uapi/quiet-doc.eml');
+    for (const args of [
+      ['review', '--verify', 'auto', doc, '--tree', tree, '--json'],
+      ['review', doc, '--tree', tree, '--json', '--verify=auto'],
+    ]) {
+      const { code, out } = await run(args);
+      assert.equal(code, 0, args.join(' '));
+      const s = (JSON.parse(out) as ReviewReport).series[0]!;
+      assert.deepEqual(s.verifyDecision, {
+        asked: true,
+        mode: 'auto',
+        verify: false,
+        reason: 'the series changes no file the kernel policy is read from',
+      });
+    }
+    const bad = await run(['review', doc, '--verify=sometimes']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--verify takes no value or one of on, auto, not "sometimes"/);
+  });
+
   test('the checkout is left as it was', async () => {
     const status = () => execFileSync('git', ['-C', tree, 'status', '--porcelain']).toString();
     const head = () => execFileSync('git', ['-C', tree, 'rev-parse', 'HEAD']).toString();

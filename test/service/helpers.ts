@@ -287,6 +287,8 @@ export function testConfig(prefix: string, overrides: Record<string, unknown> = 
       redis: { url: REDIS_URL, prefix },
       stateDir: TEST_STATE_DIR,
       completenessTimeoutSec: 60,
+      // No kernel builds in the fast suite, whether or not QEMU is installed.
+      verify: { enabled: false },
       ...overrides,
     },
     null,

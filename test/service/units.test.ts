@@ -37,6 +37,21 @@ describe('config', () => {
     assert.equal(c.redis.url, 'redis://127.0.0.1:6379');
     assert.equal(c.concurrency.ingest, 8);
   });
+  it('verifies in auto mode by default when QEMU is installed, not at all when it is not', () => {
+    const at = (input: unknown, qemu: boolean) =>
+      validateConfig(input, null, tmpdir(), () => qemu).verify.enabled;
+    assert.equal(at({}, true), 'auto');
+    assert.equal(at({}, false), false);
+    assert.equal(at({ verify: { enabled: false } }, true), false);
+    assert.equal(at({ verify: { enabled: true } }, false), true);
+    assert.equal(at({ verify: { enabled: 'auto' } }, false), 'auto');
+    assert.throws(
+      () => at({ verify: { enabled: 'sometimes' } }, true),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /^verify\.enabled: expected true, false or "auto"/.test(e.message),
+    );
+  });
   it('names the field in every error', () => {
     const bad: [unknown, RegExp][] = [
       [{ redis: { url: 'http://x' } }, /^redis\.url: /],
@@ -104,6 +119,7 @@ describe('config', () => {
     assert.equal(c.http.admin.readOnly, true);
     assert.equal(c.mail.send, false, 'the sample is a dry run');
     assert.equal(c.mail.resolveGraceSec, 600);
+    assert.equal(c.verify.enabled, 'auto', 'boot only when the model needs it');
     // Every key of the sample is a setting or a $comment: nothing is silently ignored.
     const text = readFileSync(join(repoRoot, 'pcibot.example.json'), 'utf8');
     assert.ok((text.match(/"\$comment"/g) ?? []).length >= 8, 'the sample explains itself');

@@ -25,7 +25,7 @@ export async function report(job: Job<ReportJob>, ctx: JobContext) {
   const applied = (await state.getApplied(req.reviewKey))?.applied ?? null;
   const analysis = await state.getAnalysis(req.reviewKey);
   if (!analysis) throw new Error(`review ${req.reviewKey}: the analysis is not stored (yet)`);
-  const decision = whenToVerify(config.verify.enabled, applied);
+  const decision = whenToVerify(config.verify.enabled, applied, analysis.series);
   const outcome = decision.verify ? await state.getVerify(req.reviewKey) : null;
 
   // The previous reviewed version: what it had that this one no longer has.

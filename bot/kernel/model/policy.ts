@@ -22,6 +22,20 @@ export interface KernelPolicy {
     namedMethod: 'resize' | 'startalign';
     /** How the arch default alignment is applied (6.12: Method 2, STARTALIGN). */
     defaultMethod: 'resize' | 'startalign';
+    /**
+     * pci_request_resource_alignment() leaves alone a BAR that already starts
+     * on the requested boundary ("PCI: Don't reassign resources that are
+     * already aligned", v3 7/8): `no` (6.12), `unless-resize` (only when the
+     * BAR is not being resized, i.e. for the arch default), `always`.
+     */
+    keepAligned: 'no' | 'unless-resize' | 'always';
+    /**
+     * pci_reassigndev_resource_alignment() turns memory decoding off and
+     * releases a bridge's windows only when one of the device's BARs was
+     * realigned ("PCI: Don't unnecessarily disable memory decoding", v3 2/8).
+     * false in 6.12: every targeted device loses decoding and windows.
+     */
+    onlyWhenNeeded: boolean;
   };
   /**
    * x86 pcibios_allocate_dev_resources() claims every BAR with a non-zero
@@ -29,6 +43,13 @@ export interface KernelPolicy {
    * losing its alignment ("disabling; bad alignment 0x0"). True in 6.12.
    */
   x86ClaimDropsStartAlign: boolean;
+  /**
+   * pci_bridge_release_resources() (the realloc retry path) realigns the
+   * devices below a released window again ("PCI: Restore resource
+   * alignment", v3 3/8). false in 6.12: released BARs keep a STARTALIGN flag
+   * with a start of 0.
+   */
+  restoreAlignmentOnRelease: boolean;
   /** pci=realloc default: `off` (undefined in the kernel), `auto` (CONFIG_PCI_REALLOC_ENABLE_AUTO), `on`. */
   realloc: 'off' | 'auto' | 'on';
   /** CONFIG_PCI_IOV: SR-IOV BARs are sized and assigned. */
@@ -61,8 +82,15 @@ export function policyFor6_12(): KernelPolicy {
   return {
     name: '6.12',
     defaultAlignment: 'zero',
-    resourceAlignment: { supported: true, namedMethod: 'resize', defaultMethod: 'startalign' },
+    resourceAlignment: {
+      supported: true,
+      namedMethod: 'resize',
+      defaultMethod: 'startalign',
+      keepAligned: 'no',
+      onlyWhenNeeded: false,
+    },
     x86ClaimDropsStartAlign: true,
+    restoreAlignmentOnRelease: false,
     realloc: 'off',
     iov: true,
     hotplug: { io: 256, mmio: 2 * 2 ** 20, mmioPref: 2 * 2 ** 20 },
@@ -83,9 +111,25 @@ export function policyMax4kPage(): KernelPolicy {
   return { ...policyFor6_12(), name: '6.12+max-4k-page', defaultAlignment: 'max-4k-page' };
 }
 
-/** The whole v3 series: also keeps STARTALIGN through the x86 claim pass. */
+/**
+ * The whole v3 series ("PCI: Align small BARs", 1-8/8): the x86 claim pass
+ * keeps STARTALIGN (5/8), only devices with a BAR to realign lose decoding and
+ * windows (2/8), already aligned BARs stay (7/8), a released window's devices
+ * are realigned again (3/8), and the default alignment is max(4K, PAGE_SIZE) (8/8).
+ */
 export function policyAlignSmallBarsV3(): KernelPolicy {
-  return { ...policyMax4kPage(), name: '6.12+align-small-bars-v3', x86ClaimDropsStartAlign: false };
+  const p = policyMax4kPage();
+  return {
+    ...p,
+    name: '6.12+align-small-bars-v3',
+    resourceAlignment: {
+      ...p.resourceAlignment,
+      keepAligned: 'unless-resize',
+      onlyWhenNeeded: true,
+    },
+    x86ClaimDropsStartAlign: false,
+    restoreAlignmentOnRelease: true,
+  };
 }
 
 /** v6.15: s390 ISM BARs are non-mappable (pdev->non_mappable_bars). */
@@ -128,7 +172,9 @@ export function describePolicy(p: KernelPolicy): string {
     `kernel policy ${p.name}:`,
     `  default alignment: ${fmtAlign(p.defaultAlignment)}${p.defaultAlignment === 'zero' ? '' : ` via ${p.resourceAlignment.defaultMethod === 'startalign' ? 'IORESOURCE_STARTALIGN (Method 2)' : 'resize (Method 1)'}`}`,
     `  pci=resource_alignment=: ${p.resourceAlignment.supported ? `named devices ${p.resourceAlignment.namedMethod === 'resize' ? 'resized (Method 1)' : 'STARTALIGN (Method 2)'}` : 'not supported'}`,
+    `  already aligned BARs: ${p.resourceAlignment.keepAligned === 'no' ? 'realigned too' : `left in place${p.resourceAlignment.keepAligned === 'unless-resize' ? ' (unless resized)' : ''}`}; decoding and bridge windows: ${p.resourceAlignment.onlyWhenNeeded ? 'touched only when a BAR is realigned' : 'turned off / released for every targeted device'}`,
     `  x86 claim pass drops STARTALIGN starts: ${p.x86ClaimDropsStartAlign ? 'yes (such BARs are lost)' : 'no'}`,
+    `  realloc retry realigns devices below a released window: ${p.restoreAlignmentOnRelease ? 'yes' : 'no'}`,
     `  pci=realloc default: ${p.realloc}; SR-IOV BARs: ${p.iov ? 'sized' : 'not sized (no CONFIG_PCI_IOV)'}`,
     `  hotplug headroom: io ${p.hotplug.io}, mmio ${p.hotplug.mmio}, mmio_pref ${p.hotplug.mmioPref}`,
     `  vfio mmap: sub-page BARs ${p.vfio.subPageMmap === 'exclusive-page' ? 'only when page-aligned with the page exclusive' : 'never'}; MSI-X BAR ${p.vfio.msixMappable ? 'mappable' : 'not mappable over the table'}; non-mappable quirks ${p.vfio.nonMappable.length ? p.vfio.nonMappable.join(' ') : 'none'}; size cap ${p.vfio.maxMappableBar ?? 'none'}`,

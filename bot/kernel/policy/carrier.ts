@@ -100,6 +100,18 @@ export interface ShapeReading {
   read: unknown;
   /** The whole body is a shape the reader knows: a change of value explains a change of body. */
   whole: boolean;
+  /**
+   * The value was read by meaning (through helpers, `else if` chains, reworded
+   * conditions), so a different body that reads whole to the same value is a
+   * restructure, not a change the reader does not understand.
+   */
+  byMeaning?: boolean;
+}
+
+/** A static function a recogniser read through its carrier's functions (a callee). */
+export interface CalleeReading {
+  fn: FunctionView;
+  shape: ShapeReading;
 }
 
 /** What a recogniser made of a carrier's functions. */
@@ -107,6 +119,12 @@ export interface Recognised<T> {
   value: T;
   /** One per function of the carrier, in order (also for functions not found). */
   shapes: ShapeReading[];
+  /**
+   * The static helpers it read the policy through (a body moved into a
+   * helper): recorded like the carrier's own functions, with the carrier's
+   * fields, so that a later change to a helper is compared too.
+   */
+  callees?: CalleeReading[];
   /** false: the first function is not a shape the reader knows (the carrier's notUnderstood says so). */
   understood: boolean;
   /** Added to what notUnderstood says. */
@@ -147,6 +165,7 @@ export function recordShape(
     skeleton: shape?.skeleton ?? '',
     value: JSON.stringify(shape?.read ?? null),
     recognised: shape?.whole ?? false,
+    ...(shape?.byMeaning ? { byMeaning: true } : {}),
     fields: [...fields],
   };
 }
@@ -183,6 +202,8 @@ export async function readCarrier<T>(ctx: ReadCtx, c: Carrier<T>): Promise<T> {
   }
   const r = await c.recognise([first, ...rest], ctx);
   fns.forEach((fn, i) => recordShape(ctx, fn, c.functions[i]!.fields, r.shapes[i] ?? null));
+  const fields = [...new Set(c.functions.flatMap((f) => f.fields))];
+  for (const x of r.callees ?? []) recordShape(ctx, x.fn, fields, x.shape);
   if (!r.understood && c.notUnderstood)
     ctx.notes.push({
       severity: 'info',

@@ -15,6 +15,7 @@ import { skipStatement } from '../c/body.js';
 import { evalInt } from '../c/expr.js';
 import { skipBraces, skipParens } from '../c/lex.js';
 import type { CDef, CSource } from '../c/source.js';
+import { clauses, parseBody, statementsOf, walk, type PathCond, type Stmt } from '../c/stmt.js';
 import { describeAlignment, evalAlignment } from './alignment.js';
 import {
   readCarrier,
@@ -101,7 +102,18 @@ export const ARCH_FILES: Record<Arch, ArchFiles> = {
 // The table: every function the policy is read from, once each
 
 const ALIGN: readonly PolicyField[] = ['defaultAlignment'];
-const RESOURCE: readonly PolicyField[] = ['resourceAlignment'];
+/** What each resource-alignment function carries. */
+const REQUEST: readonly PolicyField[] = [
+  'resourceAlignment.namedMethod',
+  'resourceAlignment.defaultMethod',
+  'resourceAlignment.keepAligned',
+  'resourceAlignment.onlyWhenNeeded',
+];
+const SPECIFIED: readonly PolicyField[] = ['resourceAlignment.namedMethod'];
+const REASSIGN: readonly PolicyField[] = [
+  'resourceAlignment.defaultMethod',
+  'resourceAlignment.onlyWhenNeeded',
+];
 const PROBE_MMAPS: readonly PolicyField[] = [
   'vfio.subPageMmap',
   'vfio.nonMappable',
@@ -135,31 +147,40 @@ function quiet<T>(
   return { file, functions: [{ name, fields }], base, recognise: ([fn]) => recognise(fn) };
 }
 
-/** Which branch resizes and which sets IORESOURCE_STARTALIGN. */
-const resourceRequest = quiet<Methods | null>(
+/** Which branch resizes and which sets IORESOURCE_STARTALIGN; already aligned BARs; what it returns. */
+const resourceRequest = quiet<RequestReading | null>(
   F.pci,
   'pci_request_resource_alignment',
-  RESOURCE,
+  REQUEST,
   null,
-  recogniseMethodSwitch,
+  recogniseRequest,
 );
 
 /** pci=resource_alignment= for named devices: *resize, PCI_PROBE_ONLY, the syntax. */
 const resourceSpecified = quiet<SpecifiedAlignment>(
   F.pci,
   'pci_specified_resource_alignment',
-  RESOURCE,
+  SPECIFIED,
   { namedResize: null, syntax: [], probeOnly: 'unknown' },
   recogniseSpecified,
 );
 
-/** The arch default is not "named": resize starts false. */
-const resourceReassign = quiet<boolean | null>(
+/** The arch default is not "named": resize starts false; decoding and windows only when needed. */
+const resourceReassign = quiet<ReassignReading>(
   F.pci,
   'pci_reassigndev_resource_alignment',
-  RESOURCE,
-  null,
+  REASSIGN,
+  { defaultResize: null, gated: false },
   recogniseReassign,
+);
+
+/** The realloc retry: a released window's devices realigned again (v3 3/8). */
+const bridgeRelease = quiet<boolean>(
+  F.setupBus,
+  'pci_bridge_release_resources',
+  ['restoreAlignmentOnRelease'],
+  false,
+  recogniseRelease,
 );
 
 /** x86: does the claim pass drop a STARTALIGN start? */
@@ -169,8 +190,8 @@ const x86Claim: Carrier<boolean> = {
   base: true,
   missing: ({ file }) =>
     `pcibios_allocate_dev_resources() not found in ${file}; the x86 claim pass is assumed to drop STARTALIGN starts (as in 6.12)`,
-  notUnderstood: (fn) =>
-    `the rebase of failed claims was not found in ${fn.name}() (${fn.file}); assumed to drop STARTALIGN starts as in 6.12`,
+  notUnderstood: (fn, detail) =>
+    `the rebase of failed claims was not found in ${fn.name}() or the helpers it calls (${fn.file})${detail}; assumed to drop STARTALIGN starts as in 6.12`,
   recognise: ([fn]) => recogniseX86Claim(fn),
 };
 
@@ -226,6 +247,7 @@ export const CARRIERS = {
   resourceRequest,
   resourceSpecified,
   resourceReassign,
+  bridgeRelease,
   x86Claim,
   vfioMmap,
   acsGrouping,
@@ -701,6 +723,8 @@ export interface ResourceAlignmentResult {
   supported: boolean;
   namedMethod: Method;
   defaultMethod: Method;
+  keepAligned: KeepAligned;
+  onlyWhenNeeded: boolean;
   syntax: string[];
   probeOnly: ProbeOnly;
   /** Kconfig symbols the alignment functions test, with their default for this arch. */
@@ -709,20 +733,75 @@ export interface ResourceAlignmentResult {
 
 type ProbeOnly = 'parameter-only' | 'all' | 'none' | 'unknown';
 type Methods = { whenTrue: Method; whenFalse: Method };
+type KeepAligned = KernelPolicy['resourceAlignment']['keepAligned'];
 
-function recogniseMethodSwitch(fn: FunctionView): Recognised<Methods | null> {
+/** What pci_request_resource_alignment() says, beyond the two methods. */
+interface RequestReading {
+  methods: Methods | null;
+  /** An early return for a BAR already on the boundary (v3 7/8). */
+  keepAligned: KeepAligned;
+  /** It returns true exactly when it realigned (false on every early return), so callers can tell. */
+  reportsRealign: boolean;
+}
+
+/** One literal of an "already aligned" test, by meaning. */
+function keepLiteral(lit: string): 'aligned' | 'not-resize' | 'assigned' | null {
+  const l = lit.replace(/^\((.*)\)$/, '$1');
+  // The start is on the boundary: !(start & (align - 1)), IS_ALIGNED(start, align), start % align == 0.
+  if (
+    /^!\(\(?\w+->start\)?&\(\w+-1\)\)$/.test(l) ||
+    /^\(\w+->start&\(\w+-1\)\)==0$/.test(lit) ||
+    /^\w+->start&\(\w+-1\)==0$/.test(l) ||
+    /^IS_ALIGNED\(\w+->start,\w+\)$/.test(l) ||
+    /^!\(\w+->start%\w+\)$/.test(l) ||
+    /^\(?\w+->start%\w+\)?==0$/.test(l)
+  )
+    return 'aligned';
+  if (/^!\w*resize\w*$/.test(l)) return 'not-resize';
+  // An assigned BAR: a start at all, beyond the alignment itself, not marked unset.
+  if (
+    /^\w+->start(?:!=0|>=?\w+)?$/.test(l) ||
+    /^!\(\w+->flags&IORESOURCE_UNSET\)$/.test(l) ||
+    /^\(\w+->flags&IORESOURCE_UNSET\)==0$/.test(lit)
+  )
+    return 'assigned';
+  return null;
+}
+
+const RETURNS_NOTHING = /^return(?:;| false;| 0;)$|^return(?:\(false\)|\(0\));$/;
+const RETURNS_DONE = /^return(?: true| 1|\(true\)|\(1\));$/;
+
+function recogniseRequest(fn: FunctionView): Recognised<RequestReading> {
   const norm = fn.norm;
   const sw = findMethodSwitch(norm);
   const methods = sw ? { whenTrue: sw.whenTrue, whenFalse: sw.whenFalse } : null;
+  let skeleton = sw ? norm.slice(0, sw.start) + '@METHOD@' + norm.slice(sw.end) : norm;
+  const top = parseBody(skeleton) ?? [];
+  let keepAligned: KeepAligned = 'no';
+  for (const st of top) {
+    if (st.kind !== 'if' || st.else) continue;
+    const then = statementsOf(st.then);
+    if (then.length !== 1 || !RETURNS_NOTHING.test(then[0]!.text)) continue;
+    const cls = clauses(st.cond);
+    if (cls.length !== 1) continue;
+    const kinds = cls[0]!.map(keepLiteral);
+    if (!kinds.includes('aligned') || kinds.includes(null)) continue;
+    keepAligned = kinds.includes('not-resize') ? 'unless-resize' : 'always';
+    skeleton = skeleton.replace(st.text, '');
+    break;
+  }
+  // The returns say nothing but whether it realigned: one shape for `void` and `bool`.
+  const body = parseBody(skeleton) ?? [];
+  const last = body[body.length - 1];
+  const returns = [...skeleton.matchAll(/\breturn\b[^;]*;/g)].map((m) => m[0]);
+  const finalDone = last?.kind === 'simple' && RETURNS_DONE.test(last.text);
+  const reportsRealign =
+    finalDone && returns.slice(0, -1).every((r) => RETURNS_NOTHING.test(r) && r !== 'return;');
+  if (finalDone && reportsRealign) skeleton = skeleton.slice(0, -1 - last.text.length) + '}';
+  skeleton = skeleton.replace(/\breturn(?: false| 0|\(false\)|\(0\));/g, 'return;');
   return {
-    value: methods,
-    shapes: [
-      {
-        skeleton: sw ? norm.slice(0, sw.start) + '@METHOD@' + norm.slice(sw.end) : norm,
-        read: methods,
-        whole: false,
-      },
-    ],
+    value: { methods, keepAligned, reportsRealign },
+    shapes: [{ skeleton, read: { methods, keepAligned, reportsRealign }, whole: false }],
     understood: true,
   };
 }
@@ -758,14 +837,181 @@ function recogniseSpecified(fn: FunctionView): Recognised<SpecifiedAlignment> {
   };
 }
 
-function recogniseReassign(fn: FunctionView): Recognised<boolean | null> {
+/** What pci_reassigndev_resource_alignment() says. */
+interface ReassignReading {
+  /** `resize` starts false: the arch default is not "named" (null: not read). */
+  defaultResize: boolean | null;
+  /**
+   * The request loop collects whether anything was realigned, and the function
+   * returns before turning decoding off and releasing bridge windows when
+   * nothing was (v3 2/8).
+   */
+  gated: boolean;
+}
+
+/** `bool a = x, b;`: the declarators, split at top-level commas. */
+function declarators(decl: string): { name: string; init: string | null }[] | null {
+  const m = /^bool (.*);$/.exec(decl);
+  if (!m) return null;
+  const out: { name: string; init: string | null }[] = [];
+  for (const part of m[1]!.split(',')) {
+    const d = /^(\w+)(?:=(\w+))?$/.exec(part);
+    if (!d) return null;
+    out.push({ name: d[1]!, init: d[2] ?? null });
+  }
+  return out;
+}
+
+const REQUEST_CALL = /^pci_request_resource_alignment\([^;]*\)$/;
+
+/**
+ * The body of the request loop: the flag it collects "something was
+ * realigned" into (null: a plain loop of calls), or undefined when the loop
+ * does something else. `F = F || request()` would stop realigning after the
+ * first BAR, so it is not the collecting shape.
+ */
+function collectedFlag(body: Stmt[]): string | null | undefined {
+  const texts = body.map((b) => (b.kind === 'simple' || b.kind === 'if' ? b.text : '?'));
+  if (texts.length === 1 && REQUEST_CALL.test(texts[0]!.slice(0, -1))) return null;
+  let ret: string | null = null;
+  let flag: string | null = null;
+  for (const t of texts) {
+    let m = /^(?:bool )?(\w+)(?:=(.*))?;$/.exec(t);
+    if (m && (m[2] === undefined ? /^bool /.test(t) : REQUEST_CALL.test(m[2]))) {
+      ret = m[1]!;
+      continue;
+    }
+    m =
+      /^(\w+)\|=(.*);$/.exec(t) ?? /^(\w+)=\1\|\|(\w+);$/.exec(t) ?? /^(\w+)=(.*)\|\|\1;$/.exec(t);
+    if (m && (m[2] === ret || REQUEST_CALL.test(m[2]!))) {
+      flag = m[1]!;
+      continue;
+    }
+    m = /^if\((.*)\)(\w+)=(?:true|1);$/.exec(t);
+    if (m && (m[1] === ret || REQUEST_CALL.test(m[1]!))) {
+      flag = m[2]!;
+      continue;
+    }
+    return undefined;
+  }
+  return flag ?? undefined;
+}
+
+/** `command &= ~PCI_COMMAND_MEMORY; write`, bare or under `if (command & PCI_COMMAND_MEMORY)`, with bookkeeping. */
+function isDecodeOff(st: Stmt): boolean {
+  const clearAndWrite = (sts: Stmt[]) => {
+    const t = sts.map((x) => x.text);
+    const core = t.filter(
+      (x) =>
+        // Remembering that decoding was on, to turn it back on later (v3 4/8): no placement effect.
+        !/^\w+->\w+(?:\|=[A-Z_0-9]+|=(?:1|true));$/.test(x),
+    );
+    return (
+      core.length === 2 &&
+      /^(\w+)&=~PCI_COMMAND_MEMORY;$/.test(core[0]!) &&
+      /^pci_write_config_word\(\w+,PCI_COMMAND,\w+\);$/.test(core[1]!)
+    );
+  };
+  if (st.kind === 'if' && !st.else && /^\(?\w+&PCI_COMMAND_MEMORY\)?$/.test(st.cond))
+    return clearAndWrite(statementsOf(st.then));
+  return false;
+}
+
+function recogniseReassign(fn: FunctionView): Recognised<ReassignReading> {
   const norm = fn.norm;
-  const m = /\bbool (\w+)=(true|false);/.exec(norm);
-  const defaultResize = m ? m[2] === 'true' : null;
-  const masked = norm.replace(/\bbool (\w+)=(true|false);/, 'bool $1=@R@;');
+  const resizeVar = /pci_specified_resource_alignment\(\w+,&(\w+)\)/.exec(norm)?.[1] ?? 'resize';
+  const top = parseBody(norm);
+  const none: Recognised<ReassignReading> = {
+    value: { defaultResize: null, gated: false },
+    shapes: [{ skeleton: norm, read: { defaultResize: null }, whole: false }],
+    understood: true,
+  };
+  if (!top) return none;
+  // Find the pieces the reading is made of; everything else stays in the skeleton.
+  let defaultResize: boolean | null = null;
+  let flag: string | null = null;
+  let flagDeclared = false;
+  const at = { request: -1, gate: -1, decode: -1, bridge: -1 };
+  const drop = new Set<number>();
+  top.forEach((st, i) => {
+    if (st.kind === 'loop' && /pci_request_resource_alignment\(/.test(st.text) && at.request < 0) {
+      const f = collectedFlag(statementsOf(st.body));
+      if (f === undefined) return;
+      flag = f;
+      at.request = i;
+    }
+  });
+  top.forEach((st, i) => {
+    if (st.kind === 'simple') {
+      const ds = declarators(st.text);
+      if (ds?.some((d) => d.name === resizeVar || d.name === flag)) {
+        for (const d of ds) {
+          if (d.name === resizeVar) defaultResize = d.init === 'true' || d.init === '1';
+          if (d.name === flag && (d.init === 'false' || d.init === '0')) flagDeclared = true;
+        }
+        return;
+      }
+      // The decode clear as three statements: read, clear, write.
+      if (
+        /^pci_read_config_word\(\w+,PCI_COMMAND,&\w+\);$/.test(st.text) &&
+        ((top[i + 1]?.kind === 'simple' &&
+          /^\w+&=~PCI_COMMAND_MEMORY;$/.test(top[i + 1]!.text) &&
+          /^pci_write_config_word\(\w+,PCI_COMMAND,\w+\);$/.test(top[i + 2]?.text ?? '')) ||
+          (top[i + 1] !== undefined && isDecodeOff(top[i + 1]!)))
+      ) {
+        at.decode = i;
+        drop.add(i).add(i + 1);
+        if (!isDecodeOff(top[i + 1]!)) drop.add(i + 2);
+      }
+    } else if (st.kind === 'if' && /PCI_HEADER_TYPE_BRIDGE/.test(st.cond) && at.bridge < 0)
+      at.bridge = i;
+    else if (
+      st.kind === 'if' &&
+      flag !== null &&
+      !st.else &&
+      st.cond === `!${flag}` &&
+      statementsOf(st.then).length === 1 &&
+      statementsOf(st.then)[0]!.text === 'return;'
+    ) {
+      at.gate = i;
+      drop.add(i);
+    }
+  });
+  const gated =
+    flag !== null &&
+    flagDeclared &&
+    at.gate > at.request &&
+    at.decode > at.gate &&
+    (at.bridge < 0 || at.bridge > at.gate);
+  // The skeleton: the request loop's range and the decode clear in one token at
+  // the first of them (their order does not place anything), the gate out,
+  // `resize`'s value and the flag's declaration out.
+  const parts: string[] = [];
+  let realign = false;
+  top.forEach((st, i) => {
+    if (i === at.request || i === at.decode || drop.has(i)) {
+      if (!realign && (i === at.request || i === at.decode)) {
+        const head = at.request >= 0 ? (top[at.request] as { head: string }).head : '';
+        parts.push(`@REALIGN:${head}@`);
+        realign = true;
+      }
+      return;
+    }
+    const ds = st.kind === 'simple' ? declarators(st.text) : null;
+    if (ds?.some((d) => d.name === resizeVar || d.name === flag)) {
+      const kept = ds
+        .filter((d) => d.name !== flag)
+        .map((d) =>
+          d.name === resizeVar ? `${d.name}=@R@` : d.init ? `${d.name}=${d.init}` : d.name,
+        );
+      if (kept.length) parts.push(`bool ${kept.join(',')};`);
+      return;
+    }
+    parts.push(st.text);
+  });
   return {
-    value: defaultResize,
-    shapes: [{ skeleton: masked, read: { defaultResize }, whole: false }],
+    value: { defaultResize, gated },
+    shapes: [{ skeleton: `{${parts.join('')}}`, read: { defaultResize, gated }, whole: false }],
     understood: true,
   };
 }
@@ -775,31 +1021,37 @@ export async function readResourceAlignment(ctx: ReadCtx): Promise<ResourceAlign
     supported: ctx.pciOptions.some((o) => o.name === 'resource_alignment'),
     namedMethod: 'resize',
     defaultMethod: 'startalign',
+    keepAligned: 'no',
+    onlyWhenNeeded: false,
     syntax: [],
     probeOnly: 'unknown',
     kconfig: [],
   };
-  // pci_request_resource_alignment(): which branch resizes, which sets STARTALIGN.
-  const methods = await readCarrier(ctx, resourceRequest);
+  // pci_request_resource_alignment(): which branch resizes, which sets STARTALIGN; aligned BARs kept.
+  const request = await readCarrier(ctx, resourceRequest);
   // pci_specified_resource_alignment(): named devices set *resize; PROBE_ONLY; syntax.
   const named = await readCarrier(ctx, resourceSpecified);
   out.syntax = named.syntax;
   out.probeOnly = named.probeOnly;
-  // pci_reassigndev_resource_alignment(): resize starts false (the arch default is not "named").
-  const defaultResize = await readCarrier(ctx, resourceReassign);
+  // pci_reassigndev_resource_alignment(): resize starts false (the arch default is
+  // not "named"); decoding and windows touched only when something was realigned.
+  const reassign = await readCarrier(ctx, resourceReassign);
 
+  const methods = request?.methods ?? null;
   if (methods) {
     out.namedMethod = (named.namedResize ?? true) ? methods.whenTrue : methods.whenFalse;
-    out.defaultMethod = (defaultResize ?? false) ? methods.whenTrue : methods.whenFalse;
-  } else {
+    out.defaultMethod = (reassign.defaultResize ?? false) ? methods.whenTrue : methods.whenFalse;
+  } else if (request) {
     ctx.notes.push({
       severity: 'info',
       message: `the resize/STARTALIGN choice was not found in pci_request_resource_alignment() (${F.pci}); the 6.12 methods are assumed`,
       function: 'pci_request_resource_alignment',
       file: F.pci,
-      fields: [...RESOURCE],
+      fields: ['resourceAlignment.namedMethod', 'resourceAlignment.defaultMethod'],
     });
   }
+  out.keepAligned = request?.keepAligned ?? 'no';
+  out.onlyWhenNeeded = reassign.gated && (request?.reportsRealign ?? false);
   // Kconfig symbols anywhere on the alignment path.
   const pci = await ctx.src.c(F.pci);
   if (pci) {
@@ -817,38 +1069,227 @@ export async function readResourceAlignment(ctx: ReadCtx): Promise<ResourceAlign
       return { symbol: `CONFIG_${sym}`, onByDefault: k ? boolDefault(k.entry, ctx.arch) : null };
     });
   }
-  ctx.sources.resourceAlignment = `${F.pci}: pci_setup() "resource_alignment=", pci_specified_resource_alignment(), pci_request_resource_alignment(), pci_reassigndev_resource_alignment()`;
+  const where = `${F.pci}: pci_setup() "resource_alignment=", pci_specified_resource_alignment(), pci_request_resource_alignment(), pci_reassigndev_resource_alignment()`;
+  ctx.sources['resourceAlignment.supported'] = `${F.pci}: pci_setup() "resource_alignment="`;
+  ctx.sources['resourceAlignment.namedMethod'] = where;
+  ctx.sources['resourceAlignment.defaultMethod'] = where;
+  ctx.sources['resourceAlignment.keepAligned'] = `${F.pci}: pci_request_resource_alignment()`;
+  ctx.sources['resourceAlignment.onlyWhenNeeded'] =
+    `${F.pci}: pci_reassigndev_resource_alignment(), pci_request_resource_alignment()`;
   return out;
 }
 
 // ---------------------------------------------------------------------------
-// x86: does the claim pass drop a STARTALIGN start?
+// The realloc retry: are the devices below a released window realigned again?
 
-function recogniseX86Claim(fn: FunctionView): Recognised<boolean> {
-  let s = fn.norm;
-  let keeps = false;
-  let drops = false;
-  // Rebase guarded by STARTALIGN (kept) in either polarity, or plain (dropped).
-  s = s.replace(
-    /if\((\w+)->flags&IORESOURCE_STARTALIGN\)\{[^{}]*\}else\{\1->end-=\1->start;\1->start=0;\}/g,
-    () => ((keeps = true), '@REBASE@'),
-  );
-  s = s.replace(
-    /if\(!\((\w+)->flags&IORESOURCE_STARTALIGN\)\)\{\1->end-=\1->start;\1->start=0;\}/g,
-    () => ((keeps = true), '@REBASE@'),
-  );
-  s = s.replace(/(\w+)->end-=\1->start;\1->start=0;/g, () => ((drops = true), '@REBASE@'));
-  // Realigned (unset) resources skipped before the claim.
-  s = s.replace(
-    /if\((\w+)->flags&IORESOURCE_(?:UNSET|STARTALIGN)\)continue;/g,
-    () => ((keeps = true), ''),
-  );
-  const recognised = keeps || drops;
-  const value = recognised ? drops && !keeps : true;
+/** A static helper that walks a bus's devices and realigns each, recursing below bridges. */
+function isRestoreHelper(fn: FunctionView): boolean {
+  const n = fn.norm;
+  const realigns = /\bpci_reassigndev_resource_alignment\(\w+\);/.test(n);
+  const walks =
+    /\bpci_walk_bus\(/.test(n) ||
+    (/\blist_for_each_entry\(\w+,&\w+->devices,bus_list\)/.test(n) &&
+      new RegExp(`\\b${fn.name}\\(\\w+(?:->subordinate)?\\)`).test(n) &&
+      /->subordinate\b/.test(n));
+  return realigns && walks;
+}
+
+function recogniseRelease(fn: FunctionView): Recognised<boolean> {
+  let skeleton = fn.norm;
+  const helpers: FunctionView[] = [];
+  const odd: FunctionView[] = [];
+  for (const c of fn.callees()) {
+    if (!/\bpci_reassigndev_resource_alignment\(/.test(c.norm)) continue;
+    const call = new RegExp(`\\b${c.name}\\(\\w+\\);`, 'g');
+    if (!call.test(skeleton)) continue;
+    if (isRestoreHelper(c)) {
+      helpers.push(c);
+      skeleton = skeleton.replace(call, '');
+    } else odd.push(c);
+  }
+  const value = helpers.length > 0;
   return {
     value,
-    shapes: [{ skeleton: s, read: recognised ? { drops: value } : null, whole: false }],
+    shapes: [{ skeleton, read: value, whole: false }],
+    callees: [
+      ...helpers.map((h) => ({ fn: h, shape: { skeleton: h.norm, read: true, whole: true } })),
+      // A helper that realigns in a way the reader does not know: its own shape, not understood.
+      ...odd.map((h) => ({ fn: h, shape: { skeleton: h.norm, read: null, whole: false } })),
+    ],
+    understood: true,
+  };
+}
+
+export async function readRestoreOnRelease(ctx: ReadCtx): Promise<boolean> {
+  ctx.sources.restoreAlignmentOnRelease = `${F.setupBus}: pci_bridge_release_resources()`;
+  return readCarrier(ctx, bridgeRelease);
+}
+
+// ---------------------------------------------------------------------------
+// x86: does the claim pass drop a STARTALIGN start?
+//
+// Read by meaning over the claim path: pcibios_allocate_dev_resources() and
+// the static helpers of i386.c it calls that claim or rebase (real v3 1/8 moved
+// the claim into alloc_resource()). Every rebase of a failed claim (`r->end -=
+// r->start; r->start = 0;`, or resource_set_range(r, 0, size)) is looked at
+// with the conditions it runs under, through `else if` chains and into the
+// helpers: it spares a STARTALIGN resource when one of them excludes
+// IORESOURCE_STARTALIGN (`else if (!(r->flags & IORESOURCE_STARTALIGN))`, v3
+// 5/8), or sits in the else of a test for it; or when the loop skips unset or
+// STARTALIGN resources before claiming. A condition on STARTALIGN or UNSET in
+// any other form is a shape the reader does not know.
+
+/**
+ * What a condition literal says of a resource realigned with STARTALIGN
+ * (which pci_request_resource_alignment() also marks IORESOURCE_UNSET): true
+ * for it (`r->flags & IORESOURCE_STARTALIGN`, `... & IORESOURCE_UNSET`, either
+ * of them or both), false for it (the negation, `== 0`), unrelated, or a test
+ * of those flags in a form the reader does not know.
+ */
+function startAlignLiteral(lit: string): 'has' | 'lacks' | 'other' | 'unknown' {
+  if (!/IORESOURCE_(?:STARTALIGN|UNSET)\b/.test(lit)) return 'other';
+  let l = lit;
+  let neg = false;
+  for (;;) {
+    l = l.replace(/^\((.*)\)$/, (m, x: string) => (balanced(x) ? x : m));
+    if (l.startsWith('!') && !l.startsWith('!=')) {
+      neg = !neg;
+      l = l.slice(1);
+      continue;
+    }
+    break;
+  }
+  const FLAGS = 'IORESOURCE_(?:STARTALIGN|UNSET)';
+  const m = new RegExp(
+    `^\\(?\\w+->flags&(?:${FLAGS}|\\(${FLAGS}(?:\\|${FLAGS})?\\))\\)?(==0|!=0)?$`,
+  ).exec(l);
+  if (!m) return 'unknown';
+  if (m[1] === '==0') neg = !neg;
+  return neg ? 'lacks' : 'has';
+}
+
+function balanced(x: string): boolean {
+  let d = 0;
+  for (const ch of x) {
+    if (ch === '(') d++;
+    else if (ch === ')' && --d < 0) return false;
+  }
+  return d === 0;
+}
+
+/** Whether the path conditions keep STARTALIGN resources out (null: a condition the reader does not know). */
+function excludesStartAlign(path: PathCond[]): boolean | null {
+  let excluded = false;
+  for (const p of path) {
+    const cls = clauses(p.cond);
+    const kinds = cls.map((c) => c.map(startAlignLiteral));
+    if (kinds.flat().includes('unknown')) return null;
+    if (p.then) {
+      // Every clause needs a literal false for STARTALIGN resources.
+      if (kinds.every((c) => c.includes('lacks'))) excluded = true;
+    } else if (kinds.some((c) => c.length === 1 && c[0] === 'has')) excluded = true;
+  }
+  return excluded;
+}
+
+/** `if (<unset or STARTALIGN>) continue;`: such resources never reach the claim. */
+function skipsUnset(st: Stmt): boolean {
+  if (st.kind !== 'if' || st.else) return false;
+  const body = statementsOf(st.then);
+  if (body.length !== 1 || body[0]!.kind !== 'simple' || body[0]!.text !== 'continue;')
+    return false;
+  return clauses(st.cond).some(
+    (c) =>
+      c.length === 1 &&
+      /^\(?\w+->flags&\(?IORESOURCE_(?:UNSET|STARTALIGN)(?:\|IORESOURCE_(?:UNSET|STARTALIGN))?\)?\)?$/.test(
+        c[0]!,
+      ),
+  );
+}
+
+const REBASE = /^(\w+)->end-=\1->start;$/;
+const REBASE_RANGE = /^resource_set_range\((\w+),0,resource_size\(\1\)\);$/;
+
+interface ClaimPath {
+  claims: boolean;
+  rebases: { fn: string; kept: boolean | null }[];
+  skips: boolean;
+  /** The helpers the path went through, in order. */
+  helpers: FunctionView[];
+}
+
+/** Walk one function of the claim path with the conditions it is called under. */
+function walkClaim(fn: FunctionView, under: PathCond[], out: ClaimPath, depth: number): boolean {
+  const body = parseBody(fn.norm);
+  if (!body) return false;
+  const onPath = new Map(
+    depth < 2
+      ? fn
+          .callees()
+          .filter(
+            (c) =>
+              /\bpci_claim_resource\(|->end-=\w+->start;|resource_set_range\(/.test(c.norm) ||
+              c.callees().some((d) => /\bpci_claim_resource\(/.test(d.norm)),
+          )
+          .map((c) => [c.name, c])
+      : [],
+  );
+  let ok = true;
+  let claimed = false;
+  walk(body, (st, i, siblings, path) => {
+    const all = [...under, ...path];
+    if (st.kind === 'if' && skipsUnset(st) && !claimed) out.skips = true;
+    if (st.kind !== 'simple') {
+      if (st.kind === 'if' && /\bpci_claim_resource\(/.test(st.cond)) claimed = out.claims = true;
+      return;
+    }
+    if (/\bpci_claim_resource\(/.test(st.text)) claimed = out.claims = true;
+    const rebase = REBASE.exec(st.text);
+    const next = siblings[i + 1];
+    if (
+      (rebase && next?.kind === 'simple' && next.text === `${rebase[1]}->start=0;`) ||
+      REBASE_RANGE.test(st.text)
+    )
+      out.rebases.push({ fn: fn.name, kept: excludesStartAlign(all) });
+    for (const m of st.text.matchAll(/\b([A-Za-z_]\w*)\(/g)) {
+      const callee = onPath.get(m[1]!);
+      if (!callee) continue;
+      if (!out.helpers.includes(callee)) out.helpers.push(callee);
+      claimed = true;
+      if (!walkClaim(callee, all, out, depth + 1)) ok = false;
+    }
+  });
+  return ok;
+}
+
+function maskRebases(norm: string): string {
+  return norm
+    .replace(/(\w+)->end-=\1->start;\1->start=0;/g, '@REBASE@')
+    .replace(/resource_set_range\((\w+),0,resource_size\(\1\)\);/g, '@REBASE@');
+}
+
+function recogniseX86Claim(fn: FunctionView): Recognised<boolean> {
+  const path: ClaimPath = { claims: false, rebases: [], skips: false, helpers: [] };
+  const parsed = walkClaim(fn, [], path, 0);
+  const unknown = path.rebases.some((r) => r.kept === null);
+  const recognised = parsed && path.claims && !unknown && (path.rebases.length > 0 || path.skips);
+  // A STARTALIGN resource that reaches an unguarded rebase loses its alignment.
+  const value = recognised ? !path.skips && path.rebases.some((r) => r.kept === false) : true;
+  const read = recognised ? { drops: value } : null;
+  const detail = !parsed
+    ? ' (a body the reader cannot split into statements)'
+    : unknown
+      ? ' (the rebase runs under a condition on the resource flags it does not know)'
+      : '';
+  return {
+    value,
+    shapes: [{ skeleton: maskRebases(fn.norm), read, whole: recognised, byMeaning: true }],
+    callees: path.helpers.map((h) => ({
+      fn: h,
+      shape: { skeleton: maskRebases(h.norm), read, whole: recognised, byMeaning: true },
+    })),
     understood: recognised,
+    detail,
   };
 }
 

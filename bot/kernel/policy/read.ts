@@ -12,11 +12,17 @@
 //                          `if (IS_ENABLED(CONFIG_X) / variable) return A; return B;`, #ifdef
 //                          variants, and powerpc's ppc_md hook (PowerNV returns PAGE_SIZE; pseries
 //                          sets none)
-//   resourceAlignment      pci_setup() "resource_alignment=", which branch of
+//   resourceAlignment.*    pci_setup() "resource_alignment=", which branch of
 //                          pci_request_resource_alignment() resizes and which sets STARTALIGN, and
-//                          how `resize` is set for named devices and the arch default
-//   x86ClaimDropsStartAlign  pcibios_allocate_dev_resources(): the rebase of failed claims and
-//                          whether a STARTALIGN (or unset) resource is spared
+//                          how `resize` is set for named devices and the arch default; whether
+//                          an already aligned BAR is left alone (keepAligned), and whether
+//                          pci_reassigndev_resource_alignment() touches decoding and bridge
+//                          windows only when a BAR was realigned (onlyWhenNeeded)
+//   x86ClaimDropsStartAlign  (x86 only) pcibios_allocate_dev_resources() and the static helpers it
+//                          claims through: the rebase of failed claims and whether a STARTALIGN
+//                          (or unset) resource is spared
+//   restoreAlignmentOnRelease  pci_bridge_release_resources(): a helper that realigns the devices
+//                          below a released window
 //   realloc                pci_realloc_enable's initial value, CONFIG_PCI_REALLOC_ENABLE_AUTO default
 //   iov, hotplug           Kconfig PCI_IOV; pci_hotplug_*_size initialisers
 //   vfio.*                 vfio_pci_probe_mmaps() (sub-page rule, non_mappable_bars, size cap,
@@ -41,6 +47,7 @@ import {
   readRealloc,
   readReassignAll,
   readResourceAlignment,
+  readRestoreOnRelease,
   readSmmu,
   readVersion,
   readVfio,
@@ -133,7 +140,7 @@ async function readPolicyUncached(
       F.vfioCore,
       F.iommu,
       F.smmuV3,
-      F.i386,
+      ...(arch === 'x86_64' ? [F.i386] : []),
       ...af.pciFiles,
       ...af.platformFiles,
       ...af.fixupFiles,
@@ -161,7 +168,9 @@ async function readPolicyUncached(
   const version = await readVersion(ctx);
   const align = await readDefaultAlignment(ctx);
   const ra = await readResourceAlignment(ctx);
-  const x86ClaimDropsStartAlign = await readX86Claim(ctx);
+  // The claim pass is x86's own (arch/x86/pci/i386.c): other architectures do not run it.
+  const x86ClaimDropsStartAlign = arch === 'x86_64' ? await readX86Claim(ctx) : true;
+  const restoreAlignmentOnRelease = await readRestoreOnRelease(ctx);
   const realloc = await readRealloc(ctx);
   const iov = kconfigs.some((k) => k.path === F.pciKconfig && k.entries.has('PCI_IOV'));
   ctx.sources.iov = `${F.pciKconfig}: PCI_IOV`;
@@ -191,8 +200,11 @@ async function readPolicyUncached(
       supported: ra.supported,
       namedMethod: ra.namedMethod,
       defaultMethod: ra.defaultMethod,
+      keepAligned: ra.keepAligned,
+      onlyWhenNeeded: ra.onlyWhenNeeded,
     },
     x86ClaimDropsStartAlign,
+    restoreAlignmentOnRelease,
     realloc,
     iov,
     hotplug,
@@ -311,6 +323,19 @@ export function comparePolicyReadings(
     if (a.found === b.found && a.skeleton === b.skeleton) continue;
     if (a.found && a.recognised && a.value !== b.value) continue;
     const fields = [...new Set([...a.fields, ...b.fields])];
+    // Read whole and by meaning before and after, to the same value: moved or reworded.
+    if (a.found && b.found && a.recognised && b.recognised && a.byMeaning && b.byMeaning) {
+      notes.push({
+        severity: 'info',
+        kind: 'restructured',
+        message: `restructured ${label(a)} (${a.file}): the reader reads it whole before and after, to the same${fields.length ? ` ${fields.join(', ')}` : ' value'}`,
+        function: a.name,
+        file: a.file,
+        ...(a.line !== undefined ? { line: a.line } : {}),
+        ...(fields.length ? { fields } : {}),
+      });
+      continue;
+    }
     for (const f of fields) revert.add(f);
     const what = !a.found ? 'removed' : !b.found ? 'added' : 'changed';
     notes.push({
@@ -422,8 +447,53 @@ export function describePolicyChange(c: PolicyChange): string[] {
           ? 'x86 claim pass now drops STARTALIGN alignments'
           : 'x86 claim pass keeps STARTALIGN alignments',
       );
+    else if (f === 'resourceAlignment.keepAligned')
+      out.push(
+        a.resourceAlignment.keepAligned === 'no'
+          ? 'already aligned BARs are realigned again'
+          : `already aligned BARs are left in place${a.resourceAlignment.keepAligned === 'unless-resize' ? ' (unless resized)' : ''}`,
+      );
+    else if (f === 'resourceAlignment.onlyWhenNeeded')
+      out.push(
+        a.resourceAlignment.onlyWhenNeeded
+          ? 'decoding and bridge windows are touched only when a BAR is realigned'
+          : 'every targeted device loses decoding and bridge windows again',
+      );
+    else if (f === 'restoreAlignmentOnRelease')
+      out.push(
+        a.restoreAlignmentOnRelease
+          ? 'a released bridge window realigns the devices below it'
+          : 'a released bridge window no longer realigns the devices below it',
+      );
     else
       out.push(`${f}: ${JSON.stringify(fieldValue(b, f))} -> ${JSON.stringify(fieldValue(a, f))}`);
   }
+  return out;
+}
+
+/**
+ * Which steps of a sequence of tree states change a function: the 1-based
+ * positions i at which its normalised body in states[i] differs from
+ * states[i - 1] (appearing or disappearing counts). Parsing is cached per
+ * blob, so states sharing the file cost nothing more.
+ */
+export async function functionChanges(
+  states: PolicyTree[],
+  file: string,
+  name: string,
+): Promise<number[]> {
+  const bodies = await Promise.all(
+    states.map(async (t) => {
+      const src = await new SourceSet(t).c(file);
+      return src
+        ? src
+            .functions(name)
+            .map((d) => src.norm(d))
+            .join(' ## ')
+        : null;
+    }),
+  );
+  const out: number[] = [];
+  for (let i = 1; i < bodies.length; i++) if (bodies[i] !== bodies[i - 1]) out.push(i);
   return out;
 }

@@ -8,6 +8,13 @@ export type { NoteField, PolicyField };
 
 export interface PolicyNote {
   severity: 'info' | 'warning';
+  /**
+   * `restructured`: a policy-carrying function changed, but it reads the same
+   * before and after (code moved into a helper): nothing is kept at its base
+   * value. Absent: something the model does not take (a change it does not
+   * understand, a fact it has no field for, an assumption).
+   */
+  kind?: 'restructured';
   message: string;
   function?: string;
   file?: string;
@@ -32,6 +39,8 @@ export interface FunctionShape {
   value: string;
   /** The whole body is a shape the reader knows (so a change of value explains a change of body). */
   recognised: boolean;
+  /** Read by meaning: a different body read whole to the same value is a restructure. */
+  byMeaning?: boolean;
   /** KernelPolicy fields read from it. */
   fields: PolicyField[];
 }

@@ -7,17 +7,38 @@
 // (info), and one summary with the table. When the policy does not change,
 // nothing is said except the reader's "not understood" notes, which are info.
 import { join } from 'node:path';
-import { bySeverity, type Applied, type Finding, type Series } from '../../../bot/types.js';
+import {
+  bySeverity,
+  patchIndex,
+  type Applied,
+  type Finding,
+  type Message,
+  type Series,
+} from '../../../bot/types.js';
 import { fixturesDir } from '../../../bot/util/paths.js';
-import { runModel, type ModelRun, type PageResult } from '../../../bot/kernel/model/run.js';
+import { isApplied } from '../../../bot/tree/apply.js';
+import {
+  evaluate,
+  runModel,
+  type ModelRun,
+  type PageResult,
+} from '../../../bot/kernel/model/run.js';
+import type { Placement } from '../../../bot/kernel/model/place.js';
+import type { KernelPolicy } from '../../../bot/kernel/model/policy.js';
 import { loadScenariosLenient, type Scenario } from '../../../bot/kernel/model/scenario.js';
 import { pageLabel } from '../../../bot/kernel/model/safety.js';
 import { openTreeReader } from '../../../bot/tree/reader.js';
 import {
   describePolicyChange,
+  functionChanges,
   readPolicyChange,
   touchesPolicy,
 } from '../../../bot/kernel/policy/read.js';
+import {
+  fieldAlternatives,
+  isPolicyField,
+  type PolicyField,
+} from '../../../bot/kernel/policy/paths.js';
 import type { PolicyChange, PolicyNote } from '../../../bot/kernel/policy/types.js';
 import type { Arch } from '../../../bot/kernel/vocabulary.js';
 import type { Layout } from '../../../bot/kernel/model/layout.js';
@@ -254,10 +275,12 @@ function summaryTable(results: { arch: Arch; c: Classified }[]): {
       .filter(
         (c) => c === 'model/shared-page' || c === 'model/lost-bar' || fixed[c] || introduced[c],
       )
-      .map(
-        (c) =>
-          `${plural(c, fixed[c] ?? 0)} fixed, ${introduced[c] ?? 0} introduced, ${remaining[c] ?? 0} remain`,
-      );
+      .map((c) => {
+        const u = at
+          .flatMap((x) => x.c.introduced)
+          .filter((f) => f.rule === c && f.evidence['unverified'] === true).length;
+        return `${plural(c, fixed[c] ?? 0)} fixed, ${introduced[c] ?? 0} introduced${u ? ` (${u} unverified)` : ''}, ${remaining[c] ?? 0} remain`;
+      });
     if (narrowed)
       parts.push(`${narrowed} shared page${narrowed === 1 ? '' : 's'} narrowed to fewer devices`);
     if (!parts.length) parts.push('no change');
@@ -272,38 +295,206 @@ function summaryTable(results: { arch: Arch; c: Classified }[]): {
     );
     const list = (l: string[]) =>
       l.length > 4 ? [...l.slice(0, 4), `... ${l.length - 4} more`] : l;
+    const unverified = at.flatMap((x) =>
+      x.c.introduced
+        .filter((f) => f.evidence['unverified'] === true && f.evidence['modelSeverity'] === 'error')
+        .map((f) => `${x.c.r.scenario}: ${where(f)}`),
+    );
     if (added.length) text.push(`    New at ${pageLabel(P)}: ${list(added).join('; ')}.`);
+    if (unverified.length)
+      text.push(
+        `    Unverified at ${pageLabel(P)} (the model's answer depends on a change it did not understand): ${list(unverified).join('; ')}.`,
+      );
     if (left.length) text.push(`    Still there at ${pageLabel(P)}: ${list(left).join('; ')}.`);
   }
   return { text, byPage };
 }
 
-function noteFinding(note: PolicyNote, arches: Arch[]): Finding {
+/** A patch of the series, as findings name it: `5/8 (x86/PCI: Preserve ...)`. */
+interface PatchRef {
+  index: number;
+  title: string;
+}
+
+const patchLabel = (p: PatchRef, total: number | null) =>
+  `${p.index}${total ? `/${total}` : ''} ("${p.title}")`;
+
+/** `1-7/8`, `4/8`, `1, 3/8`: patch numbers, runs joined. */
+function patchRange(indexes: number[], total: number | null): string {
+  const sorted = [...new Set(indexes)].sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    runs.push(
+      j > i + 1
+        ? `${sorted[i]}-${sorted[j]}`
+        : j === i + 1
+          ? `${sorted[i]}, ${sorted[j]}`
+          : `${sorted[i]}`,
+    );
+    i = j;
+  }
+  return `${runs.join(', ')}${total ? `/${total}` : ''}`;
+}
+
+/**
+ * Which patches the model's "after" holds: the series' patches that are not
+ * in the input, and those that did not apply, with what the present patches
+ * say about needing the others ("Preparatory patches in this series are
+ * prerequisites to this patch"). The model reads the tree with only the
+ * patches that applied; a finding computed without some of them says so.
+ */
+export interface SeriesPresence {
+  total: number | null;
+  /** Not in the input. */
+  missing: number[];
+  /** In the input but not applied (conflict, malformed), with their titles. */
+  failed: PatchRef[];
+  /** A present patch that says it needs the others: its number and the sentence. */
+  stated: { index: number; sentence: string }[];
+  /** "computed without 1-7/8 (not in the input)", or null when everything applied. */
+  text: string | null;
+}
+
+const NEEDS_OTHERS =
+  /[^.\n]*(?:\bprerequisites?\b|\bdepends on (?:the )?(?:previous|earlier|preceding|other|preparatory)\b|\brequires? (?:the )?(?:previous|earlier|preceding|other|preparatory)\b|\bbuilds? on (?:the )?(?:previous|earlier|preceding)\b)[^.\n]*\.?/i;
+
+/** A sentence of the patch's own text (commit message and notes, not the diff) saying it needs the rest of the series. */
+function statedPrerequisite(m: Message): string | null {
+  const prose = m.diffLine
+    ? m.body
+        .split('\n')
+        .slice(0, m.diffLine - 1)
+        .join('\n')
+    : m.body;
+  const hit = NEEDS_OTHERS.exec(prose);
+  return hit ? hit[0].trim().replace(/\s+/g, ' ') : null;
+}
+
+export function seriesPresence(series: Series, applied: Applied): SeriesPresence {
+  const total = series.expected;
+  const missing = [...series.missing].sort((a, b) => a - b);
+  const byMessage = new Map(applied.patches.map((p) => [p.messageId, p]));
+  const failed: PatchRef[] = [];
+  series.patches.forEach((m, pos) => {
+    const a = byMessage.get(m.messageId);
+    if (!a || (!isApplied(a.status) && a.status !== 'already-applied'))
+      failed.push({ index: patchIndex(m, pos), title: m.tags.title });
+  });
+  const partial = missing.length > 0 || failed.length > 0;
+  const stated = partial
+    ? series.patches.flatMap((m, pos) => {
+        const index = patchIndex(m, pos);
+        const sentence = failed.some((f) => f.index === index) ? null : statedPrerequisite(m);
+        return sentence ? [{ index, sentence }] : [];
+      })
+    : [];
+  const parts: string[] = [];
+  if (missing.length) parts.push(`${patchRange(missing, total)} (not in the input)`);
+  if (failed.length)
+    parts.push(
+      `${patchRange(
+        failed.map((f) => f.index),
+        total,
+      )} (did not apply)`,
+    );
+  return {
+    total,
+    missing,
+    failed,
+    stated,
+    text: parts.length ? `computed without ${parts.join(' and without ')}` : null,
+  };
+}
+
+/** What findings computed without some patches carry as evidence. */
+const withoutEvidence = (p: SeriesPresence) => ({
+  text: p.text,
+  missing: p.missing,
+  failed: p.failed.map((f) => f.index),
+  stated: p.stated,
+});
+
+/** The sentence findings carry when the model's "after" lacks patches of the series. */
+function presenceSentence(p: SeriesPresence): string {
+  if (!p.text) return '';
+  const said = p.stated.length
+    ? ` ${p.stated.map((s) => `${patchRange([s.index], p.total)} says: "${s.sentence.replace(/\.$/, '')}"`).join('; ')}.`
+    : '';
+  return ` The model's "after" is ${p.text}: it reads the tree with only the patches that applied.${said}`;
+}
+
+/** A policy-carrying function the model did not understand, and the patches that changed it. */
+interface NotUnderstood {
+  note: PolicyNote;
+  arches: Arch[];
+  changedBy: PatchRef[];
+}
+
+function noteFinding(n: NotUnderstood, total: number | null): Finding {
+  const { note, arches } = n;
   const fn = note.function
     ? note.function.startsWith('pci_dev_acs_enabled')
       ? note.function
       : `${note.function}()`
     : null;
+  const by = n.changedBy.length
+    ? n.changedBy.map((p) => patchRange([p.index], total)).join(', ')
+    : '';
+  const restructured = note.kind === 'restructured';
+  const title = restructured
+    ? `${fn ?? 'A policy function'} restructured${by ? ` by ${by}` : ''}; the model reads it the same`
+    : fn
+      ? `The model does not understand the change${by ? ` ${by} makes` : ''} to ${fn}`
+      : `The model does not understand a policy change`;
+  const changed = n.changedBy.length
+    ? ` Changed by ${n.changedBy.map((p) => patchLabel(p, total)).join(', ')}.`
+    : '';
   return {
-    rule: 'policy/not-understood',
+    rule: restructured ? 'policy/restructured' : 'policy/not-understood',
     severity: 'info',
-    title: fn
-      ? `The model does not understand the change to ${fn}`
-      : `The model does not understand a policy change`,
+    title,
     detail:
-      `${note.message[0]!.toUpperCase()}${note.message.slice(1)}. ` +
-      'The before/after on the scenario library does not account for this change; it needs a human look.',
+      `${note.message[0]!.toUpperCase()}${note.message.slice(1)}.${changed}` +
+      (restructured
+        ? ' Nothing the model takes from it changes.'
+        : ' The before/after on the scenario library does not account for this change, and no model finding that depends on it is raised above info; it needs a human look, or a boot of the patched kernel (pcibot review --verify auto).'),
     ...(note.file ? { file: note.file } : {}),
+    ...(note.file && note.line !== undefined ? { line: note.line } : {}),
     evidence: {
       message: note.message,
       ...(note.function ? { function: note.function } : {}),
       ...(note.file ? { file: note.file } : {}),
       ...(note.line !== undefined ? { lineInPatchedTree: note.line } : {}),
       ...(note.fields ? { fields: note.fields } : {}),
+      ...(n.changedBy.length ? { changedBy: n.changedBy.map((p) => p.index) } : {}),
       arches,
     },
     references: ['pcibot policy reader: bot/kernel/policy/read.ts'],
   };
+}
+
+/** What a capped model finding depends on: a field kept at its base value, and where it is read. */
+interface Dependency {
+  field: PolicyField;
+  function?: string;
+  file?: string;
+  line?: number;
+  changedBy: number[];
+}
+
+function dependencyText(deps: Dependency[], total: number | null): string {
+  const fns = [
+    ...new Map(
+      deps.map((d) => [
+        `${d.file}:${d.function}`,
+        `${d.function ? `${d.function}()` : 'a policy function'}${d.file ? ` (${d.file}${d.line !== undefined ? `:${d.line}` : ''})` : ''}${d.changedBy.length ? `, changed by ${patchRange(d.changedBy, total)}` : ''}`,
+      ]),
+    ).values(),
+  ];
+  const fields = [...new Set(deps.map((d) => d.field))];
+  return `${fns.join('; ')}, which the model does not understand (it keeps the base value of ${fields.join(', ')}, and the answer changes with it)`;
 }
 
 /** One problem, merged over the page sizes it shows at. */
@@ -313,6 +504,8 @@ interface Item {
   finding: Finding;
   pageSizes: number[];
   narrowedFrom?: string[];
+  /** Not understood policy the model's answer depends on (the finding is unverified). */
+  deps?: Dependency[];
 }
 
 function mergeItems(
@@ -322,11 +515,12 @@ function mergeItems(
     pageSize: number;
     finding: Finding;
     narrowedFrom?: string[];
+    deps?: Dependency[];
   }[],
 ): Item[] {
   const byKey = new Map<string, Item>();
   for (const e of entries) {
-    const k = `${e.arch}|${e.scenario}|${e.finding.rule}|${where(e.finding)}`;
+    const k = `${e.arch}|${e.scenario}|${e.finding.rule}|${where(e.finding)}|${e.deps ? 'unverified' : ''}`;
     const seen = byKey.get(k);
     if (seen) seen.pageSizes.push(e.pageSize);
     else
@@ -336,6 +530,7 @@ function mergeItems(
         finding: e.finding,
         pageSizes: [e.pageSize],
         ...(e.narrowedFrom ? { narrowedFrom: e.narrowedFrom } : {}),
+        ...(e.deps ? { deps: e.deps } : {}),
       });
   }
   return [...byKey.values()];
@@ -360,38 +555,151 @@ const itemEvidence = (items: Item[]) =>
     rule: i.finding.rule,
     title: i.finding.title,
     key: i.finding.evidence['key'],
+    ...(i.finding.evidence['device'] !== undefined
+      ? { device: i.finding.evidence['device'], bar: i.finding.evidence['bar'] }
+      : {}),
     ...(i.narrowedFrom ? { narrowedFrom: i.narrowedFrom } : {}),
   }));
 
-/** Problems the series introduces: one finding per model check, with the worst severity among them. */
-function introducedFindings(results: { arch: Arch; c: Classified }[]): Finding[] {
+/**
+ * Problems the series introduces: one finding per model check, with the worst
+ * severity among them; those whose answer depends on policy the model did not
+ * understand in another, capped at info and marked unverified (a boot of the
+ * patched kernel may confirm them: the report stage then gives them back
+ * their severity).
+ */
+function introducedFindings(
+  results: { arch: Arch; c: Classified }[],
+  deps: Map<string, Dependency[]>,
+  presence: SeriesPresence | null,
+): Finding[] {
   const items = mergeItems(
     results.flatMap(({ arch, c }) =>
-      c.introduced.map((finding) => ({
-        arch,
-        scenario: c.r.scenario,
-        pageSize: c.r.pageSize,
-        finding,
-      })),
+      c.introduced.map((finding) => {
+        const d = deps.get(depKey(arch, c.r.scenario, c.r.pageSize, finding));
+        return {
+          arch,
+          scenario: c.r.scenario,
+          pageSize: c.r.pageSize,
+          finding,
+          ...(d ? { deps: d } : {}),
+        };
+      }),
     ),
   );
+  const without = presence ? presenceSentence(presence) : '';
   const out: Finding[] = [];
-  for (const rule of [...new Set(items.map((i) => i.finding.rule))]) {
+  const groups = [...new Set(items.map((i) => `${i.finding.rule}|${i.deps ? 'u' : ''}`))];
+  for (const g of groups) {
+    const [rule, u] = g.split('|') as [string, string];
+    const severityOf = (f: Finding) =>
+      (f.evidence['modelSeverity'] as Finding['severity'] | undefined) ?? f.severity;
     const group = items
-      .filter((i) => i.finding.rule === rule)
-      .sort((a, b) => bySeverity(a.finding, b.finding));
+      .filter((i) => i.finding.rule === rule && (i.deps ? 'u' : '') === u)
+      .sort((a, b) =>
+        bySeverity({ severity: severityOf(a.finding) }, { severity: severityOf(b.finding) }),
+      );
     const first = group[0]!.finding;
     const scenarios = [...new Set(group.map((i) => i.scenario))];
+    const unverified = u === 'u';
+    const allDeps = unverified
+      ? [
+          ...new Map(
+            group.flatMap((i) => i.deps ?? []).map((d) => [`${d.field}|${d.function}`, d]),
+          ).values(),
+        ]
+      : [];
+    const what = `${plural(rule, group.length)} in ${scenarios.length} scenario${scenarios.length === 1 ? '' : 's'}`;
     out.push({
       rule,
-      severity: first.severity,
-      title: `The series introduces ${plural(rule, group.length)} in ${scenarios.length} scenario${scenarios.length === 1 ? '' : 's'}`,
+      severity: unverified ? 'info' : first.severity,
+      title: unverified
+        ? `Unverified: the model predicts ${what}, on policy it did not understand`
+        : `The series introduces ${what}${presence?.text ? ` (${presence.text})` : ''}`,
       detail:
-        `With the series applied the model finds ${plural(rule, group.length)} that the base tree does not have: ${listed(group)}. ` +
-        `For example: ${first.detail}`,
-      evidence: { change: 'introduced', items: itemEvidence(group), example: first.evidence },
+        (unverified
+          ? `Model only, and unverified: with the series applied the model finds ${plural(rule, group.length)} that the base tree does not have, but the answer depends on ${dependencyText(allDeps, presence?.total ?? null)}. It is not raised above info unless a boot of the patched kernel confirms it (pcibot review --verify auto): ${listed(group)}.`
+          : `With the series applied the model finds ${plural(rule, group.length)} that the base tree does not have: ${listed(group)}.`) +
+        without +
+        ` For example: ${first.detail}`,
+      evidence: {
+        change: 'introduced',
+        items: itemEvidence(group),
+        example: first.evidence,
+        ...(unverified
+          ? { unverified: true, modelSeverity: severityOf(first), dependsOn: allDeps }
+          : {}),
+        ...(presence?.text ? { without: withoutEvidence(presence) } : {}),
+      },
       references: [...new Set([...first.references, ...REFERENCES.slice(0, 1)])],
     });
+  }
+  return out;
+}
+
+const depKey = (arch: Arch, scenario: string, pageSize: number, f: Finding) =>
+  `${arch}|${scenario}|${pageSize}|${String(f.evidence['key'])}`;
+
+/**
+ * Which introduced model findings depend on a field the reader kept at its
+ * base value (its function changed in a way it did not understand): those
+ * that go away when the model runs with the field at any other value it can
+ * take. A field with too many values (sizes, lists) is taken to touch every
+ * finding on its architecture.
+ */
+function dependencies(
+  runs: { arch: Arch; change: PolicyChange; run: ModelRun }[],
+  notUnderstood: NotUnderstood[],
+  scenarios: Scenario[],
+): Map<string, Dependency[]> {
+  const out = new Map<string, Dependency[]>();
+  const byName = new Map(scenarios.map((s) => [`${s.arch}|${s.name}`, s]));
+  for (const { arch, change, run } of runs) {
+    const kept: Dependency[] = notUnderstood
+      .filter((n) => n.arches.includes(arch) && n.note.kind === undefined)
+      .flatMap((n) =>
+        (n.note.fields ?? []).filter(isPolicyField).map((field) => ({
+          field,
+          ...(n.note.function ? { function: n.note.function } : {}),
+          ...(n.note.file ? { file: n.note.file } : {}),
+          ...(n.note.line !== undefined ? { line: n.note.line } : {}),
+          changedBy: n.changedBy.map((p) => p.index),
+        })),
+      );
+    if (!kept.length) continue;
+    const after = change.after.policy;
+    const alternatives = kept.map((d, i) => ({
+      d,
+      policies: fieldAlternatives(after, d.field)?.map((p, j): KernelPolicy => ({
+        ...p,
+        name: `${after.name}~${i}.${j}`,
+      })),
+    }));
+    const cache = new Map<string, Placement>();
+    for (const r of run.results) {
+      const raised = r.introduced.filter((f) => f.severity !== 'info');
+      if (!raised.length) continue;
+      const s = byName.get(`${arch}|${r.scenario}`);
+      for (const f of raised) {
+        const key = String(f.evidence['key']);
+        const on = alternatives.filter(
+          (a) =>
+            !a.policies ||
+            !s ||
+            a.policies.some(
+              (p) =>
+                !evaluate(s, p, r.pageSize, {}, cache).findings.some(
+                  (g) => String(g.evidence['key']) === key,
+                ),
+            ),
+        );
+        if (on.length)
+          out.set(
+            depKey(arch, r.scenario, r.pageSize, f),
+            on.map((a) => a.d),
+          );
+      }
+    }
   }
   return out;
 }
@@ -465,17 +773,24 @@ export async function policyBeforeAfter(
   const base = openTreeReader(applied.tree, applied.base.commit);
   const patched = openTreeReader(applied.tree, applied.base.commit, applied.overlay);
 
+  const presence = seriesPresence(series, applied);
+  const without = [
+    ...(presence.missing.length ? [patchRange(presence.missing, presence.total)] : []),
+    ...presence.failed.map((f) => patchRange([f.index], presence.total)),
+  ];
   const changes: PolicyChange[] = [];
   for (const arch of arches) {
     const c = await readPolicyChange(base, patched, arch, { changedPaths });
-    // Name the patched policy after the series (runModel tells policies apart by name).
-    c.after.policy.name = `${c.before.policy.name}+${slug(series.title)}-v${series.version}`;
+    // Name the patched policy after the series (runModel tells policies apart by
+    // name), and the patches it lacks: `6.12+pci-align-small-bars-v3 without 1-7/8`.
+    c.after.policy.name = `${c.before.policy.name}+${slug(series.title)}-v${series.version}${without.length ? ` without ${without.join(', ')}` : ''}`;
     changes.push(c);
   }
 
   const findings: Finding[] = [];
   let model: ModelBeforeAfter | null = null;
-  // Notes, once each, with the architectures they were seen for.
+  // Notes, once each, with the architectures they were seen for, and the patches
+  // that changed the function they are about.
   const notes = new Map<string, { note: PolicyNote; arches: Arch[] }>();
   for (const c of changes)
     for (const n of c.notes) {
@@ -483,6 +798,7 @@ export async function policyBeforeAfter(
       if (seen) seen.arches.push(c.arch);
       else notes.set(n.message, { note: n, arches: [c.arch] });
     }
+  const notUnderstood = await attribute([...notes.values()], series, applied);
 
   const runs: { arch: Arch; change: PolicyChange; run: ModelRun }[] = [];
   for (const c of changes) {
@@ -495,6 +811,14 @@ export async function policyBeforeAfter(
   }
 
   if (runs.length) {
+    // Never an error that depends on what the reader did not understand: such
+    // findings are capped at info and marked unverified before anything counts them.
+    const deps = dependencies(runs, notUnderstood, lib.scenarios);
+    for (const x of runs)
+      for (const r of x.run.results)
+        r.introduced = r.introduced.map((f) =>
+          deps.has(depKey(x.arch, r.scenario, r.pageSize, f)) ? capped(f) : f,
+        );
     const results = runs.flatMap((x) =>
       x.run.results.map((r) => ({ arch: x.arch, c: classify(r) })),
     );
@@ -514,14 +838,16 @@ export async function policyBeforeAfter(
     model = modelData(runs, results, policyLines, table.byPage);
     const introducedCount = results.reduce((n, x) => n + x.c.introduced.length, 0);
     const fixedCount = results.reduce((n, x) => n + x.c.fixed.length, 0);
+    const afterName = runs[0]!.change.after.policy.name;
     findings.push({
       rule: 'model/before-after',
       severity: 'info',
       title: `Kernel policy: ${policyLines.join('; ')}; on the scenario library ${fixedCount} model findings fixed, ${introducedCount} introduced`,
       detail: [
         `The series changes what the model reads from the kernel: ${policyLines.join('; ')}.`,
-        `Over the scenario library (${runs.map((x) => `${x.run.results.length} ${x.arch} runs`).join(', ')}), base ${runs[0]!.change.before.policy.name} against ${runs[0]!.change.after.policy.name}:`,
+        `Over the scenario library (${runs.map((x) => `${x.run.results.length} ${x.arch} runs`).join(', ')}), base ${runs[0]!.change.before.policy.name} against ${afterName}:`,
         ...table.text,
+        ...(presence.text ? [presenceSentence(presence).trim()] : []),
       ].join('\n'),
       evidence: {
         policies: Object.fromEntries(
@@ -533,22 +859,57 @@ export async function policyBeforeAfter(
         changedFields: Object.fromEntries(runs.map((x) => [x.arch, x.change.changedFields])),
         table: table.byPage,
         rows,
+        ...(presence.text ? { without: withoutEvidence(presence) } : {}),
       },
       references: REFERENCES,
     });
 
     // The rest is aggregated so a maintainer reads a few findings, not one per
     // scenario and page size: introduced problems one finding per check (with
-    // the model's severity), then one info finding each for what the series
-    // fixes and what it leaves. Every item stays in the evidence.
+    // the model's severity, or capped and unverified), then one info finding
+    // each for what the series fixes and what it leaves. Every item stays in
+    // the evidence.
     findings.push(
-      ...introducedFindings(results),
+      ...introducedFindings(results, deps, presence),
       ...outcomeFindings(results, 'fixed'),
       ...outcomeFindings(results, 'remaining'),
     );
   }
-  for (const { note, arches: seenFor } of notes.values()) findings.push(noteFinding(note, seenFor));
+  for (const n of notUnderstood) findings.push(noteFinding(n, series.expected));
   return { findings, errors, model };
+}
+
+/** A model finding whose answer depends on policy the reader did not understand: info, unverified. */
+function capped(f: Finding): Finding {
+  return {
+    ...f,
+    severity: 'info',
+    evidence: { ...f.evidence, unverified: true, modelSeverity: f.severity },
+  };
+}
+
+/** The patches that changed each note's function (state by state through the series). */
+async function attribute(
+  notes: { note: PolicyNote; arches: Arch[] }[],
+  series: Series,
+  applied: Applied,
+): Promise<NotUnderstood[]> {
+  const states = [
+    openTreeReader(applied.tree, applied.base.commit),
+    ...applied.overlays.map((o) => openTreeReader(applied.tree, applied.base.commit, o)),
+  ];
+  const titles = new Map(series.patches.map((m) => [m.messageId, m.tags.title]));
+  const out: NotUnderstood[] = [];
+  for (const { note, arches } of notes) {
+    let changedBy: PatchRef[] = [];
+    if (note.file && note.function && /^\w+$/.test(note.function))
+      changedBy = (await functionChanges(states, note.file, note.function)).flatMap((pos) => {
+        const p = applied.patches[pos - 1];
+        return p ? [{ index: p.index, title: titles.get(p.messageId) ?? '' }] : [];
+      });
+    out.push({ note, arches, changedBy });
+  }
+  return out;
 }
 
 const findingRef = (f: Finding): ModelFindingRef => ({

@@ -124,6 +124,8 @@ class Ctx {
   log: string[] = [];
   lost = new Map<string, string>();
   claimNotes = new Map<string, string>();
+  /** pci=resource_alignment= entries (null: no parameter). */
+  alignEntries: AlignmentEntry[] | null = null;
   x86: boolean;
   minIo: number;
   minMem: number;
@@ -407,21 +409,30 @@ function specifiedAlignment(
   return [def, ctx.inp.policy.resourceAlignment.defaultMethod === 'resize'];
 }
 
+/**
+ * pci_request_resource_alignment(): realign one BAR; whether it did (false
+ * when the BAR is not memory, fixed, big enough, or, with "already aligned"
+ * BARs kept (v3 7/8), already on the boundary).
+ */
 function requestResourceAlignment(
   ctx: Ctx,
   dev: KDev,
   idx: number,
   align: number,
   resize: boolean,
-): void {
+): boolean {
   const r = dev.res[idx];
-  if (!r || !hasFlag(r, IORESOURCE_MEM)) return;
+  if (!r || !hasFlag(r, IORESOURCE_MEM)) return false;
   if (hasFlag(r, IORESOURCE_PCI_FIXED)) {
     ctx.msg(dev, `${resName(idx)} ${fmtRes(r)}: ignoring requested alignment ${hex(align)}`);
-    return;
+    return false;
   }
   const size = r.size();
-  if (size >= align) return;
+  if (size >= align) return false;
+  const keep = ctx.inp.policy.resourceAlignment.keepAligned;
+  // Addresses pass 2^32: `%`, not `&`.
+  if ((keep === 'always' || (keep === 'unless-resize' && !resize)) && r.start > align)
+    if (r.start % align === 0) return false;
   ctx.msg(dev, `${resName(idx)} ${fmtRes(r)}: requesting alignment to ${hex(align)}`);
   if (resize) {
     r.start = 0;
@@ -433,17 +444,31 @@ function requestResourceAlignment(
     r.end = r.start + size - 1;
   }
   setFlag(r, IORESOURCE_UNSET);
+  return true;
 }
 
-function reassigndevResourceAlignment(ctx: Ctx, dev: KDev, entries: AlignmentEntry[] | null): void {
-  const [align, resize] = specifiedAlignment(ctx, dev, entries);
+/**
+ * pci_reassigndev_resource_alignment(): memory decoding off, every BAR
+ * realigned, a bridge's windows released; with "only when needed" (v3 2/8)
+ * decoding and windows are touched only when a BAR was realigned.
+ */
+function reassigndevResourceAlignment(ctx: Ctx, dev: KDev): void {
+  const [align, resize] = specifiedAlignment(ctx, dev, ctx.alignEntries);
   if (!align) return;
   if (!dev.f.def.bridge && dev.f.def.classCode >> 8 === 0x0600) {
     ctx.msg(dev, "Can't reassign resources to host bridge");
     return;
   }
-  dev.cmdMem = false;
-  for (let i = 0; i <= ROM; i++) requestResourceAlignment(ctx, dev, i, align, resize);
+  if (ctx.inp.policy.resourceAlignment.onlyWhenNeeded) {
+    let needed = false;
+    for (let i = 0; i <= ROM; i++)
+      needed = requestResourceAlignment(ctx, dev, i, align, resize) || needed;
+    if (!needed) return;
+    dev.cmdMem = false;
+  } else {
+    dev.cmdMem = false;
+    for (let i = 0; i <= ROM; i++) requestResourceAlignment(ctx, dev, i, align, resize);
+  }
   if (dev.f.def.bridge) {
     for (const i of [BR_IO, BR_MEM, BR_PREF]) {
       const r = dev.res[i]!;
@@ -530,13 +555,14 @@ function x86ClaimPhase(ctx: Ctx, root: KBus): void {
       for (const idx of idxs) {
         const r = dev.res[idx];
         if (!r || r.parent || !r.start) continue;
-        // With "PCI: Align small BARs" v3's preparatory patches a realigned (UNSET)
-        // BAR is not claimed, so its STARTALIGN start survives.
-        if (!ctx.inp.policy.x86ClaimDropsStartAlign && hasFlag(r, IORESOURCE_UNSET)) continue;
         const disabled = hasFlag(r, IORESOURCE_IO) ? !dev.cmdIo : !dev.cmdMem;
         if ((pass === 1) !== disabled) continue;
         if (!claimResource(ctx, dev, idx)) {
           if (hasFlag(r, IORESOURCE_PCI_FIXED)) continue;
+          // With "x86/PCI: Preserve IORESOURCE_STARTALIGN alignment" (v3 5/8) a
+          // realigned BAR keeps its start (the alignment): no fw address, no rebase.
+          if (!ctx.inp.policy.x86ClaimDropsStartAlign && hasFlag(r, IORESOURCE_STARTALIGN))
+            continue;
           dev.fwAddr.set(idx, r.start);
           // With a STARTALIGN start this also drops the requested alignment.
           r.end -= r.start;
@@ -1342,6 +1368,15 @@ function bridgeReleaseResources(ctx: Ctx, bus: KBus, type: number): void {
   ctx.msg(dev, `resource ${idx} ${fmtRes(r)} released`);
   r.end = r.size() - 1;
   r.start = 0;
+  // "PCI: Restore resource alignment" (v3 3/8): the devices below are realigned again.
+  if (ctx.inp.policy.restoreAlignmentOnRelease) restoreChildResourceAlignment(ctx, bus);
+}
+
+function restoreChildResourceAlignment(ctx: Ctx, bus: KBus): void {
+  for (const dev of bus.devices) {
+    reassigndevResourceAlignment(ctx, dev);
+    if (dev.subordinate) restoreChildResourceAlignment(ctx, dev.subordinate);
+  }
 }
 
 function busReleaseBridgeResources(ctx: Ctx, bus: KBus, type: number, wholeSubtree: boolean): void {
@@ -1423,11 +1458,10 @@ export function placeLinux(inp: KernelInput): KernelResult {
 
   // Header fixups run before pci_reassigndev_resource_alignment() in pci_device_add().
   fixupVideo(ctx, devs);
-  let entries: AlignmentEntry[] | null = null;
   if (inp.args.resourceAlignment !== null && inp.policy.resourceAlignment.supported) {
-    entries = parseResourceAlignment(inp.args.resourceAlignment);
+    ctx.alignEntries = parseResourceAlignment(inp.args.resourceAlignment);
   }
-  for (const d of devs) reassigndevResourceAlignment(ctx, d, entries);
+  for (const d of devs) reassigndevResourceAlignment(ctx, d);
 
   if (ctx.x86) x86ClaimPhase(ctx, root);
   assignUnassignedRootBus(ctx, root);
