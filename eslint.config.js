@@ -24,7 +24,9 @@ const LAYERS = [
   },
   {
     layer: '(b) domain, tier 2',
-    paths: ['bot/ingest', 'bot/series', 'bot/tree', 'bot/kernel/model'],
+    // bot/github: the GitHub edge (API clients, a PR as patch mails, webhook events); an
+    // input like bot/ingest, it reads diffs with bot/mail and nothing of the other tiers.
+    paths: ['bot/ingest', 'bot/series', 'bot/tree', 'bot/kernel/model', 'bot/github'],
   },
   { layer: '(b) domain, tier 3', paths: ['bot/lore', 'bot/kernel/policy'] },
   { layer: '(b) domain, tier 4', paths: ['bot/verify'] },

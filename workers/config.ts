@@ -17,6 +17,8 @@ export const QUEUE_NAMES = [
   'report',
   'send',
   'verify',
+  'github',
+  'github-report',
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
@@ -185,6 +187,43 @@ export interface ServiceConfig {
    * `pcibot worker --queues verify`.
    */
   verify: { enabled: boolean | 'auto'; scenarios: string[] | null };
+  /** The GitHub App (README, "GitHub"); off unless appId, the private key and the webhook secret are set. */
+  github: GithubConfig;
+}
+
+export interface GithubConfig {
+  /** appId, privateKey and webhookSecret are all set: /github/webhook is served and PRs reviewed. */
+  enabled: boolean;
+  appId: string | null;
+  /** The App's private key (PEM), read from privateKeyFile (or $PCIBOT_GITHUB_PRIVATE_KEY_FILE). */
+  privateKey: string | null;
+  privateKeyFile: string | null;
+  /** The webhook secret GitHub signs deliveries with (better: $PCIBOT_GITHUB_WEBHOOK_SECRET). */
+  webhookSecret: string | null;
+  /** The REST API's base URL (GitHub Enterprise: https://HOST/api/v3). */
+  apiUrl: string;
+  /** Draft PRs wait for ready_for_review (default true). */
+  ignoreDrafts: boolean;
+  /** Events and comments from bots are ignored (default true). */
+  ignoreBots: boolean;
+  /** A push is reviewed once no newer push came for this long (bursts review only the newest head). */
+  debounceSec: number;
+  /** The least severe finding the check run reports (default info: all). */
+  minSeverity: 'error' | 'warning' | 'info';
+  /** The least severe finding worth a line comment (default warning; the rest are annotations). */
+  commentMinSeverity: 'error' | 'warning' | 'info';
+  /** PRs with more commits are not reviewed (a neutral check says why). */
+  maxCommits: number;
+  /** Webhook bodies larger than this are refused with 413 (GitHub sends at most 25 MB). */
+  maxWebhookBytes: number;
+  /** Waits for a rate limit per request before it fails (then the job is retried with back-off). */
+  rateLimitRetries: number;
+  /** Retries of a 5xx answer or a lost connection per request, with back-off. */
+  retries: number;
+  /** One second of the API clients' waits, in ms (1000; tests shorten it). */
+  retryAfterUnitMs: number;
+  /** Time between two mutating requests (GitHub asks for one a second). */
+  writeIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -207,6 +246,8 @@ const DEFAULT_CONCURRENCY: Record<QueueName, number> = {
   send: 1,
   // Kernel builds and QEMU boots: one at a time per worker (builds hold a lock anyway).
   verify: 1,
+  github: 2,
+  'github-report': 1,
 };
 
 type Json = unknown;
@@ -322,6 +363,7 @@ export function validateConfig(
     'jobLockSec',
     'http',
     'verify',
+    'github',
   ]);
 
   const redis = r.obj(top.redis, 'redis');
@@ -483,8 +525,11 @@ export function validateConfig(
     ? (verify.scenarios as Json[]).map((x, i) => r.str(x, `verify.scenarios[${i}]`))
     : null;
 
+  const github = githubConfig(r, top.github);
+
   const cfg: ServiceConfig = {
     source: file,
+    github,
     stateDir: r.path(top.stateDir, 'stateDir', 'state'),
     redis: { url: redisUrl, prefix },
     tree: {
@@ -553,6 +598,80 @@ export function validateConfig(
   return cfg;
 }
 
+const SEVERITIES = ['error', 'warning', 'info'];
+
+function githubConfig(r: Reader, v: Json): GithubConfig {
+  const g = r.obj(v, 'github');
+  r.known(g, 'github', [
+    'appId',
+    'privateKeyFile',
+    'webhookSecret',
+    'apiUrl',
+    'ignoreDrafts',
+    'ignoreBots',
+    'debounceSec',
+    'minSeverity',
+    'commentMinSeverity',
+    'maxCommits',
+    'maxWebhookBytes',
+    'rateLimitRetries',
+    'retries',
+    'retryAfterUnitMs',
+    'writeIntervalMs',
+  ]);
+  const appIdRaw: Json = typeof g.appId === 'number' ? String(g.appId) : g.appId;
+  const appId = r.strOrNull(appIdRaw, 'github.appId');
+  if (appId !== null && !/^\d+$/.test(appId)) r.fail('github.appId', 'expected the numeric App ID');
+  const privateKeyFile =
+    g.privateKeyFile === undefined || g.privateKeyFile === null
+      ? null
+      : r.path(g.privateKeyFile, 'github.privateKeyFile');
+  let privateKey: string | null = null;
+  if (privateKeyFile) {
+    try {
+      privateKey = readFileSync(privateKeyFile, 'utf8');
+    } catch (err) {
+      r.fail('github.privateKeyFile', `cannot read it: ${(err as Error).message}`);
+    }
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey))
+      r.fail(
+        'github.privateKeyFile',
+        'not a PEM private key (the .pem file GitHub gave for the App)',
+      );
+  }
+  const webhookSecret = r.strOrNull(g.webhookSecret, 'github.webhookSecret');
+  const sev = (x: Json, f: string, d: string) => {
+    const s = r.str(x, f, d);
+    if (!SEVERITIES.includes(s)) r.fail(f, 'expected "error", "warning" or "info"');
+    return s as GithubConfig['minSeverity'];
+  };
+  const set = [appId, privateKey, webhookSecret].filter((x) => x !== null).length;
+  if (set > 0 && set < 3)
+    r.fail(
+      'github',
+      'appId, privateKeyFile and webhookSecret go together (all three, or none to leave GitHub off)',
+    );
+  return {
+    enabled: set === 3,
+    appId,
+    privateKey,
+    privateKeyFile,
+    webhookSecret,
+    apiUrl: httpUrl(r, g.apiUrl, 'github.apiUrl') ?? 'https://api.github.com',
+    ignoreDrafts: r.bool(g.ignoreDrafts, 'github.ignoreDrafts', true),
+    ignoreBots: r.bool(g.ignoreBots, 'github.ignoreBots', true),
+    debounceSec: r.int(g.debounceSec, 'github.debounceSec', 30, 0, 3600),
+    minSeverity: sev(g.minSeverity, 'github.minSeverity', 'info'),
+    commentMinSeverity: sev(g.commentMinSeverity, 'github.commentMinSeverity', 'warning'),
+    maxCommits: r.int(g.maxCommits, 'github.maxCommits', 100, 1, 250),
+    maxWebhookBytes: r.int(g.maxWebhookBytes, 'github.maxWebhookBytes', 25 * 1024 * 1024, 1024),
+    rateLimitRetries: r.int(g.rateLimitRetries, 'github.rateLimitRetries', 3, 0, 20),
+    retries: r.int(g.retries, 'github.retries', 3, 0, 20),
+    retryAfterUnitMs: r.int(g.retryAfterUnitMs, 'github.retryAfterUnitMs', 1000, 1, 1000),
+    writeIntervalMs: r.int(g.writeIntervalMs, 'github.writeIntervalMs', 1000, 0, 60_000),
+  };
+}
+
 /**
  * Environment overrides, applied to the raw JSON before validation so they are
  * validated (and named in errors) like the file's own settings.
@@ -576,6 +695,10 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   PCIBOT_HTTP_HOST: { path: ['http', 'host'], type: 'string' },
   PCIBOT_JOB_LOCK_SEC: { path: ['jobLockSec'], type: 'int' },
   PCIBOT_POLL_SEC: { path: ['pollIntervalSec'], type: 'int' },
+  PCIBOT_GITHUB_APP_ID: { path: ['github', 'appId'], type: 'string' },
+  PCIBOT_GITHUB_PRIVATE_KEY_FILE: { path: ['github', 'privateKeyFile'], type: 'string' },
+  PCIBOT_GITHUB_WEBHOOK_SECRET: { path: ['github', 'webhookSecret'], type: 'string' },
+  PCIBOT_GITHUB_API_URL: { path: ['github', 'apiUrl'], type: 'string' },
 };
 
 function applyEnv(raw: Record<string, Json>, env: NodeJS.ProcessEnv): void {

@@ -15,7 +15,9 @@ import { RateLimiter } from '../bot/outbound/ratelimit.js';
 import { outboxTransport, smtpTransport, type Transport } from '../bot/outbound/transport.js';
 import { AllowList } from '../bot/triggers/allowlist.js';
 import type { DnsResolver } from '../bot/triggers/dkim.js';
+import { GithubApp, type Octokit } from '../bot/github/client.js';
 import { stateRoot, type ListConfig, type ServiceConfig } from './config.js';
+import { GithubState } from './github.js';
 import { ServiceQueues } from './queues.js';
 import { ServiceState } from './state.js';
 
@@ -46,6 +48,12 @@ export interface JobContext {
   hooks: WorkerHooks;
   /** The Redis connection, for the edge modules that keep their own keys (spools). */
   redis: Redis;
+  /** The GitHub App's clients (made on first use) and the GitHub state in Redis. */
+  github: {
+    state: GithubState;
+    /** An installation's client; a bad job (not retried) when the App is not configured. */
+    installation(id: number): Promise<Octokit>;
+  };
 }
 
 export function makeContext(opts: {
@@ -69,10 +77,35 @@ export function makeContext(opts: {
     (config.mail.send && config.mail.smtp
       ? smtpTransport(config.mail.smtp)
       : outboxTransport(config.mail.outbox));
+  const state = new ServiceState(connection, prefix, config.retentionDays);
+  const ghState = new GithubState(connection, prefix, config.retentionDays * 86400);
+  let app: GithubApp | null = null;
   return {
     config,
     queues: new ServiceQueues(connection, prefix),
-    state: new ServiceState(connection, prefix, config.retentionDays),
+    state,
+    github: {
+      state: ghState,
+      installation(id) {
+        const g = config.github;
+        if (!g.enabled || !g.appId || !g.privateKey)
+          throw new UnrecoverableError(
+            'github is not configured (github.appId, privateKeyFile, webhookSecret)',
+          );
+        app ??= new GithubApp({
+          appId: g.appId,
+          privateKey: g.privateKey,
+          baseUrl: g.apiUrl,
+          rateLimitRetries: g.rateLimitRetries,
+          retries: g.retries,
+          retryAfterUnitMs: g.retryAfterUnitMs,
+          writeIntervalMs: g.writeIntervalMs,
+          events: ghState.apiEvents(state, opts.log),
+          log: opts.log,
+        });
+        return app.installation(id);
+      },
+    },
     log: opts.log,
     list(name) {
       const l = config.lists.find((x) => x.name === name);

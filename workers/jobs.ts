@@ -68,7 +68,33 @@ export interface ReviewRequest {
   trigger?: { messageId: string; from: string; command: string; target: string };
   /** Every message of the series is a backfill: reviewed, not answered unless the list asks. */
   backfill?: boolean;
+  /** A pull request's head (workers/github.ts): reported by the GitHub sink, not by mail. */
+  github?: GithubTarget;
 }
+
+/** The pull request head a review is of, and the installation that may post on it. */
+export interface GithubTarget {
+  owner: string;
+  repo: string;
+  number: number;
+  headSha: string;
+  installationId: number;
+}
+
+/** A webhook's request (bot/github/events.ts): review a PR's head, or a command from a PR comment. */
+export type GithubJob =
+  | ({ kind: 'pr'; deliveryId: string; action: string } & GithubTarget)
+  | {
+      kind: 'command';
+      deliveryId: string;
+      owner: string;
+      repo: string;
+      number: number;
+      installationId: number;
+      command: 'review' | 'recheck';
+      commentId: number;
+      user: string;
+    };
 
 export type ApplyJob = ReviewRequest;
 export type ReportJob = ReviewRequest;
@@ -107,6 +133,10 @@ export const jobIds = {
   report: (reviewKey: string) => `rp-${reviewKey}`,
   send: (replyKey: string) => `sd-${replyKey}`,
   verify: (reviewKey: string) => `vf-${reviewKey}`,
+  /** One job per PR head: the pushes of a burst each get their own, and only the newest does anything. */
+  githubPr: (prKey: string, headSha: string) => `gh-${prKey}-${headSha.slice(0, 16)}`,
+  githubCommand: (deliveryId: string) => `gc-${hashOf(deliveryId, 20)}`,
+  githubReport: (reviewKey: string) => `gr-${reviewKey}`,
   follow: (kind: string, list: string, path?: string) =>
     `fo-${kind}-${hashOf(`${list}\0${path ?? ''}`, 12)}`,
 };

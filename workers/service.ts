@@ -13,11 +13,11 @@
 // and retries never duplicate work. Processors never know whether the rest of
 // the pipeline runs in this process or on another machine: everything they
 // hand on goes through Redis, by the queues and ServiceState.
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Transport } from '../bot/outbound/transport.js';
 import type { QueueName, ServiceConfig } from './config.js';
-import { makeContext, type WorkerHooks } from './context.js';
+import { makeContext, type JobContext, type WorkerHooks } from './context.js';
 import { jobIds, type FollowJob } from './jobs.js';
 import { processors } from './processors/index.js';
 import type { ServiceQueues } from './queues.js';
@@ -67,9 +67,12 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
 
   // ---- workers
   const names = opts.only ?? (Object.keys(processors) as QueueName[]);
+  // Each queue's jobs carry that queue's data (JobData); the Worker's Job is untyped.
+  const run = (name: QueueName) =>
+    processors[name] as (job: Job, ctx: JobContext, token?: string) => Promise<unknown>;
   const workers = names.map(
     (name) =>
-      new Worker(name, (job, token) => processors[name](job, ctx, token), {
+      new Worker(name, (job, token) => run(name)(job, ctx, token), {
         connection,
         prefix,
         concurrency: config.concurrency[name],

@@ -76,7 +76,17 @@ export type Counter =
   | 'triggers_too_old'
   | 'notices_sent'
   | 'redis_state_lost'
-  | 'apply_failed';
+  | 'apply_failed'
+  | 'github_deliveries'
+  | 'github_deliveries_duplicate'
+  | 'github_signature_rejected'
+  | 'github_events_ignored'
+  | 'github_commands_refused'
+  | 'github_stale_heads'
+  | 'github_skipped'
+  | 'github_reviews_posted'
+  | 'github_rate_limited'
+  | 'github_api_failed';
 
 export class ServiceState {
   readonly ttl: number;

@@ -15,6 +15,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Redis } from 'ioredis';
 import type { ServiceQueues } from '../../workers/queues.js';
 import type { ServiceConfig } from '../../workers/config.js';
+import { githubWebhookRouter } from './github.js';
 import { checkHealth, metricsText } from './health.js';
 import { pagesRouter } from './pages.js';
 
@@ -60,7 +61,7 @@ export async function startHttp(
   config: ServiceConfig,
   redis: Redis,
   queues: ServiceQueues,
-  opts: { host?: string; port?: number } = {},
+  opts: { host?: string; port?: number; log?: (line: string) => void } = {},
 ): Promise<HttpHandle> {
   const host = opts.host ?? config.http.host;
   const port = opts.port ?? config.http.port;
@@ -72,6 +73,8 @@ export async function startHttp(
     );
   const app = express();
   app.disable('x-powered-by');
+  // GitHub's deliveries authenticate by signature (github.ts), never by the dashboard's auth.
+  app.use(githubWebhookRouter({ config, redis, queues, ...(opts.log ? { log: opts.log } : {}) }));
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({

@@ -43,12 +43,13 @@ export async function apply(job: Job<ApplyJob>, ctx: JobContext) {
   await state.putApplied(req.reviewKey, applied);
   const scenarios = req.scenarios?.length ? { scenarios: req.scenarios } : {};
   const verify = whenToVerify(config.verify.enabled, applied).verify;
+  // A pull request's review reports through the GitHub sink (github-report.ts), a series from a list by mail.
   await queues.flow.add({
-    name: 'report',
-    queueName: 'report',
+    name: req.github ? 'github-report' : 'report',
+    queueName: req.github ? 'github-report' : 'report',
     prefix,
     data: req satisfies ReportJob,
-    opts: { jobId: jobIds.report(req.reviewKey) },
+    opts: { jobId: req.github ? jobIds.githubReport(req.reviewKey) : jobIds.report(req.reviewKey) },
     children: [
       ...(verify
         ? [

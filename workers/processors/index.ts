@@ -7,6 +7,7 @@ import type {
   ApplyJob,
   AssembleJob,
   FollowJob,
+  GithubJob,
   IngestJob,
   ReportJob,
   SendJob,
@@ -16,6 +17,8 @@ import { analyse } from './analyse.js';
 import { apply } from './apply.js';
 import { assemble } from './assemble.js';
 import { follow } from './follow.js';
+import { github } from './github.js';
+import { githubReport } from './github-report.js';
 import { ingest } from './ingest.js';
 import { report } from './report.js';
 import { send } from './send.js';
@@ -31,6 +34,8 @@ export interface JobData {
   verify: VerifyJob;
   report: ReportJob;
   send: SendJob;
+  github: GithubJob;
+  'github-report': ReportJob;
 }
 
 export type Processors = {
@@ -46,4 +51,6 @@ export const processors: Processors = {
   verify,
   report,
   send,
+  github,
+  'github-report': githubReport,
 };
