@@ -7,6 +7,8 @@ import { diffsOf, reviewSite } from '../report/html.js';
 import { renderJson, resultJson } from '../report/json.js';
 import { renderMarkdown, renderTerminal } from '../report/text.js';
 import { findThreadInMirror } from '../lore/find.js';
+import { fetchPr, parsePrRef, prLabel, prMails } from '../github/pr.js';
+import { RequestError, tokenClient } from '../github/client.js';
 import { resolveTree } from '../tree/kernel.js';
 import type { RawMail } from '../types.js';
 import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
@@ -14,6 +16,7 @@ import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
 
 const usage = `usage: pcibot review <file.eml | file.mbox | Maildir/ | dir/ | -> ... [options]
        pcibot review --message-id <id> [--mirror DIR] [options]
+       pcibot review --github owner/repo#N [--github-api URL] [options]
 
 Reviews the patch series found in the input: assembles series, applies them to a
 kernel tree and runs the review rules. Runs in one process; needs no server.
@@ -49,6 +52,13 @@ options:
   --message-id ID review the thread of this message from a local lore mirror
                   (a public-inbox inbox or a pcibot mirror: --mirror DIR, or
                   $PCIBOT_MIRROR); the cover letter and all patches come along
+  --github owner/repo#N
+                  review a GitHub pull request: its commits, in order, as a
+                  series on the first commit's parent (read-only: nothing is
+                  posted). The token is $GITHUB_TOKEN (or $GH_TOKEN); public
+                  repositories need none
+  --github-api URL  the REST API (default $PCIBOT_GITHUB_API_URL, else
+                  https://api.github.com; GitHub Enterprise: https://HOST/api/v3)
 
 exit status: 0 no error findings, 1 error findings, 2 bad usage or unreadable input`;
 
@@ -113,10 +123,14 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     verify: { type: 'string' },
     scenarios: { type: 'string' },
     mirror: { type: 'string' },
+    github: { type: 'string' },
+    'github-api': { type: 'string' },
   });
   const { values, positionals } = parsed;
-  if (positionals.length === 0 && !values['message-id'])
-    throw new UsageError('no input given (a mail, mbox, Maildir, directory, - or --message-id)');
+  if (positionals.length === 0 && !values['message-id'] && !values.github)
+    throw new UsageError(
+      'no input given (a mail, mbox, Maildir, directory, -, --message-id or --github)',
+    );
   if (values.json && values.markdown)
     throw new UsageError('--json and --markdown exclude each other');
   const inputs = positionals.map((p) => (p === '-' ? p : resolve(io.cwd, p)));
@@ -144,6 +158,26 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       io.stderr(
         `pcibot review: <${values['message-id'].replace(/^<|>$/g, '')}> is not in the mirror ${dir}\n`,
       );
+      return EXIT_USAGE;
+    }
+  }
+
+  if (values.github !== undefined) {
+    const ref = parsePrRef(values.github);
+    if (!ref) throw new UsageError('--github: expected owner/repo#N (or the pull request URL)');
+    const api = values['github-api'] ?? io.env.PCIBOT_GITHUB_API_URL ?? 'https://api.github.com';
+    if (!/^https?:\/\/\S+$/.test(api))
+      throw new UsageError('--github-api: expected an http(s) URL');
+    const octokit = tokenClient(io.env.GITHUB_TOKEN || io.env.GH_TOKEN || null, {
+      baseUrl: api,
+      log: (line) => io.stderr(`pcibot review: ${line}\n`),
+    });
+    try {
+      mails = [...mails, ...prMails(await fetchPr(octokit, ref))];
+    } catch (err) {
+      const why =
+        err instanceof RequestError ? `${err.status} ${err.message}` : (err as Error).message;
+      io.stderr(`pcibot review: ${prLabel(ref)}: ${why}\n`);
       return EXIT_USAGE;
     }
   }
