@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { FollowState, isStalled, type MirrorStatus } from '../lore/follow.js';
 import { ReplyJournal, type OpenReply } from '../outbound/journal.js';
 import type { ServiceQueues } from '../../workers/queues.js';
+import { GithubState, type GithubApiStatus } from '../../workers/github.js';
 import { ServiceState } from '../../workers/state.js';
 import { stateRoot, type ServiceConfig } from '../../workers/config.js';
 import { cachedTreeCheck } from './preflight.js';
@@ -26,6 +27,8 @@ export interface Health {
   unknownReplies: string[];
   counters: Record<string, number>;
   sending: 'smtp' | 'dry-run (outbox)';
+  /** The GitHub App's API: the last rate-limit headers, a rate limit in force, failures in a row, the last error. */
+  github: ({ configured: boolean } & Partial<GithubApiStatus>) | null;
 }
 
 const treeCheck = cachedTreeCheck();
@@ -67,6 +70,7 @@ export async function checkHealth(
     unknownReplies: [],
     counters: {},
     sending: config.mail.send ? 'smtp' : 'dry-run (outbox)',
+    github: config.github.enabled ? { configured: true } : null,
   };
 
   // The durable journal (on this machine): replies whose send was interrupted.
@@ -115,6 +119,14 @@ export async function checkHealth(
       `tree: the last ${h.tree.applyFailuresInRow} applies failed outright (health.applyFailuresInRow is ${config.health.applyFailuresInRow})`,
     );
   h.counters = await state.counters();
+  if (config.github.enabled) {
+    const api = await new GithubState(redis, config.redis.prefix, 0).apiStatus();
+    h.github = { configured: true, ...api };
+    if (api.failuresInRow >= config.health.applyFailuresInRow)
+      problems.push(
+        `github: the last ${api.failuresInRow} API requests failed (last: ${api.lastError ? `${api.lastError.status} ${api.lastError.route}: ${api.lastError.message}` : '?'})`,
+      );
+  }
   h.ok = problems.length === 0;
   return h;
 }
@@ -197,5 +209,32 @@ export function metricsText(h: Health): string {
     'Replies interrupted mid-send and not settled by the archive in time (need a person).',
     [[{}, h.unknownReplies.length]],
   );
+  if (h.github) {
+    const g = h.github;
+    metric(
+      'pcibot_github_ratelimit_remaining',
+      'gauge',
+      'GitHub API requests left (x-ratelimit-remaining of the last answer; -1: not known).',
+      [[{}, g.rateLimit?.remaining ?? -1]],
+    );
+    metric(
+      'pcibot_github_ratelimit_reset_timestamp_seconds',
+      'gauge',
+      'When the GitHub rate limit resets (x-ratelimit-reset; 0: not known).',
+      [[{}, g.rateLimit?.reset ?? 0]],
+    );
+    metric(
+      'pcibot_github_rate_limited_until_timestamp_seconds',
+      'gauge',
+      'Until when the last GitHub rate limit said to wait (0: never limited).',
+      [[{}, g.limitedUntil ?? 0]],
+    );
+    metric(
+      'pcibot_github_api_failures_in_row',
+      'gauge',
+      'GitHub API requests that failed in a row (after retries).',
+      [[{}, g.failuresInRow ?? 0]],
+    );
+  }
   return out.join('\n') + '\n';
 }

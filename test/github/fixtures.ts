@@ -116,15 +116,41 @@ export async function pushCommit(
   return sha;
 }
 
-/** Drop the last commit's change to the vfio comment (a push that fixes the finding). */
+/**
+ * A force push that fixes the vfio finding: the vfio commit rewritten (MMIO in
+ * capitals), the commits after it picked again. Returns the new head.
+ */
 export async function pushFix(repo: PrRepo): Promise<string> {
-  await edit(repo.dir, VFIO_FILE, (s) => s.replace('pages of mmio anyway', 'pages of MMIO anyway'));
-  const sha = await commit(
-    repo.dir,
-    'vfio/pci: Capitalise MMIO\n\nSigned-off-by: Fixture Author <fixture.author@example.org>',
+  const later = repo.commits.slice(2);
+  const env: NodeJS.ProcessEnv = { LC_ALL: 'C' };
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GIT_')) env[k] = v;
+  const at = '2026-10-02T09:00:00Z';
+  Object.assign(env, {
+    GIT_COMMITTER_NAME: 'Fixture Author',
+    GIT_COMMITTER_EMAIL: 'fixture.author@example.org',
+    GIT_COMMITTER_DATE: at,
+  });
+  const git = (args: string[]) =>
+    execFileSync('git', ['-c', 'commit.gpgsign=false', ...args], {
+      cwd: repo.dir,
+      env,
+      encoding: 'utf8',
+    });
+  git(['reset', '-q', '--hard', repo.commits[0]!]);
+  await edit(repo.dir, VFIO_FILE, (s) =>
+    s.replace(VFIO_ANCHOR, VFIO_ANCHOR + VFIO_ADDED.replace('mmio', 'MMIO')),
   );
-  repo.commits.push(sha);
-  return sha;
+  const c2 = await commit(
+    repo.dir,
+    'vfio/pci: Explain why sub-page BARs need an exclusive page\n\nA small BAR can only be mapped when nothing else uses the rest of its\npage: the page is handed to userspace whole.\n\nSigned-off-by: Fixture Author <fixture.author@example.org>',
+  );
+  const picked = [c2];
+  for (const c of later) {
+    git(['cherry-pick', '--allow-empty', c]);
+    picked.push(git(['rev-parse', 'HEAD']).trim());
+  }
+  repo.commits.splice(1, repo.commits.length - 1, ...picked);
+  return repo.commits.at(-1)!;
 }
 
 export function standinPr(repo: PrRepo, over: Partial<StandinPr> = {}): StandinPr {
