@@ -23,6 +23,9 @@ Serves, on http.host:http.port of the config (default 127.0.0.1:8080):
   /scenarios      the scenario library, each address map at each page size
                   (the pages are behind the dashboard's auth when one is set,
                   unless http.pagesPublic is true)
+  /github/webhook GitHub's deliveries for the GitHub App (when github.appId,
+                  privateKeyFile and webhookSecret are set): checked by their
+                  signature, never by the dashboard's auth (README, "GitHub")
 Replies link to <http.publicUrl>/series/<review> when http.publicUrl is set.
 
   -c, --config FILE   service config (JSON); default $PCIBOT_CONFIG
@@ -52,7 +55,7 @@ const command: Command = {
       throw err;
     }
     io.stderr(
-      `[pcibot serve] listening on ${http.url} (/healthz, /metrics, /admin/queues, /series, /scenarios)\n`,
+      `[pcibot serve] listening on ${http.url} (/healthz, /metrics, /admin/queues, /series, /scenarios${config.github.enabled ? ', /github/webhook' : ''})\n`,
     );
     await untilSignal();
     await http.close();
