@@ -39,6 +39,7 @@ import {
 import { GithubStandin, type StandinPr } from './standin.js';
 
 const PUBLIC = 'https://pcibot.example.org';
+const ADMIN = 'dashboard-token-0123456789';
 
 describe('GitHub App: webhook to check run and review', { timeout: 240_000 }, () => {
   let work: string;
@@ -79,7 +80,7 @@ describe('GitHub App: webhook to check run and review', { timeout: 240_000 }, ()
         retryAfterUnitMs: 50,
         writeIntervalMs: 0,
       },
-      http: { publicUrl: PUBLIC, admin: { token: 'dashboard-token-0123456789' } },
+      http: { publicUrl: PUBLIC, admin: { token: ADMIN } },
     });
     svc = await startWorkers({
       config,
@@ -168,6 +169,13 @@ describe('GitHub App: webhook to check run and review', { timeout: 240_000 }, ()
     assert.equal(onLine[0]!.side, 'RIGHT');
     assert.ok(readMarker(onLine[0]!.body));
     assert.match(onLine[0]!.body, /capitalise-mmio-bar/);
+
+    // The check run's details link: the review's page, behind the dashboard's auth.
+    const page = `${http.url}/series/${githubReviewKey(ref(), head, 'a')}`;
+    assert.equal((await fetch(page)).status, 401);
+    const res = await fetch(page, { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /PCI\/VFIO: three commits/);
   });
 
   test('a synchronize push updates the comments in place, never a second one per finding', async () => {

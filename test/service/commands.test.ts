@@ -179,6 +179,8 @@ describe('service commands', () => {
         'apply',
         'assemble',
         'follow',
+        'github',
+        'github-report',
         'ingest',
         'report',
         'send',
