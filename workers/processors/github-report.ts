@@ -63,7 +63,7 @@ export async function githubReport(job: Job<ReportJob>, ctx: JobContext) {
   const applied = (await state.getApplied(rk))?.applied ?? null;
   const analysis = await state.getAnalysis(rk);
   if (!analysis) throw new Error(`review ${rk}: the analysis is not stored (yet)`);
-  const decision = whenToVerify(config.verify.enabled, applied);
+  const decision = whenToVerify(config.verify.enabled, applied, analysis.series);
   const outcome = decision.verify ? await state.getVerify(rk) : null;
   const result = reviewResult(
     { series, scope: scopeSeries(series), applied, analysis, verify: { decision, outcome } },
