@@ -167,13 +167,25 @@ export interface SupersededSeries {
   id: string;
   version: number;
   messageIds: string[];
+  /**
+   * Why it is an older version of this series: the links from it to this one
+   * (same change-id, same author and title, a title its changelog says was
+   * renamed, the same change at the version before), each with its evidence.
+   */
+  reason: string;
 }
 
 export type Disposition =
   | { kind: 'patch'; seriesId: string; index: number }
   | { kind: 'cover'; seriesId: string }
-  | { kind: 'reply'; seriesId: string | null }
-  | { kind: 'superseded'; seriesId: string; byVersion: number }
+  /**
+   * A reply, or another message in a patch thread: `seriesId` is the posting
+   * of its thread (a superseded one's own id), null when none is in the input;
+   * `reason` says which thread, or why none (what it answers is not in the input).
+   */
+  | { kind: 'reply'; seriesId: string | null; reason: string }
+  /** An older version of the series `seriesId` (version `byVersion`), and why it is one. */
+  | { kind: 'superseded'; seriesId: string; byVersion: number; reason: string }
   | { kind: 'not-a-patch'; reason: string }
   | { kind: 'duplicate'; of: string }
   /** Another message with the same Message-ID but other content came first; this one is not used. */
@@ -183,6 +195,11 @@ export type Disposition =
 /** Result of assembling a batch of messages: every message is accounted for. */
 export interface Assembly {
   series: Series[];
+  /**
+   * The older versions the series supersede, assembled (a reviewer may
+   * review the previous one to say what the new one fixed); absent when none.
+   */
+  superseded?: Series[];
   /** For each input message (by Message-ID, or origin for failures), what became of it. */
   accounting: {
     messageId: string | null;

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { describeOrigin } from '../util/origin.js';
 import { resolveLimits, type InputLimits } from '../limits.js';
 import type { Assembly, Disposition, Message, ParseFailure, Series } from '../types.js';
-import { versionKeys } from './identity.js';
+import { versionFamilies, versionReasons, type VersionNode } from './versions.js';
 
 type Kind = 'patch' | 'cover' | 'reply' | 'other';
 
@@ -132,25 +132,6 @@ function byDateThenOrder(a: Entry, b: Entry): number {
   const tb = time(b.msg);
   if (ta !== null && tb !== null && ta !== tb) return ta - tb;
   return a.order - b.order;
-}
-
-class UnionFind {
-  private parent: number[];
-  constructor(n: number) {
-    this.parent = Array.from({ length: n }, (_, i) => i);
-  }
-  find(i: number): number {
-    while (this.parent[i] !== i) {
-      this.parent[i] = this.parent[this.parent[i]!]!;
-      i = this.parent[i]!;
-    }
-    return i;
-  }
-  union(a: number, b: number): void {
-    const ra = this.find(a);
-    const rb = this.find(b);
-    if (ra !== rb) this.parent[Math.max(ra, rb)] = Math.min(ra, rb);
-  }
 }
 
 export interface AssembleOptions {
@@ -459,40 +440,48 @@ export function assembleSeries(
       e.disposition ??= { kind: 'patch', seriesId: id, index: e.msg.tags.index ?? 1 };
   }
 
-  // 4. Versions: postings sharing a version key (identity.ts: the change-id, or
-  // the author with the series title or the first patch's title).
+  // 4. Versions (versions.ts): postings sharing a strong key (identity.ts:
+  // the change-id, or the author with the series or first patch title), a
+  // title the newer one's changelog says was renamed, or the same change at
+  // consecutive versions. The newest of a family is reviewed; each older one
+  // says which links made it older.
   const list = [...postings.values()];
-  const uf = new UnionFind(list.length);
-  const byKey = new Map<string, number>();
-  list.forEach((p, i) => {
-    for (const k of versionKeys(p.series!)) {
-      const j = byKey.get(k);
-      if (j === undefined) byKey.set(k, i);
-      else uf.union(i, j);
-    }
-  });
-  const families = new Map<number, Posting[]>();
-  list.forEach((p, i) => {
-    const r = uf.find(i);
-    const f = families.get(r) ?? [];
-    f.push(p);
-    families.set(r, f);
-  });
   const postedAt = new Map<Posting, number>();
   const firstOrder = new Map<Posting, number>();
-  for (const p of list) {
+  const nodes: VersionNode[] = list.map((p) => {
     const members = [...p.covers, ...p.patches];
-    postedAt.set(p, maxOf(members.map((e) => time(e.msg) ?? -Infinity)));
+    const times = members.map((e) => time(e.msg)).filter((t): t is number => t !== null);
+    postedAt.set(p, times.length ? maxOf(times) : -Infinity);
     firstOrder.set(p, minOf(members.map((e) => e.order)));
-  }
-  const reviewed: Series[] = [];
-  for (const family of families.values()) {
-    family.sort(
-      (a, b) =>
-        b.version - a.version ||
-        postedAt.get(b)! - postedAt.get(a)! ||
-        firstOrder.get(b)! - firstOrder.get(a)!,
+    return {
+      series: p.series!,
+      first: times.length ? minOf(times) : null,
+      last: times.length ? maxOf(times) : null,
+      notes: p.warnings,
+    };
+  });
+  const { families, links } = versionFamilies(nodes);
+  const at = new Map(list.map((p, i) => [p, i]));
+  const byNewest = (a: number, b: number) => {
+    const pa = list[a]!;
+    const pb = list[b]!;
+    return (
+      pb.version - pa.version ||
+      postedAt.get(pb)! - postedAt.get(pa)! ||
+      firstOrder.get(pb)! - firstOrder.get(pa)!
     );
+  };
+  for (const f of families) f.sort(byNewest);
+  const reasons = versionReasons(
+    nodes,
+    links,
+    families.map((f) => f[0]!),
+  );
+  const reviewed: Series[] = [];
+  const superseded: Series[] = [];
+  /** The series that superseded a posting, for its replies' reasons. */
+  const supersededBy = new Map<Posting, Series>();
+  for (const family of families.map((f) => f.map((i) => list[i]!))) {
     const winner = family[0]!;
     const ws = winner.series!;
     reviewed.push(ws);
@@ -521,14 +510,18 @@ export function assembleSeries(
           `also posted as <${(os.cover ?? os.patches[0]!).messageId}> (same version); this newest posting is used`,
         );
       } else {
+        const reason = reasons.get(at.get(old)!) ?? 'same series';
         for (const e of members)
-          e.disposition = { kind: 'superseded', seriesId: ws.id, byVersion: ws.version };
+          e.disposition = { kind: 'superseded', seriesId: ws.id, byVersion: ws.version, reason };
         ws.supersedes.push({
           id: os.id,
           version: os.version,
           messageIds: members.map((e) => e.msg.messageId),
+          reason,
         });
         old.resolvedId = os.id;
+        superseded.push(os);
+        supersededBy.set(old, ws);
       }
     }
     ws.supersedes.sort((a, b) => b.version - a.version);
@@ -610,12 +603,30 @@ export function assembleSeries(
     }
     return result;
   };
+  const replyReason = (m: Message, p: Posting | null): string => {
+    if (p) {
+      const s = p.series!;
+      const newer = supersededBy.get(p);
+      const what = `"${s.title}"${s.version > 1 ? ` v${s.version}` : ''}`;
+      return newer
+        ? `reply in the thread of ${what}, which v${newer.version} supersedes (${newer.id})`
+        : `reply in the thread of ${what} (${p.resolvedId ?? s.id})`;
+    }
+    const parent = parentId(m);
+    if (parent === null || parent === m.messageId)
+      return 'a reply that names no message it answers (no In-Reply-To or References)';
+    if (!byId.has(parent)) return `reply to <${parent}>, which is not in the input`;
+    const missing = parentsOf(m).find((id) => !byId.has(id));
+    return missing
+      ? `reply in a thread whose patches are not in the input (<${missing}> is missing)`
+      : `reply in a thread with no patch in the input (it answers <${parent}>)`;
+  };
   for (const e of unique) {
     if (e.disposition) continue;
     const p = threadPosting(e.msg);
     const seriesId = p?.resolvedId ?? null;
     if (e.kind === 'reply' || p) {
-      e.disposition = { kind: 'reply', seriesId };
+      e.disposition = { kind: 'reply', seriesId, reason: replyReason(e.msg, p) };
       const s = seriesId ? seriesById.get(seriesId) : undefined;
       if (s) s.replies.push(e.msg.messageId);
       continue;
@@ -684,7 +695,7 @@ export function assembleSeries(
     ]),
   );
   const series = reviewed.sort((a, b) => firstIn.get(a)! - firstIn.get(b)!);
-  return { series, accounting };
+  return superseded.length ? { series, accounting, superseded } : { series, accounting };
 }
 
 function notAPatchReason(m: Message): string {

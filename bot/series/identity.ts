@@ -4,7 +4,9 @@
 // postings are versions of one series (the keys the assembler folds versions
 // on, and the lineage the service remembers reviews under).
 import { createHash } from 'node:crypto';
+import { parseUnifiedDiff } from '../mail/diffparse.js';
 import type { Message, Series } from '../types.js';
+import { titleAliases, type TitleAlias } from './changelog.js';
 
 const hashOf = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 24);
 
@@ -52,7 +54,7 @@ export function bucketOf(m: Message): string {
   return hashOf(`thread\0${m.messageId}`);
 }
 
-function normaliseTitle(title: string): string {
+export function normaliseTitle(title: string): string {
   return title
     .toLowerCase()
     .replace(/\s+/g, ' ')
@@ -60,37 +62,187 @@ function normaliseTitle(title: string): string {
     .trim();
 }
 
+/** A patch as version links read it: its subject tags, and (when known) its text and diff. */
+export type VersionPatch = Pick<Message, 'tags'> &
+  Partial<Pick<Message, 'messageId' | 'body' | 'diff' | 'diffLine'>>;
+
 /** What version keys are read from: a series, or as much of one as a caller has. */
 export type VersionSubject = Pick<Series, 'changeId' | 'title' | 'author'> & {
-  patches?: readonly Pick<Message, 'tags'>[];
+  version?: number;
+  cover?: Pick<Message, 'messageId' | 'body' | 'diffLine'> | null;
+  patches?: readonly VersionPatch[];
 };
 
+/** The author as keys hold it. */
+export const authorOf = (s: Pick<Series, 'author'>): string => s.author.address.toLowerCase();
+
+/** The key an author's title is found under (the series', the first patch's, or an old one). */
+export const titleKey = (author: string, title: string): string =>
+  `title\0${author.toLowerCase()}\0${normaliseTitle(title)}`;
+
 /**
- * The keys under which versions of one series meet: the b4 change-id, and the
- * author with the series title (cover, else first patch) and with the first
- * patch's title (a v2 sent without the cover letter v1 had still matches).
- * Two postings sharing any key are versions of one series.
+ * The strong keys under which versions of one series meet: the b4 change-id,
+ * and the author with the series title (cover, else first patch) and with the
+ * first patch's title (a v2 sent without the cover letter v1 had still
+ * matches). Two postings sharing any of these are versions of one series.
  */
 export function versionKeys(s: VersionSubject): string[] {
   const keys: string[] = [];
   if (s.changeId) keys.push(`change\0${s.changeId}`);
   if (s.author.address) {
-    const titles = [s.title, s.patches?.[0]?.tags.title ?? '']
-      .map(normaliseTitle)
-      .filter((t) => t !== '');
-    for (const t of new Set(titles)) keys.push(`title\0${s.author.address.toLowerCase()}\0${t}`);
+    const titles = [s.title, s.patches?.[0]?.tags.title ?? ''].filter(
+      (t) => normaliseTitle(t) !== '',
+    );
+    for (const k of new Set(titles.map((t) => titleKey(s.author.address, t)))) keys.push(k);
   }
   return keys;
 }
 
+/** A title an earlier version had, as this posting's changelog names it. */
+export interface RenameClaim {
+  /** The old title's key (titleKey): an earlier posting's series or first patch title. */
+  key: string;
+  alias: TitleAlias;
+  /** Where the changelog is: 0 for the cover letter, else the patch's index. */
+  index: number;
+  messageId: string | null;
+}
+
+/** The text of a mail up to its diff: where changelogs are. */
+function textBeforeDiff(m: { body?: string; diffLine?: number | null }): string {
+  const body = m.body ?? '';
+  if (!m.diffLine) return body;
+  // Lines 1 .. diffLine-1 end at the (diffLine-1)th newline.
+  let at = -1;
+  for (let n = 1; n < m.diffLine; n++) {
+    const next = body.indexOf('\n', at + 1);
+    if (next === -1) return body;
+    at = next;
+  }
+  return at < 0 ? '' : body.slice(0, at);
+}
+
+const claimsMemo = new WeakMap<object, TitleAlias[]>();
+
+function aliasesIn(m: { body?: string; diffLine?: number | null }, version: number): TitleAlias[] {
+  let a = claimsMemo.get(m);
+  if (!a) claimsMemo.set(m, (a = titleAliases(textBeforeDiff(m), version)));
+  return a;
+}
+
 /**
- * The service's lineage keys of a series: versionKeys() hashed (Redis keys),
- * the change-id's first; a series with no key at all (no change-id, no
- * author) is a lineage of its own.
+ * The earlier titles this posting's changelogs (cover letter, and each
+ * patch's notes) say it had: `rename ("OLD") to ("NEW")`, `new subject (was:
+ * "OLD")`, `renamed patch from 'OLD' to 'NEW'`. An earlier posting of the same
+ * author whose series or first patch title is OLD, at a lower version (and at
+ * most the one the changelog's heading names), is its predecessor.
+ */
+export function renamedFrom(s: VersionSubject): RenameClaim[] {
+  if (!s.author.address || s.version === undefined) return [];
+  const version = s.version;
+  const own = new Set(versionKeys(s));
+  const out: RenameClaim[] = [];
+  const add = (m: VersionPatch | NonNullable<VersionSubject['cover']>, index: number) => {
+    for (const alias of aliasesIn(m, version)) {
+      const key = titleKey(s.author.address, alias.old);
+      if (!own.has(key)) out.push({ key, alias, index, messageId: m.messageId ?? null });
+    }
+  };
+  if (s.cover) add(s.cover, 0);
+  s.patches?.forEach((p, pos) => add(p, p.tags.index ?? pos + 1));
+  return out;
+}
+
+/** One patch's change, for linking consecutive versions that carry the same change. */
+export interface ChangeSignature {
+  index: number;
+  total: number | null;
+  /** The files the patch touches, sorted. */
+  files: string[];
+  /** A hash of the files and their added and removed lines (whitespace-normalised, sorted). */
+  hash: string;
+}
+
+/** Fewer changed lines or characters than this is too little to tell two changes apart. */
+const MIN_SIGNATURE_LINES = 2;
+const MIN_SIGNATURE_CHARS = 40;
+
+const signatureMemo = new WeakMap<object, ChangeSignature | null>();
+
+function signatureOf(p: VersionPatch, pos: number): ChangeSignature | null {
+  if (!p.diff) return null;
+  let sig = signatureMemo.get(p);
+  if (sig !== undefined) return sig;
+  const files = new Map<string, string[]>();
+  let lines = 0;
+  let chars = 0;
+  for (const f of parseUnifiedDiff(p.diff)) {
+    const path = f.to && f.to !== '/dev/null' ? f.to : (f.from ?? '');
+    const changed = files.get(path) ?? [];
+    for (const c of f.chunks)
+      for (const ch of c.changes) {
+        if (ch.type === 'normal') continue;
+        const text = ch.content.slice(1).replace(/\s+/g, ' ').trim();
+        if (!text) continue;
+        changed.push(`${ch.type === 'add' ? '+' : '-'}${text}`);
+        lines++;
+        chars += text.replace(/ /g, '').length;
+      }
+    files.set(path, changed);
+  }
+  sig = null;
+  if (files.size && lines >= MIN_SIGNATURE_LINES && chars >= MIN_SIGNATURE_CHARS) {
+    const names = [...files.keys()].sort();
+    const text = names.map((n) => `${n}\n${files.get(n)!.sort().join('\n')}`).join('\n\0\n');
+    sig = {
+      index: p.tags.index ?? pos + 1,
+      total: p.tags.total,
+      files: names,
+      hash: hashOf(text),
+    };
+  }
+  signatureMemo.set(p, sig);
+  return sig;
+}
+
+/** The change signatures of a posting's patches (those with enough change to tell apart). */
+export function changeSignatures(s: VersionSubject): ChangeSignature[] {
+  return (s.patches ?? []).flatMap((p, pos) => {
+    const sig = signatureOf(p, pos);
+    return sig ? [sig] : [];
+  });
+}
+
+/**
+ * Where one patch's change meets the same change at another version: the
+ * author, the patch's place (M/N), the change, and a version. A posting at
+ * version v files its changes under v and v-1, so exactly consecutive
+ * versions (and reposts of one version) share a key.
+ */
+export const sameChangeKey = (author: string, sig: ChangeSignature, version: number): string =>
+  `diff\0${author.toLowerCase()}\0${sig.index}/${sig.total ?? ''}\0${sig.hash}\0v${version}`;
+
+/**
+ * The service's lineage keys of a series: every key a version link can go
+ * through, hashed (Redis keys): the change-id's first, the author's titles,
+ * the old titles its changelogs name (renamedFrom), and the changes of its
+ * patches at its version and the one before (sameChangeKey). Entries are
+ * written under every key and read from all, so the service finds a
+ * predecessor where the assembler, given both versions, links them; the
+ * assembler's guards (one parent per version, no family with two postings of
+ * one version) need both postings at once and are the assembler's alone. A
+ * series with no key at all (no change-id, no author) is a lineage of its own.
  */
 export function lineageKeys(s: VersionSubject & Pick<Series, 'id'>): string[] {
-  const keys = versionKeys(s);
-  return keys.length ? keys.map(hashOf) : [hashOf(`series\0${s.id}`)];
+  const keys = [...versionKeys(s), ...renamedFrom(s).map((c) => c.key)];
+  if (s.author.address && s.version !== undefined)
+    for (const sig of changeSignatures(s))
+      keys.push(
+        sameChangeKey(s.author.address, sig, s.version),
+        sameChangeKey(s.author.address, sig, s.version - 1),
+      );
+  const unique = [...new Set(keys)];
+  return unique.length ? unique.map(hashOf) : [hashOf(`series\0${s.id}`)];
 }
 
 /** The first lineage key (the one a change-id gives, else the series title's). */

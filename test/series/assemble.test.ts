@@ -83,7 +83,12 @@ describe('assembleSeries: the mixed mbox (v1, broken entry, net series, v2, repl
     assert.equal(s.baseCommit, TOY_BASE_COMMIT);
     assert.equal(s.changeId, '20250107-toy-small-bars-5c1d2e');
     assert.deepEqual(s.supersedes, [
-      { id: sid(V1(0)), version: 1, messageIds: [V1(0), V1(1), V1(2), V1(3)] },
+      {
+        id: sid(V1(0)),
+        version: 1,
+        messageIds: [V1(0), V1(1), V1(2), V1(3)],
+        reason: 'same change-id 20250107-toy-small-bars-5c1d2e',
+      },
     ]);
     assert.deepEqual(s.author, { name: 'Anna Tester', address: 'anna.tester@example.org' });
     assert.deepEqual(s.replies, ['Z4ZbenRev1ew@example.com']);
@@ -103,9 +108,18 @@ describe('assembleSeries: the mixed mbox (v1, broken entry, net series, v2, repl
   it('accounts for the superseded v1, the reply and the broken entry', () => {
     const by = new Map(a.accounting.map((e) => [e.origin.index, e.disposition]));
     for (const i of [1, 2, 3, 4])
-      assert.deepEqual(by.get(i), { kind: 'superseded', seriesId: sid(V2(0)), byVersion: 2 });
+      assert.deepEqual(by.get(i), {
+        kind: 'superseded',
+        seriesId: sid(V2(0)),
+        byVersion: 2,
+        reason: 'same change-id 20250107-toy-small-bars-5c1d2e',
+      });
     assert.equal(by.get(5)!.kind, 'failed');
-    assert.deepEqual(by.get(12), { kind: 'reply', seriesId: sid(V2(0)) });
+    assert.deepEqual(by.get(12), {
+      kind: 'reply',
+      seriesId: sid(V2(0)),
+      reason: `reply in the thread of "PCI: toy: Page-align small BARs for safe passthrough" v2 (${sid(V2(0))})`,
+    });
     assert.deepEqual(
       a.accounting.map((e) => e.origin.index),
       [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
@@ -204,6 +218,7 @@ describe('assembleSeries: the other cases', () => {
         id: sid('20250110110000.1001-1-zoe@example.se'),
         version: 1,
         messageIds: ['20250110110000.1001-1-zoe@example.se'],
+        reason: 'same author and title ("PCI: toy: Give sub-page memory BARs a page of their own")',
       },
     ]);
     assert.deepEqual([s.expected, s.missing, s.complete], [null, [], true]);
@@ -251,7 +266,11 @@ describe('assembleSeries: the other cases', () => {
     assert.equal(a.series.length, 1);
     const by = (file: string) =>
       a.accounting.find((e) => e.origin.file.endsWith(file))!.disposition;
-    assert.deepEqual(by('reply-unquoted-diff.eml'), { kind: 'reply', seriesId: a.series[0]!.id });
+    assert.deepEqual(by('reply-unquoted-diff.eml'), {
+      kind: 'reply',
+      seriesId: a.series[0]!.id,
+      reason: `reply in the thread of "net: toy: Check the carrier before starting the queue" (${a.series[0]!.id})`,
+    });
     assert.deepEqual(by('not-a-patch-pull-request.eml'), {
       kind: 'not-a-patch',
       reason: 'subject tags [GIT PULL] do not mark a patch and not in a patch thread',
@@ -262,7 +281,11 @@ describe('assembleSeries: the other cases', () => {
   it('a reply whose thread is not in the input is still a reply', async () => {
     const { a } = await assemble('reply-unquoted-diff.eml');
     assert.deepEqual(a.series, []);
-    assert.deepEqual(a.accounting[0]!.disposition, { kind: 'reply', seriesId: null });
+    assert.deepEqual(a.accounting[0]!.disposition, {
+      kind: 'reply',
+      seriesId: null,
+      reason: 'reply to <20250110083000.2231-1-carl@example.net>, which is not in the input',
+    });
   });
 
   it('a non-patch message inside a patch thread is a reply', async () => {
@@ -285,7 +308,11 @@ describe('assembleSeries: the other cases', () => {
       origin: { kind: 'eml', file: 'note.eml' },
     };
     const a = assembleSeries([...messages, note]);
-    assert.deepEqual(a.accounting[2]!.disposition, { kind: 'reply', seriesId: a.series[0]!.id });
+    assert.deepEqual(a.accounting[2]!.disposition, {
+      kind: 'reply',
+      seriesId: a.series[0]!.id,
+      reason: `reply in the thread of "${a.series[0]!.title}" (${a.series[0]!.id})`,
+    });
   });
 
   it('a cover letter whose patches did not arrive', async () => {
