@@ -871,6 +871,97 @@ const fixtures: Fixture[] = [
       ],
     },
   },
+
+  // Appended (the position gives each fixture its date): a driver is all of
+  // its files (the hold and park modules of the fixture tree's second
+  // commit).
+  {
+    rule: 'driver-managed-dma',
+    file: 'fires-other-file.eml',
+    patch: {
+      subject: 'PCI: hold: Reset the function before holding it',
+      body:
+        'A function left running by the previous owner can still be mastering\n' +
+        'when pci-hold binds to it; reset it first so it comes up quiet.',
+      edits: [
+        {
+          file: 'drivers/pci/hold/hw.c',
+          anchor: /^\tpci_read_config_word\(pdev, PCI_COMMAND, &cmd\);$/,
+          op: 'before',
+          lines: ['\tpci_reset_function(pdev);', ''],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'driver-managed-dma',
+    file: 'fires-declaration-other-file.eml',
+    patch: {
+      subject: 'PCI: park: Let the rest of the group go to userspace',
+      body:
+        'A parked function does nothing, so it need not keep the other\n' +
+        'functions of its IOMMU group from being assigned to a guest.',
+      edits: [
+        {
+          file: 'drivers/pci/hold/park_main.c',
+          anchor: /^\t\.probe\t+= park_probe,$/,
+          op: 'after',
+          lines: ['\t.driver_managed_dma\t= true,'],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'driver-managed-dma',
+    file: 'quiet-standalone-object.eml',
+    patch: {
+      subject: 'PCI: hold: Check the BAR is idle in hold_util_is_quiet()',
+      body:
+        'Read the status register as well as the command register before\n' +
+        'calling a function quiet.',
+      edits: [
+        {
+          file: 'drivers/pci/hold/hold_util.c',
+          anchor: /^\treturn !\(cmd & \(PCI_COMMAND_MASTER \| PCI_COMMAND_MEMORY\)\);$/,
+          op: 'replace',
+          lines: [
+            '\tif (cmd & (PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY))',
+            '\t\treturn false;',
+            '\tregs = pci_iomap(pdev, 0, 4);',
+            '\tif (!regs)',
+            '\t\treturn true;',
+            '\tidle = !(ioread32(regs) & 1);',
+            '\tpci_iounmap(pdev, regs);',
+            '\treturn idle;',
+          ],
+        },
+        {
+          file: 'drivers/pci/hold/hold_util.c',
+          anchor: /^\tu16 cmd;$/,
+          op: 'after',
+          lines: ['\tvoid __iomem *regs;', '\tbool idle;'],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'driver-managed-dma',
+    file: 'quiet-other-module.eml',
+    patch: {
+      subject: 'PCI: park: Enable bus mastering for the sleep handshake',
+      body:
+        'The device acknowledges the sleep request with a DMA write; enable\n' +
+        'bus mastering before asking it to sleep.',
+      edits: [
+        {
+          file: 'drivers/pci/hold/park_hw.c',
+          anchor: /^\twritel\(PARK_CTRL_SLEEP, regs \+ PARK_CTRL\);$/,
+          op: 'before',
+          lines: ['\tpci_set_master(pdev);'],
+        },
+      ],
+    },
+  },
 ];
 
 const author = { name: 'Fixture Author', address: 'fixture.author@example.org' };

@@ -5,9 +5,13 @@
 // DMA, and never resets the device: a user owning the group could otherwise
 // reach those registers peer-to-peer, or the reset would pull the device out
 // from under the user. vfio drivers are exempt: handing the device to the user
-// is their job.
+// is their job. A driver is all of its files: the declaration and the calls
+// are looked for in every C file of the driver's module, as its Kbuild file
+// lists them (rules/lib/kbuild.ts), and portdrv's services count as portdrv.
+import { posix } from 'node:path';
 import type { Rule, RuleContext, RuleHit } from '../types.js';
 import { addedLines, codeOnly, isC, removedLines, type DiffLine } from '../lib/diff.js';
+import { moduleFiles, type ModuleFiles } from '../lib/kbuild.js';
 
 /** The flag's names over time: driver_managed_dma (v6+), and the earlier RFC names. */
 const DECLARATION =
@@ -56,10 +60,21 @@ function forbiddenIn(line: DiffLine): { what: string; risk: string } | null {
   return FORBIDDEN.find((f) => f.re.test(code)) ?? null;
 }
 
-async function declares(ctx: RuleContext, file: string): Promise<boolean> {
-  const text = (await (ctx.after ?? ctx.before).read(file)) ?? '';
-  return DECLARATION.test(text);
+/** The tree the patch leaves (or the one before, when it did not apply). */
+const treeOf = (ctx: RuleContext) => ctx.after ?? ctx.before;
+
+/** Where a driver's declaration is: a file of its module (the Kbuild composite) that declares it. */
+async function declaringFile(ctx: RuleContext, files: string[]): Promise<string | null> {
+  for (const f of files) {
+    const text = (await treeOf(ctx).read(f)) ?? '';
+    if (text.split('\n').some((l) => DECLARATION.test(codeOnly(l)))) return f;
+  }
+  return null;
 }
+
+/** `module pci-hold (hw.c, main.c, debug.c)`: the composite and its files, as the Kbuild file lists them. */
+const moduleName = (m: ModuleFiles) =>
+  `module ${m.modules.join('/')} (${m.files.map((f) => posix.basename(f)).join(', ')})`;
 
 async function check(ctx: RuleContext): Promise<RuleHit[]> {
   const hits: RuleHit[] = [];
@@ -67,53 +82,79 @@ async function check(ctx: RuleContext): Promise<RuleHit[]> {
   const removed = new Set(removedLines(ctx.diff, isC).map((l) => l.text.trim()));
   const added = addedLines(ctx.diff, isC).filter((l) => !l.file.startsWith('drivers/vfio/'));
   const files = [...new Set(added.map((l) => l.file))];
-  const portdrvDeclares = files.some(isPortService) ? await declares(ctx, PORTDRV) : false;
+  const portdrvDeclares = files.some(isPortService)
+    ? (await declaringFile(ctx, [PORTDRV])) !== null
+    : false;
 
+  // A driver is all of its files: the declaration may sit in main.c while the
+  // patch maps MMIO in hw.c of the same module.
   for (const file of files) {
-    const declaring = (await declares(ctx, file)) || (isPortService(file) && portdrvDeclares);
-    if (!declaring) continue;
+    const module = await moduleFiles(treeOf(ctx), file);
+    const declaredIn =
+      (await declaringFile(ctx, module.files)) ??
+      (isPortService(file) && portdrvDeclares ? PORTDRV : null);
+    if (!declaredIn) continue;
     const owner =
-      isPortService(file) && file !== PORTDRV
-        ? `${file} (a service of portdrv, which sets driver_managed_dma)`
-        : file;
+      declaredIn === file
+        ? `${file} declares driver_managed_dma`
+        : module.files.includes(declaredIn)
+          ? `${file} is part of ${moduleName(module)}, and ${declaredIn} declares driver_managed_dma`
+          : `${file} is a service of portdrv, and ${declaredIn} declares driver_managed_dma`;
     for (const line of added.filter((l) => l.file === file)) {
       const found = removed.has(line.text.trim()) ? null : forbiddenIn(line);
       if (!found) continue;
       hits.push({
         title: `A driver_managed_dma driver ${found.what}`,
         detail:
-          `${owner} declares driver_managed_dma, so its device may stay bound while the rest of ` +
+          `${owner}, so the device may stay bound while the rest of ` +
           `its IOMMU group is owned by userspace; this line ${found.what}, which that promise rules out: ` +
           `${found.risk}.`,
         file,
         line: line.line,
         evidence: {
           code: line.text.trim(),
-          declaredIn: isPortService(file) && file !== PORTDRV ? PORTDRV : file,
+          declaredIn,
+          ...(module.modules.length
+            ? { module: module.modules.join('/'), moduleFiles: module.files }
+            : {}),
         },
       });
     }
   }
 
-  // The other direction: a patch adds the declaration to a driver that already does these things.
-  for (const decl of added.filter((l) => DECLARATION.test(l.text))) {
-    const text = (await (ctx.after ?? ctx.before).read(decl.file)) ?? '';
-    const offending = text
-      .split('\n')
-      .map((t, i) => ({ file: decl.file, line: i + 1, text: t }))
-      .map((l) => ({ l, what: forbiddenIn(l)?.what ?? null }))
-      .filter((x) => x.what !== null);
+  // The other direction: a patch adds the declaration to a driver that already
+  // does these things, in the declaring file or any other file of its module.
+  for (const decl of added.filter((l) => DECLARATION.test(codeOnly(l.text)))) {
+    const module = await moduleFiles(treeOf(ctx), decl.file);
+    const offending: { file: string; line: number; text: string; what: string }[] = [];
+    for (const file of module.files) {
+      const text = (await treeOf(ctx).read(file)) ?? '';
+      text.split('\n').forEach((t, i) => {
+        const what = forbiddenIn({ file, line: i + 1, text: t })?.what;
+        if (what) offending.push({ file, line: i + 1, text: t.trim(), what });
+      });
+    }
     if (offending.length === 0) continue;
+    const first = offending[0]!;
+    const where = first.file === decl.file ? `line ${first.line}` : `${first.file}:${first.line}`;
     hits.push({
       title: 'driver_managed_dma declared by a driver that touches its device',
       detail:
-        `This makes ${decl.file} declare driver_managed_dma, but the driver ${offending[0]!.what} ` +
-        `(line ${offending[0]!.l.line}). The changelog must show the driver does no DMA and no MMIO; ` +
+        `This makes ${decl.file} declare driver_managed_dma, but the driver ${first.what} ` +
+        `(${where}${module.modules.length ? `, in ${moduleName(module)}` : ''}). ` +
+        'The changelog must show the driver does no DMA and no MMIO; ' +
         'as it stands, a group containing this device could be given to userspace while the driver uses it.',
       file: decl.file,
       line: decl.line,
       evidence: {
-        offending: offending.slice(0, 5).map((x) => `${x.l.line}: ${x.l.text.trim()} (${x.what})`),
+        offending: offending
+          .slice(0, 5)
+          .map(
+            (x) => `${x.file === decl.file ? '' : `${x.file}:`}${x.line}: ${x.text} (${x.what})`,
+          ),
+        ...(module.modules.length
+          ? { module: module.modules.join('/'), moduleFiles: module.files }
+          : {}),
       },
     });
   }

@@ -194,7 +194,11 @@ describe('openTreeReader', () => {
     assert.ok(!list.includes('drivers/pci/quirks.c'));
     assert.ok(list.includes('drivers/pci/pci.c'));
     assert.deepEqual(await r.list('drivers/pci/align'), ['drivers/pci/align/policy.c']);
-    assert.deepEqual(await r.dirs('drivers/pci'), ['drivers/pci/align', 'drivers/pci/pcie']);
+    assert.deepEqual(await r.dirs('drivers/pci'), [
+      'drivers/pci/align',
+      'drivers/pci/hold',
+      'drivers/pci/pcie',
+    ]);
     // net/core held only dev.c: with it deleted, net/ is gone from the top.
     assert.deepEqual(await r.dirs('net'), []);
     assert.ok(!(await r.dirs('')).includes('net'));
