@@ -874,7 +874,7 @@ const fixtures: Fixture[] = [
 
   // Appended (the position gives each fixture its date): a driver is all of
   // its files (the hold and park modules of the fixture tree's second
-  // commit).
+  // commit), and a fix whose subject starts with "Add".
   {
     rule: 'driver-managed-dma',
     file: 'fires-other-file.eml',
@@ -958,6 +958,49 @@ const fixtures: Fixture[] = [
           anchor: /^\twritel\(PARK_CTRL_SLEEP, regs \+ PARK_CTRL\);$/,
           op: 'before',
           lines: ['\tpci_set_master(pdev);'],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'stable-and-fixes',
+    file: 'quiet-add-missing-check.eml',
+    patch: {
+      subject: 'vfio/pci: Add missing range check in vfio_pci_core_mmap',
+      body:
+        'The page offset of a mapping is added to its length unchecked, so a\n' +
+        'large vm_pgoff wraps req_start + req_len and passes the size check\n' +
+        'against the region. Reject a request whose end wraps.',
+      trailers: [
+        'Fixes: 5c1d2e3f4a5b ("vfio/pci: Map BARs on first fault")',
+        'Cc: stable@vger.kernel.org',
+      ],
+      edits: [
+        {
+          file: 'drivers/vfio/pci/vfio_pci_core.c',
+          anchor: /^\tif \(req_start \+ req_len > phys_len\)$/,
+          op: 'before',
+          lines: ['\tif (req_start + req_len < req_start)', '\t\treturn -EINVAL;'],
+        },
+      ],
+    },
+  },
+  {
+    rule: 'stable-and-fixes',
+    file: 'fires-enable-feature.eml',
+    patch: {
+      subject: 'PCI: Enable resource reallocation detection and remove PCI_REALLOC_ENABLE_AUTO',
+      body:
+        'Detecting firmware that left SR-IOV BARs without space is cheap and\n' +
+        'always useful; do it unconditionally and drop the option.',
+      trailers: ['Cc: stable@vger.kernel.org'],
+      edits: [
+        {
+          file: 'drivers/pci/Kconfig',
+          anchor: /^config PCI_REALLOC_ENABLE_AUTO$/,
+          op: 'replace',
+          count: 10,
+          lines: [],
         },
       ],
     },

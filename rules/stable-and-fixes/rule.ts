@@ -11,10 +11,67 @@ import { messageLine, prose } from '../lib/message.js';
 
 const STABLE = /\bstable@(?:vger\.)?kernel\.org\b/i;
 const FEATURE_SUBJECT = /^(add|introduce|support|enable|allow|implement|expose|new)\b/i;
+/** A stable tag's comment saying the patch is needed by a fix (the stable rules' prerequisite form). */
+const PREREQUISITE = /#.*\b(prerequisite|dependen(cy|cies|t)|depends|needed by|required by)\b/i;
+/** What the stable rules take besides fixes: "just add a device ID", quirks and workarounds. */
+const STABLE_ALLOWS =
+  /\b(quirks?|(device|pci|vendor)[ -]ids?|ids? (for|of)\b|id table|workarounds?|errat(a|um))\b/i;
+/** A sentence saying a commit broke something (with a commit named, it wants a Fixes: tag). */
 const FIX_WORDS = /\b(fix(e[sd])?|broke|broken|breaks|regress(ion|ed)?|introduced|caused|bug)\b/i;
+/**
+ * A subject that describes a fix, whatever its first verb: "Add missing range
+ * check", "Add a NULL check", "Add lock to avoid a race", "Enable ... to
+ * prevent a hang". Such a patch is stable material unless it adds an option.
+ */
+const FIX_WORDING = new RegExp(
+  '\\b(' +
+    [
+      'fix(e[sd]|ing)?',
+      'missing',
+      'avoid(s|ed|ing)?',
+      'prevent(s|ed|ing)?',
+      'correct(s|ed|ly|ion)?',
+      'incorrect(ly)?',
+      'check(s|ing)?',
+      'handl(e|es|ed|ing)',
+      'leak(s|ed|ing)?',
+      'overflow(s|ed|ing)?',
+      'underflow(s|ed|ing)?',
+      'races?',
+      'racy',
+      'deadlock(s|ed)?',
+      'crash(es|ed|ing)?',
+      'hang(s|ing)?',
+      'lockup',
+      'oops',
+      'panic',
+      'null',
+      'use-after-free',
+      'uaf',
+      'double[- ]free',
+      'out-of-bounds',
+      'oob',
+      'corrupt(s|ed|ion)?',
+      'broken',
+      'breaks?',
+      'regress(ion|ed)?',
+      'bug',
+      'wrong(ly)?',
+      'bogus',
+    ].join('|') +
+    ')\\b',
+  'i',
+);
 const COMMIT_REF = /\bcommit\s+([0-9a-f]{12,40})\s*\(\s*"([^"]+)"\s*\)/gi;
 
-/** What makes the patch a feature rather than a fix, or null. */
+const fixesTrailer = (ctx: RuleContext) =>
+  ctx.patch.trailers.find((t) => t.key.toLowerCase() === 'fixes') ?? null;
+
+/**
+ * What makes the patch a feature rather than a fix, or null: hard evidence
+ * first (an added Kconfig symbol or parameter is a feature even in a fix),
+ * then the subject's first verb, unless the patch says it fixes something.
+ */
 async function featureEvidence(
   ctx: RuleContext,
 ): Promise<{ what: string; file?: string; line?: number } | null> {
@@ -33,10 +90,15 @@ async function featureEvidence(
       file: param.at.file,
       line: param.at.line,
     };
+  // Without such hard evidence, a Fixes: tag or a subject that speaks of a
+  // fix makes it a fix, whatever the first verb ("Add missing range check").
+  if (fixesTrailer(ctx)) return null;
   // "PCI: portdrv: Add foo" -> "Add foo": drop the subsystem prefixes.
   const title = ctx.patch.tags.title.replace(/^(?:[\w/.,-]+: +)+/, '');
-  if (FEATURE_SUBJECT.test(title) && !FIX_WORDS.test(title))
-    return { what: `subject "${ctx.patch.tags.title}" describes a feature` };
+  if (FEATURE_SUBJECT.test(title) && !FIX_WORDING.test(title) && !STABLE_ALLOWS.test(title))
+    return {
+      what: `subject "${ctx.patch.tags.title}" describes a feature (it has no Fixes: tag and names no bug)`,
+    };
   return null;
 }
 
@@ -45,7 +107,8 @@ async function check(ctx: RuleContext): Promise<RuleHit[]> {
   const stableTrailer = ctx.patch.trailers.find(
     (t) => t.key.toLowerCase() === 'cc' && STABLE.test(t.value),
   );
-  if (stableTrailer) {
+  // `Cc: stable@vger.kernel.org # 6.6.x: prerequisite for ...`: a dependency, marked as such.
+  if (stableTrailer && !PREREQUISITE.test(stableTrailer.value)) {
     const feature = await featureEvidence(ctx);
     if (feature)
       hits.push({
@@ -59,8 +122,7 @@ async function check(ctx: RuleContext): Promise<RuleHit[]> {
         evidence: { trailer: `Cc: ${stableTrailer.value}`, reason: feature.what },
       });
   }
-  const hasFixes = ctx.patch.trailers.some((t) => t.key.toLowerCase() === 'fixes');
-  if (!hasFixes) {
+  if (!fixesTrailer(ctx)) {
     // The commit must be named in the same sentence as a word saying it broke something.
     for (const sentence of prose(ctx)
       .replace(/\n/g, ' ')

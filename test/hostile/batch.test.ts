@@ -115,7 +115,10 @@ describe('hostile batch: one of each, plus a good series', () => {
     assert.ok(
       replies.every((m) => m.disposition.kind === 'reply' && m.disposition.seriesId === good.id),
     );
-    assert.match(terminal, /3\/3 PCI: Add ACS quirk for the Example 1234 switch\n {6}applied/);
+    assert.match(
+      terminal,
+      /3\/3 PCI: Add an ACS isolation hook for the Example 1234 switch\n {6}applied/,
+    );
   });
 
   for (const h of hostileMails()) {

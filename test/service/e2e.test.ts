@@ -181,7 +181,7 @@ describe('service end to end (public-inbox + Redis + SMTP)', () => {
     const lines = text.split('\n');
     // One section per patch with findings, each under its subject, in order.
     const p1 = lines.findIndex((l) => l.startsWith('[PATCH 1/3] PCI: Add pci_foo_align='));
-    const p3 = lines.findIndex((l) => l.startsWith('[PATCH 3/3] PCI: Add ACS quirk'));
+    const p3 = lines.findIndex((l) => l.startsWith('[PATCH 3/3] PCI: Add an ACS isolation hook'));
     assert.ok(p1 >= 0 && p3 > p1, `patches 1 and 3 in order:\n${text}`);
     assert.ok(!lines.some((l) => l.startsWith('[PATCH 2/3]')), 'patch 2 has nothing to say');
     // Bottom-posted: the quote comes before the comment, the signature last.

@@ -126,7 +126,7 @@ describe('service pipeline over time (dry run)', () => {
       assert.match(text, /In-Reply-To: <cover-v2\./);
       assert.match(
         text,
-        /^\[PATCH v2 3\/3\] PCI: Add ACS quirk/m,
+        /^\[PATCH v2 3\/3\] PCI: Add an ACS isolation hook/m,
         'only patch 3 of v2 has a finding',
       );
       assert.doesNotMatch(text, /^\[PATCH v2 1\/3\]/m);

@@ -86,12 +86,13 @@ export async function buildFixtureSeries(
   const subjects = [
     'PCI: Add pci_foo_align= to align small BARs',
     'PCI: Terminate the root bridge scan error message with a newline',
-    'PCI: Add ACS quirk for the Example 1234 switch',
+    // A feature with Cc: stable (a quirk would be stable material: stable-kernel-rules).
+    'PCI: Add an ACS isolation hook for the Example 1234 switch',
   ];
   const bodies = [
     'Small BARs share pages with their neighbours, which keeps them from being\npassed through safely. Let the user ask for a larger alignment.\n\nSigned-off-by: Ann Author <ann@example.com>\n',
     'dev_err() wants a trailing newline; without it the next message is\nappended to this one in the log.\n\nSigned-off-by: Ann Author <ann@example.com>\n',
-    'The Example 1234 downstream ports isolate their functions although they\ndo not advertise ACS. Tell the ACS code so.\n\nCc: stable@vger.kernel.org\nSigned-off-by: Ann Author <ann@example.com>\n',
+    'The Example 1234 downstream ports isolate their functions although they\ndo not advertise ACS. Add a hook that tells the ACS code so.\n\nCc: stable@vger.kernel.org\nSigned-off-by: Ann Author <ann@example.com>\n',
   ];
   const edits: Edit[] = [
     {
