@@ -6,7 +6,12 @@ import { analyseSeries } from '../bot/analyse/analyse.js';
 import { iterateInputs } from '../bot/ingest/read.js';
 import type { InputLimits } from '../bot/limits.js';
 import { isParseFailure, parseMail } from '../bot/mail/parse.js';
-import { reviewResult, type ResultOptions } from '../bot/report/result.js';
+import {
+  reportedFindings,
+  reviewResult,
+  type ResultOptions,
+  type ReviewInput,
+} from '../bot/report/result.js';
 import {
   REVIEW_SCHEMA,
   type ReviewReport,
@@ -215,6 +220,47 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
   const inScope = assembly.series.filter(reviewable);
   let reviewedCount = 0;
 
+  // What the previous version in the input had, for `fixed`: the newest older
+  // version a series supersedes, applied and analysed like it (not verified,
+  // not reported), its reported findings under the same filter. The service
+  // takes the same from the lineage's last reviewed version.
+  const older = new Map((assembly.superseded ?? []).map((s) => [s.id, s]));
+  const previousOf = async (series: Series): Promise<ReviewInput['previous']> => {
+    const prev = series.supersedes.find((o) => o.version < series.version);
+    const old = prev ? older.get(prev.id) : undefined;
+    const scope = old ? scopeSeries(old) : null;
+    if (!old || !scope?.inScope || old.refused) return null;
+    try {
+      const applied = opts.tree
+        ? await timed('apply', () =>
+            applySeries({
+              tree: opts.tree!,
+              patches: seriesPatches(old),
+              baseCommit: old.baseCommit,
+              branches: opts.branches,
+            }),
+          )
+        : null;
+      const analysis = await timed('analyse', () =>
+        analyseSeries({ series: old, applied, rules: opts.rules, model: opts.model }),
+      );
+      const r = reviewResult({ series: old, scope, applied, analysis, verify: null }, opts.result);
+      return {
+        version: old.version,
+        findings: reportedFindings(r).map(({ rule, file, title }) =>
+          file === undefined ? { rule, title } : { rule, file, title },
+        ),
+      };
+    } catch (err) {
+      internalErrors.push({
+        stage: 'analyse',
+        series: old.id,
+        detail: `reviewing v${old.version} to compare with v${series.version} failed: ${errorText(err)}`,
+      });
+      return null;
+    }
+  };
+
   for (const series of assembly.series) {
     const scope = scopes.get(series.id)!;
     const errors: SeriesError[] = [];
@@ -296,9 +342,10 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
         internalErrors.push({ stage: 'verify', series: series.id, detail: errorText(err) });
       }
     }
+    const previous = await previousOf(series);
     const result = withErrors(
       reviewResult(
-        { series, scope, applied, analysis, verify: { decision, outcome } },
+        { series, scope, applied, analysis, verify: { decision, outcome }, previous },
         opts.result,
       ),
       series,

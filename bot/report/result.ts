@@ -57,6 +57,17 @@ const isContext = (f: Finding) => /^(model|verify)\//.test(f.rule);
 export const findingIdentity = (f: FindingIdentity): string =>
   `${f.rule}\0${f.file ?? ''}\0${f.title}`;
 
+/** Model findings that describe the series (its table and lists), not a problem that can be fixed. */
+const DESCRIBES_SERIES = new Set(['model/before-after', 'model/fixed', 'model/remaining']);
+
+/**
+ * The same problem from one version to the next: a finding's identity, except
+ * that a model check is one problem whatever its counts ("introduces 27 lost
+ * BARs" in v2 and "introduces 3 lost BARs" in v3 is not fixed).
+ */
+const problemKey = (f: FindingIdentity): string =>
+  f.rule.startsWith('model/') ? `${f.rule}\0${f.file ?? ''}` : findingIdentity(f);
+
 /**
  * The line a finding has after its own patch, carried through the later
  * patches of the series to the head: shifted by the hunks above it, null when
@@ -156,7 +167,7 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
   const shown = [...seriesShown, ...patchShown.flat()];
 
   const previous = input.previous ?? null;
-  const now = new Set(shown.map(findingIdentity));
+  const now = new Set(shown.map(problemKey));
   const count = (s: Severity) => shown.filter((f) => f.severity === s).length;
 
   // What the series-level findings were computed without.
@@ -226,7 +237,9 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
     fixed: previous
       ? {
           version: previous.version,
-          findings: previous.findings.filter((f) => !now.has(findingIdentity(f))),
+          findings: previous.findings.filter(
+            (f) => !DESCRIBES_SERIES.has(f.rule) && !now.has(problemKey(f)),
+          ),
         }
       : null,
     internalErrors: (analysis?.errors ?? []).map(ruleErrorText),
