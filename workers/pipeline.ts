@@ -18,6 +18,7 @@ import {
   type ReviewResult,
   type SeriesError,
 } from '../bot/report/types.js';
+import { accountReasons, noSeriesReason } from '../bot/report/accounting.js';
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import { applySeries, seriesPatches } from '../bot/tree/apply.js';
@@ -359,6 +360,8 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
   progress({ stage: 'done', done: inScope.length, total: inScope.length });
 
   const sum = (k: 'error' | 'warning' | 'info') => results.reduce((n, r) => n + r.counts[k], 0);
+  const reasons = accountReasons(assembly.accounting, results);
+  const noSeries = noSeriesReason(assembly.accounting, assembly.series.length);
   return {
     schema: REVIEW_SCHEMA,
     tool: { name: 'pcibot', version: toolVersion() },
@@ -367,17 +370,19 @@ export async function runReview(opts: ReviewOptions): Promise<ReviewReport> {
     summary: {
       messages: assembly.accounting.length,
       series: assembly.series.length,
+      ...(noSeries !== null ? { noSeries } : {}),
       reviewed: reviewedCount,
       skipped: assembly.series.length - reviewedCount,
       failed: failures.length,
       findings: { error: sum('error'), warning: sum('warning'), info: sum('info') },
     },
     series: results,
-    messages: assembly.accounting.map((a) => ({
+    messages: assembly.accounting.map((a, i) => ({
       messageId: a.messageId,
       subject: a.subject,
       origin: a.origin,
       disposition: a.disposition,
+      reason: reasons[i]!,
       ...(a.warnings?.length ? { warnings: a.warnings } : {}),
     })),
     failures,

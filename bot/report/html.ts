@@ -301,7 +301,11 @@ export function seriesPage(input: SeriesPageInput): string {
   else if (r.status === 'reviewed') facts.push('<li>Not applied (no kernel tree).</li>');
   if (r.missing.length)
     facts.push(`<li>Incomplete: missing patch ${esc(r.missing.join(', '))} of ${r.expected}</li>`);
-  for (const old of r.supersedes) facts.push(`<li>Supersedes v${old.version}</li>`);
+  // (a result stored before supersedes[].reason existed has none)
+  for (const old of r.supersedes)
+    facts.push(
+      `<li>Supersedes v${old.version} (${old.messageIds.length} message${old.messageIds.length === 1 ? '' : 's'})${old.reason ? `: ${esc(old.reason)}` : ''}</li>`,
+    );
   if (r.fixed?.findings.length)
     facts.push(
       `<li>Fixed since v${r.fixed.version}: ${r.fixed.findings.map((f) => esc(`${f.title}${f.file ? ` (${f.file})` : ''}`)).join('; ')}</li>`,

@@ -12,7 +12,7 @@ import {
 import { wrapLines } from '../util/text.js';
 import { patchNumbers } from '../tree/apply.js';
 import { modelSectionMarkdown, modelSectionText } from './model-text.js';
-import type { MessageAccount, ReviewReport, SeriesError, SeriesReport } from './types.js';
+import type { ReviewReport, SeriesError, SeriesReport } from './types.js';
 
 export interface TextOptions {
   color?: boolean;
@@ -118,6 +118,7 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
       `(${sum.reviewed} reviewed, ${sum.skipped} skipped), ${sum.failed} unreadable; ` +
       `findings: ${sum.findings.error} error, ${sum.findings.warning} warning, ${sum.findings.info} info`,
   );
+  if (sum.noSeries) out.push(`no series: ${sum.noSeries}`);
   if (report.tree) out.push(`tree: ${report.tree.path} (HEAD ${report.tree.head.slice(0, 12)})`);
   else out.push('tree: none (patches were not applied)');
 
@@ -134,8 +135,13 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
     if (s.without) out.push(`  ${withoutText(s)}`);
     for (const old of s.supersedes)
       out.push(
-        `  supersedes v${old.version} (${old.messageIds.length} message${old.messageIds.length === 1 ? '' : 's'})`,
+        ...wrapLines(
+          `supersedes v${old.version} (${old.messageIds.length} message${old.messageIds.length === 1 ? '' : 's'}): ${old.reason}`,
+          width,
+          '  ',
+        ),
       );
+    for (const line of fixedLines(s)) out.push(...wrapLines(line, width, '  '));
     out.push(`  scope: ${s.scope.reason}`);
     for (const e of s.errors ?? []) out.push(`  ${c('1;31', 'ERROR')} ${seriesErrorText(e)}`);
     for (const w of s.warnings ?? []) out.push(`  note: ${w}`);
@@ -173,15 +179,11 @@ export function renderTerminal(report: ReviewReport, opts: TextOptions = {}): st
     out.push('', c('1', 'skipped (not PCI/VFIO):'));
     for (const s of skipped) out.push(`  ${seriesHeading(s)}`, `      ${s.scope.reason}`);
   }
-  const others = report.messages.filter((m) =>
-    ['not-a-patch', 'duplicate', 'id-conflict'].includes(m.disposition.kind),
-  );
-  if (others.length) {
-    out.push('', c('1', 'not reviewed:'));
-    for (const m of others)
-      out.push(
-        `  ${m.subject ?? '(no subject)'}  [${originLabel(m.origin)}]: ${dispositionWhy(m)}`,
-      );
+  const listed = report.messages.filter((m) => m.disposition.kind !== 'failed');
+  if (listed.length) {
+    out.push('', c('1', 'messages:'));
+    for (const m of listed)
+      out.push(`  ${m.subject ?? '(no subject)'}  [${originLabel(m.origin)}]: ${m.reason}`);
   }
   const warned = report.messages.filter((m) => m.warnings?.length);
   if (warned.length) {
@@ -213,12 +215,15 @@ function seriesErrorText(e: SeriesError): string {
   return `${e.stage}${e.patch !== undefined ? `, patch ${e.patch}` : ''}: ${e.reason}`;
 }
 
-function dispositionWhy(m: MessageAccount): string {
-  const d = m.disposition;
-  if (d.kind === 'not-a-patch') return d.reason;
-  if (d.kind === 'duplicate') return `duplicate of ${d.of}`;
-  if (d.kind === 'id-conflict') return `Message-ID conflict: ${d.reason}`;
-  return '';
+/** What the previous version had that this one no longer has (the service's lineage, or the input's older version). */
+function fixedLines(s: SeriesReport): string[] {
+  if (!s.fixed) return [];
+  const fs = s.fixed.findings;
+  if (!fs.length) return [`since v${s.fixed.version}: none of its findings is gone`];
+  return [
+    `since v${s.fixed.version}: ${fs.length} of its findings ${fs.length === 1 ? 'is' : 'are'} gone:`,
+    ...fs.map((f) => `  - ${f.rule}${f.file ? ` ${f.file}` : ''}: ${f.title}`),
+  ];
 }
 
 /** "9 scenario runs booted, 6 model-only, 1 failed (build-failed: ...), 312 s". */
@@ -269,9 +274,10 @@ export function renderMarkdown(report: ReviewReport): string {
   const sum = report.summary;
   const out: string[] = ['# pcibot review', ''];
   out.push(
-    `${sum.messages} messages, ${sum.series} series (${sum.reviewed} reviewed, ${sum.skipped} skipped), ` +
+    `${sum.messages} message${sum.messages === 1 ? '' : 's'}, ${sum.series} series (${sum.reviewed} reviewed, ${sum.skipped} skipped), ` +
       `${sum.failed} unreadable. Findings: **${sum.findings.error} error**, ${sum.findings.warning} warning, ${sum.findings.info} info.`,
   );
+  if (sum.noSeries) out.push('', `No series: ${mdEscape(sum.noSeries)}.`);
   if (report.tree)
     out.push('', `Tree: \`${report.tree.path}\` at \`${report.tree.head.slice(0, 12)}\``);
   for (const s of report.series.filter((x) => x.status === 'reviewed')) {
@@ -283,7 +289,13 @@ export function renderMarkdown(report: ReviewReport): string {
     if (s.missing.length)
       out.push(`- Incomplete: missing ${s.missing.join(', ')} of ${s.expected}`);
     if (s.without) out.push(`- ${mdEscape(withoutText(s))}`);
-    for (const old of s.supersedes) out.push(`- Supersedes v${old.version}`);
+    for (const old of s.supersedes)
+      out.push(`- Supersedes v${old.version}: ${mdEscape(old.reason)}`);
+    const fixed = fixedLines(s);
+    if (fixed.length) {
+      out.push(`- ${mdEscape(fixed[0]!)}`);
+      for (const l of fixed.slice(1)) out.push(`  ${mdEscape(l.trim())}`);
+    }
     out.push(`- Scope: ${mdEscape(s.scope.reason)}`);
     for (const e of s.errors ?? []) out.push(`- **Error** ${mdEscape(seriesErrorText(e))}`);
     for (const w of s.warnings ?? []) out.push(`- Note: ${mdEscape(w)}`);
@@ -341,14 +353,12 @@ export function renderMarkdown(report: ReviewReport): string {
     for (const s of skipped)
       out.push(`- ${mdEscape(seriesHeading(s))}: ${mdEscape(s.scope.reason)}`);
   }
-  const others = report.messages.filter((m) =>
-    ['not-a-patch', 'duplicate', 'id-conflict'].includes(m.disposition.kind),
-  );
-  if (others.length) {
-    out.push('', '## Not reviewed', '');
-    for (const m of others)
+  const listed = report.messages.filter((m) => m.disposition.kind !== 'failed');
+  if (listed.length) {
+    out.push('', '## Messages', '');
+    for (const m of listed)
       out.push(
-        `- ${mdEscape(m.subject ?? '(no subject)')} (\`${originLabel(m.origin)}\`): ${mdEscape(dispositionWhy(m))}`,
+        `- ${mdEscape(m.subject ?? '(no subject)')} (\`${originLabel(m.origin)}\`): ${mdEscape(m.reason)}`,
       );
   }
   if (report.failures.length) {

@@ -155,6 +155,12 @@ export interface MessageAccount {
   subject: string | null;
   origin: Origin;
   disposition: Disposition;
+  /**
+   * What became of it, in words (bot/report/accounting.ts): "patch 2/8 of
+   * "PCI: Align small BARs" v3", "reply to <id>, which is not in the input",
+   * "superseded by v3 ("...") : title changed: ...", "unreadable: ...".
+   */
+  reason: string;
   /** Parse warnings (MIME too deep, truncated base64, unknown charset, ...); absent when none. */
   warnings?: string[];
 }
@@ -168,6 +174,8 @@ export interface ReviewReport {
   summary: {
     messages: number;
     series: number;
+    /** Why there is no series ("1 reply, no patches in the input"); absent when there is one. */
+    noSeries?: string;
     reviewed: number;
     skipped: number;
     failed: number;
