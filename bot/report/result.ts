@@ -61,12 +61,46 @@ export const findingIdentity = (f: FindingIdentity): string =>
 const DESCRIBES_SERIES = new Set(['model/before-after', 'model/fixed', 'model/remaining']);
 
 /**
- * The same problem from one version to the next: a finding's identity, except
- * that a model check is one problem whatever its counts ("introduces 27 lost
- * BARs" in v2 and "introduces 3 lost BARs" in v3 is not fixed).
+ * The previous version's findings this one no longer has. A finding is still
+ * there when one with the same rule, file and title is (matched first), else
+ * when one of the same rule and file is left unmatched: a reworded title
+ * ("Realigns every memory BAR" in v2, "every small memory BAR not already
+ * aligned" in v3) or other counts ("introduces 27 lost BARs", "3 lost BARs")
+ * is the same problem. So "gone" is never claimed while the rule still fires
+ * on that file; the model's table and lists are not problems at all.
  */
-const problemKey = (f: FindingIdentity): string =>
-  f.rule.startsWith('model/') ? `${f.rule}\0${f.file ?? ''}` : findingIdentity(f);
+function goneSince(previous: FindingIdentity[], now: FindingIdentity[]): FindingIdentity[] {
+  const left = (
+    key: (f: FindingIdentity) => string,
+    olds: FindingIdentity[],
+    news: FindingIdentity[],
+  ) => {
+    const pool = new Map<string, number>();
+    for (const f of news) pool.set(key(f), (pool.get(key(f)) ?? 0) + 1);
+    const kept: FindingIdentity[] = [];
+    const unmatched = olds.filter((f) => {
+      const n = pool.get(key(f)) ?? 0;
+      if (n === 0) return true;
+      pool.set(key(f), n - 1);
+      kept.push(f);
+      return false;
+    });
+    return { unmatched, kept };
+  };
+  const problems = previous.filter((f) => !DESCRIBES_SERIES.has(f.rule));
+  const exact = left(findingIdentity, problems, now);
+  // The current findings not taken by an exact match, for the second round.
+  const taken = new Map<string, number>();
+  for (const f of exact.kept)
+    taken.set(findingIdentity(f), (taken.get(findingIdentity(f)) ?? 0) + 1);
+  const rest = now.filter((f) => {
+    const n = taken.get(findingIdentity(f)) ?? 0;
+    if (n === 0) return true;
+    taken.set(findingIdentity(f), n - 1);
+    return false;
+  });
+  return left((f) => `${f.rule}\0${f.file ?? ''}`, exact.unmatched, rest).unmatched;
+}
 
 /**
  * The line a finding has after its own patch, carried through the later
@@ -167,7 +201,6 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
   const shown = [...seriesShown, ...patchShown.flat()];
 
   const previous = input.previous ?? null;
-  const now = new Set(shown.map(problemKey));
   const count = (s: Severity) => shown.filter((f) => f.severity === s).length;
 
   // What the series-level findings were computed without.
@@ -237,9 +270,7 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
     fixed: previous
       ? {
           version: previous.version,
-          findings: previous.findings.filter(
-            (f) => !DESCRIBES_SERIES.has(f.rule) && !now.has(problemKey(f)),
-          ),
+          findings: goneSince(previous.findings, shown),
         }
       : null,
     internalErrors: (analysis?.errors ?? []).map(ruleErrorText),
