@@ -241,6 +241,20 @@ export function verifySummary(v: NonNullable<SeriesReport['verify']>): string {
 
 const mdEscape = (t: string) => t.replace(/([\\`*_[\]<>|])/g, '\\$1');
 
+/**
+ * A Markdown code span around text that may come from a mail (a file name, a
+ * hunk header, an input path): fenced with one more backtick than the longest
+ * run inside, so a backtick in a hostile file name cannot end the span early;
+ * line breaks become spaces (a span is one line here).
+ */
+export function mdCode(text: string): string {
+  const t = text.replace(/[\r\n]+/g, ' ');
+  const longest = Math.max(0, ...(t.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = longest > 0 || /^ .* $/.test(t) ? ' ' : '';
+  return `${fence}${pad}${t}${pad}${fence}`;
+}
+
 /** The model's lists (fixed, remaining, introduced): one sub-item per problem, from the evidence. */
 function modelItems(f: Finding, max = 25): string[] | null {
   const items = f.evidence['items'];
@@ -279,12 +293,12 @@ export function renderMarkdown(report: ReviewReport): string {
   );
   if (sum.noSeries) out.push('', `No series: ${mdEscape(sum.noSeries)}.`);
   if (report.tree)
-    out.push('', `Tree: \`${report.tree.path}\` at \`${report.tree.head.slice(0, 12)}\``);
+    out.push('', `Tree: ${mdCode(report.tree.path)} at \`${report.tree.head.slice(0, 12)}\``);
   for (const s of report.series.filter((x) => x.status === 'reviewed')) {
     out.push('', `## ${mdEscape(seriesHeading(s))}`, '');
     if (s.base)
       out.push(
-        `- Base: \`${s.base.commit.slice(0, 12)}\` (${s.base.how}${s.base.ref ? ` \`${s.base.ref}\`` : ''})${s.base.note ? `: ${mdEscape(s.base.note)}` : ''}`,
+        `- Base: \`${s.base.commit.slice(0, 12)}\` (${s.base.how}${s.base.ref ? ` ${mdCode(s.base.ref)}` : ''})${s.base.note ? `: ${mdEscape(s.base.note)}` : ''}`,
       );
     if (s.missing.length)
       out.push(`- Incomplete: missing ${s.missing.join(', ')} of ${s.expected}`);
@@ -321,7 +335,7 @@ export function renderMarkdown(report: ReviewReport): string {
       for (const { f, p } of findings) {
         const loc = location(f);
         out.push(
-          `- **${f.severity}** \`${f.rule}\`${p !== null ? ` (patch ${p})` : ''}${loc ? ` \`${loc}\`` : ''}: ${mdEscape(f.title)}  `,
+          `- **${f.severity}** \`${f.rule}\`${p !== null ? ` (patch ${p})` : ''}${loc ? ` ${mdCode(loc)}` : ''}: ${mdEscape(f.title)}  `,
         );
         // One line per line of the detail (a hard break each), not one paragraph.
         out.push(...(modelItems(f) ?? mdLines(f.detail)));
@@ -335,7 +349,7 @@ export function renderMarkdown(report: ReviewReport): string {
       out.push('', '### Conflicts', '');
       for (const { p, c } of conflicts)
         out.push(
-          `- patch ${p}: \`${c.file}\`${c.line !== undefined ? ` line ${c.line}` : ''}${c.hunk ? ` \`${c.hunk}\`` : ''}: ${mdEscape(c.reason)}`,
+          `- patch ${p}: ${mdCode(c.file)}${c.line !== undefined ? ` line ${c.line}` : ''}${c.hunk ? ` ${mdCode(c.hunk)}` : ''}: ${mdEscape(c.reason)}`,
         );
     }
   }
@@ -358,20 +372,20 @@ export function renderMarkdown(report: ReviewReport): string {
     out.push('', '## Messages', '');
     for (const m of listed)
       out.push(
-        `- ${mdEscape(m.subject ?? '(no subject)')} (\`${originLabel(m.origin)}\`): ${mdEscape(m.reason)}`,
+        `- ${mdEscape(m.subject ?? '(no subject)')} (${mdCode(originLabel(m.origin))}): ${mdEscape(m.reason)}`,
       );
   }
   if (report.failures.length) {
     out.push('', '## Unreadable', '');
     for (const f of report.failures)
-      out.push(`- \`${originLabel(f.origin)}\`: ${mdEscape(f.reason)}`);
+      out.push(`- ${mdCode(originLabel(f.origin))}: ${mdEscape(f.reason)}`);
   }
   const warned = report.messages.filter((m) => m.warnings?.length);
   if (warned.length) {
     out.push('', '## Mail warnings', '');
     for (const m of warned)
       out.push(
-        `- ${mdEscape(m.subject ?? '(no subject)')} (\`${originLabel(m.origin)}\`): ${mdEscape(m.warnings!.join('; '))}`,
+        `- ${mdEscape(m.subject ?? '(no subject)')} (${mdCode(originLabel(m.origin))}): ${mdEscape(m.warnings!.join('; '))}`,
       );
   }
   if (report.internalErrors.length) {
