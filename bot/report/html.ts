@@ -10,7 +10,7 @@ import { pageLabel } from '../kernel/model/safety.js';
 import { bySeverity, type ApplyConflict, type Finding, type PatchApplyStatus } from '../types.js';
 import type { ModelBeforeAfter } from '../../rules/series/model-before-after/check.js';
 import { attr, esc, safeHref } from './markup.js';
-import { changedRuns, pageSizeTotals, runMaps } from './model-text.js';
+import { changedRuns, pageSizeTotals, runMaps, unverifiedNote } from './model-text.js';
 import { beforeAfterSvg } from './svg.js';
 import { verifySummary } from './text.js';
 import type { ReportedFinding, ReviewResult } from './types.js';
@@ -214,9 +214,11 @@ function modelTableHtml(model: ModelBeforeAfter): string {
           `<td class="n fixed">${r.fixed}</td><td class="n introduced">${r.introduced}</td><td class="n remaining">${r.remaining}</td></tr>`,
       );
   }
+  const note = unverifiedNote(model);
   return (
     '<table class="model-table"><thead><tr><th>page size</th><th>check</th><th>fixed</th><th>introduced</th><th>remain</th></tr></thead>' +
-    `<tbody>${rows.join('')}</tbody></table>`
+    `<tbody>${rows.join('')}</tbody></table>` +
+    (note ? `<p class="unverified">${esc(note)}</p>` : '')
   );
 }
 

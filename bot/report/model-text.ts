@@ -17,21 +17,41 @@ import {
 type Run = ModelBeforeAfter['runs'][number];
 
 /** Per page size, over all checks: fixed / introduced / remain. */
-export function pageSizeTotals(
-  model: ModelBeforeAfter,
-): { pageSize: number; fixed: number; introduced: number; remaining: number; runs: number }[] {
+export function pageSizeTotals(model: ModelBeforeAfter): {
+  pageSize: number;
+  fixed: number;
+  introduced: number;
+  unverified: number;
+  remaining: number;
+  runs: number;
+}[] {
   const sizes = [...new Set(model.runs.map((r) => r.pageSize))].sort((a, b) => a - b);
   return sizes.map((pageSize) => {
     const rows = model.table.filter((t) => t.pageSize === pageSize);
-    const sum = (k: 'fixed' | 'introduced' | 'remaining') => rows.reduce((n, r) => n + r[k], 0);
+    const sum = (k: 'fixed' | 'introduced' | 'unverified' | 'remaining') =>
+      rows.reduce((n, r) => n + (r[k] ?? 0), 0);
     return {
       pageSize,
       fixed: sum('fixed'),
       introduced: sum('introduced'),
+      unverified: sum('unverified'),
       remaining: sum('remaining'),
       runs: model.runs.filter((r) => r.pageSize === pageSize).length,
     };
   });
+}
+
+/**
+ * Under the table: how many of the introduced items are unverified (they rest
+ * on policy the reader did not understand), so "introduced" is not read as the
+ * model's verdict. Empty when none are.
+ */
+export function unverifiedNote(model: ModelBeforeAfter): string | null {
+  const parts = pageSizeTotals(model)
+    .filter((t) => t.unverified > 0)
+    .map((t) => `${t.unverified} of ${t.introduced} at ${pageLabel(t.pageSize)}`);
+  if (!parts.length) return null;
+  return `introduced but unverified (the model's answer rests on policy it did not understand; model only until a boot confirms it, pcibot review --verify auto): ${parts.join(', ')}`;
 }
 
 /** The before and after maps of one run, with its findings placed. */
@@ -117,6 +137,8 @@ export function modelSectionText(
     out.push(
       `${ind}  ${pageLabel(t.pageSize).padEnd(10)}${String(t.fixed).padStart(7)}${String(t.introduced).padStart(12)}${String(t.remaining).padStart(8)}`,
     );
+  const note = unverifiedNote(model);
+  if (note) out.push(`${ind}  ${note}`);
   if (opts.verbose) {
     out.push(`${ind}  per check:`);
     for (const t of model.table)
@@ -161,6 +183,8 @@ export function modelSectionMarkdown(
     out.push(
       `| ${pageLabel(t.pageSize)} | ${t.fixed} | ${t.introduced} | ${t.remaining} | ${t.runs} |`,
     );
+  const note = unverifiedNote(model);
+  if (note) out.push('', `*${esc(note)}*`);
   const runs = changedRuns(model);
   if (runs.length) {
     out.push('', 'Pages whose sharing changed:', '');

@@ -57,5 +57,18 @@ test('the example series applies to the real 6.12 tree, with findings, in three 
   assert.deepEqual(json, report, 'the report is plain JSON');
   assert.match(renderTerminal(report), /8\/8 PCI: Align small BARs\n {6}applied/);
   assert.match(renderMarkdown(report), /\| 8 \| PCI: Align small BARs \| applied \|/);
+  // Patch 1 changes pci_reassigndev_resource_alignment() in a way the reader does not
+  // understand: what the model then introduces at 4K is unverified, and the table
+  // says so under its numbers, in every format.
+  const at4k = series.model!.table.filter((t) => t.pageSize === 4096);
+  const introduced = at4k.reduce((n, t) => n + t.introduced, 0);
+  assert.ok(introduced > 0);
+  assert.equal(
+    at4k.reduce((n, t) => n + t.unverified, 0),
+    introduced,
+  );
+  const note = new RegExp(`introduced but unverified .*: ${introduced} of ${introduced} at 4K`);
+  assert.match(renderTerminal(report), note);
+  assert.match(renderMarkdown(report), note);
   assert.equal(status(), before, 'the kernel checkout is untouched');
 });

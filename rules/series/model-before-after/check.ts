@@ -84,6 +84,11 @@ export interface ModelBeforeAfter {
     check: string;
     fixed: number;
     introduced: number;
+    /**
+     * Of `introduced`, how many rest on policy the reader did not understand
+     * (capped at info, marked unverified): model only until a boot confirms them.
+     */
+    unverified: number;
     remaining: number;
   }[];
   /** Every scenario run: per scenario and page size, the layouts and what changed. */
@@ -239,28 +244,19 @@ interface Row {
 /** The table: per page size and check, fixed / introduced / remaining, over the whole library. */
 function summaryTable(results: { arch: Arch; c: Classified }[]): {
   text: string[];
-  byPage: {
-    pageSize: number;
-    check: string;
-    fixed: number;
-    introduced: number;
-    remaining: number;
-  }[];
+  byPage: ModelBeforeAfter['table'];
 } {
   const pages = [...new Set(results.map((x) => x.c.r.pageSize))].sort((a, b) => a - b);
-  const byPage: {
-    pageSize: number;
-    check: string;
-    fixed: number;
-    introduced: number;
-    remaining: number;
-  }[] = [];
+  const byPage: ModelBeforeAfter['table'] = [];
   const text: string[] = [];
   for (const P of pages) {
     const at = results.filter((x) => x.c.r.pageSize === P);
     const fixed = countBy(at.flatMap((x) => x.c.fixed));
     const introduced = countBy(at.flatMap((x) => x.c.introduced));
     const remaining = countBy(at.flatMap((x) => x.c.remaining));
+    const unverifiedOf = countBy(
+      at.flatMap((x) => x.c.introduced).filter((f) => f.evidence['unverified'] === true),
+    );
     const narrowed = at.reduce((n, x) => n + x.c.narrowed.length, 0);
     const checks = ORDER.filter((c) => fixed[c] || introduced[c] || remaining[c]);
     for (const c of checks)
@@ -269,6 +265,7 @@ function summaryTable(results: { arch: Arch; c: Classified }[]): {
         check: c,
         fixed: fixed[c] ?? 0,
         introduced: introduced[c] ?? 0,
+        unverified: unverifiedOf[c] ?? 0,
         remaining: remaining[c] ?? 0,
       });
     const parts = checks
@@ -276,9 +273,7 @@ function summaryTable(results: { arch: Arch; c: Classified }[]): {
         (c) => c === 'model/shared-page' || c === 'model/lost-bar' || fixed[c] || introduced[c],
       )
       .map((c) => {
-        const u = at
-          .flatMap((x) => x.c.introduced)
-          .filter((f) => f.rule === c && f.evidence['unverified'] === true).length;
+        const u = unverifiedOf[c] ?? 0;
         return `${plural(c, fixed[c] ?? 0)} fixed, ${introduced[c] ?? 0} introduced${u ? ` (${u} unverified)` : ''}, ${remaining[c] ?? 0} remain`;
       });
     if (narrowed)
