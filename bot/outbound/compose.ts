@@ -396,7 +396,7 @@ async function build(
       'X-Pcibot-Reply': input.replyKey,
     },
   });
-  const eml = (await composer.compile().build()).toString('utf8');
+  const eml = unencodedBody((await composer.compile().build()).toString('utf8'), text);
   return {
     messageId,
     subject,
@@ -408,4 +408,33 @@ async function build(
     eml,
     envelope: { from: input.from.address, to: [...to, ...cc].map((a) => a.address) },
   };
+}
+
+/** The longest line SMTP carries (RFC 5321 4.5.3.1.6), CRLF not counted. */
+const MAX_LINE_OCTETS = 998;
+
+/**
+ * The reply's body as written, not quoted-printable. nodemailer picks
+ * quoted-printable for any line past 76 characters, and quoted kernel code
+ * often is (the kernel allows 100 columns): the raw mail, which is what a
+ * maintainer's mutt or lore's raw view shows, then has `=3D` and soft breaks
+ * in the quoted hunk. Mail on the kernel lists is plain 7bit or 8bit text, as
+ * git send-email writes it; we do the same whenever SMTP can carry it (every
+ * line within 998 octets, no bare CR or NUL), and keep nodemailer's encoding
+ * otherwise.
+ */
+export function unencodedBody(eml: string, text: string): string {
+  const split = eml.indexOf('\r\n\r\n');
+  if (split < 0) return eml;
+  const head = eml.slice(0, split);
+  const cte = /^Content-Transfer-Encoding: *quoted-printable\r?$/im;
+  if (!cte.test(head)) return eml;
+  if (/[\r\0]/.test(text)) return eml;
+  const lines = text.split('\n');
+  if (lines.some((l) => Buffer.byteLength(l, 'utf8') > MAX_LINE_OCTETS)) return eml;
+  const ascii = !/[^\x00-\x7f]/.test(text);
+  const body = lines.join('\r\n');
+  return (
+    head.replace(cte, `Content-Transfer-Encoding: ${ascii ? '7bit' : '8bit'}`) + '\r\n\r\n' + body
+  );
 }

@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { simpleParser } from 'mailparser';
 import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
 import {
   composeReply,
@@ -363,6 +364,41 @@ describe('reply composition', () => {
       original: msg({ subject: 'Re: [PATCH 1/2] PCI: Add a knob' }),
     });
     assert.equal(again.subject, 'Re: [PATCH 1/2] PCI: Add a knob', 'no "Re: Re:"');
+  });
+  it('writes the body as is (7bit or 8bit), not quoted-printable, when SMTP can carry it', async () => {
+    const wide =
+      '+\tpci_info(dev, "BAR %d: realigned from %pR to a page of its own (%#llx)\\n", bar, r, align);';
+    assert.ok(wide.length > 76);
+    const input = (author: string, code: string) => ({
+      original: msg({
+        from: { name: author, address: 'ann@example.com' },
+        diff: (msg().diff ?? '').replace('+c2\n', `${code}\n`),
+      }),
+      findings: [finding()],
+      notes: [],
+      list: { address: 'linux-pci@vger.kernel.org', reply: { ccList: true, ccOriginal: true } },
+      from: { name: 'pcibot', address: 'pcibot@example.org' },
+      replyKey: 'wide-v1-a-p1',
+      date: new Date('2025-01-07T00:00:00Z'),
+    });
+    const ascii = await composeReply(input('Ann', wide));
+    const utf8 = await composeReply(input('Zoë Ångström', wide));
+    const tooLong = await composeReply(input('Ann', '+' + 'x'.repeat(1200)));
+    for (const [r, cte] of [
+      [ascii, '7bit'],
+      [utf8, '8bit'],
+      [tooLong, 'quoted-printable'],
+    ] as const) {
+      assert.match(r.eml, new RegExp(`^Content-Transfer-Encoding: ${cte}\\r?$`, 'm'));
+      const parsed = await simpleParser(r.eml);
+      assert.equal(parsed.text, r.text, `${cte}: the text a reader gets is the text composed`);
+    }
+    for (const r of [ascii, utf8]) {
+      assert.ok(r.text.includes(`> ${wide}`), 'the wide line is quoted');
+      const body = r.eml.slice(r.eml.indexOf('\r\n\r\n') + 4);
+      assert.equal(body, r.text.replace(/\n/g, '\r\n'), 'the raw body is the text, CRLF lines');
+      assert.doesNotMatch(body, /=\r\n|=3D/);
+    }
   });
 });
 
