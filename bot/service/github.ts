@@ -42,7 +42,10 @@ export function githubWebhookRouter(opts: {
     return router;
   }
   const webhooks = new Webhooks({ secret: g.webhookSecret });
-  const journal = new DeliveryJournal(join(stateRoot(config), 'github', 'deliveries.jsonl'));
+  const journal = new DeliveryJournal(
+    join(stateRoot(config), 'github', 'deliveries'),
+    Math.max(7, config.retentionDays),
+  );
   const state = new ServiceState(redis, config.redis.prefix, config.retentionDays);
   const ghState = new GithubState(redis, config.redis.prefix, config.retentionDays * 86400);
   const say = (res: Response, status: number, text: string) =>

@@ -3,8 +3,11 @@
 // PR's diff, the check run's conclusion, title, summary and annotations, the
 // review plan (create, update, resolve by fingerprint), and the config keys.
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { DeliveryJournal } from '../../bot/github/deliveries.js';
 import { PrDiffMap } from '../../bot/github/diffmap.js';
 import { classifyEvent, commentCommand } from '../../bot/github/events.js';
 import { parsePrRef, prMails, type FetchedPr } from '../../bot/github/pr.js';
@@ -393,6 +396,33 @@ describe('the review plan', () => {
     assert.doesNotMatch(body, /@torvalds/);
     assert.doesNotMatch(body, /(?<!\\)<img/);
     assert.equal(mdText('a_b*c'), 'a\\_b\\*c');
+  });
+});
+
+describe('the deliveries journal', () => {
+  test('remembers ids across processes for its window, then forgets them and their files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pcibot-deliveries-'));
+    try {
+      let now = Date.UTC(2026, 0, 30, 12);
+      const clock = () => now;
+      const a = new DeliveryJournal(dir, 7, clock);
+      const b = new DeliveryJournal(dir, 7, clock);
+      await a.record({ id: 'd-jan', event: 'pull_request', outcome: 'queued' });
+      assert.ok(b.has('d-jan'), 'another process sees it');
+      now = Date.UTC(2026, 1, 3, 12);
+      await b.record({ id: 'd-feb', event: 'pull_request', outcome: 'queued' });
+      assert.ok(a.has('d-jan') && a.has('d-feb'), 'within the window, across months');
+      assert.deepEqual((await readdir(dir)).sort(), ['2026-01.jsonl', '2026-02.jsonl']);
+      now = Date.UTC(2026, 1, 8, 12);
+      assert.ok(!a.has('d-jan'), 'nine days on, the January id is past the window');
+      assert.ok(a.has('d-feb'));
+      assert.deepEqual(await readdir(dir), ['2026-02.jsonl'], 'the January file is gone');
+      assert.equal(a.size, 1);
+      const fresh = new DeliveryJournal(dir, 7, clock);
+      assert.ok(fresh.has('d-feb') && !fresh.has('d-jan'), 'a restart reads the same');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -119,7 +119,11 @@ describe('the GitHub webhook endpoint', () => {
     const third = await deliver(http.url, 'pull_request', payload, { id: 'delivery-replayed-1' });
     assert.equal(third.status, 200);
     assert.equal(await jobs(), n - 1);
-    const journal = await readFile(join(stateRoot(config), 'github', 'deliveries.jsonl'), 'utf8');
+    const month = new Date().toISOString().slice(0, 7);
+    const journal = await readFile(
+      join(stateRoot(config), 'github', 'deliveries', `${month}.jsonl`),
+      'utf8',
+    );
     assert.equal(journal.split('\n').filter((l) => l.includes('delivery-replayed-1')).length, 1);
   });
 
