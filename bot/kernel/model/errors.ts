@@ -1,8 +1,11 @@
 // Errors for bad model input (scenario files, QEMU command lines, pasted
 // layouts). They always name where the problem is, so a user can fix the file
 // without guessing; callers that process a batch catch them per item and go on.
+// Both are InputErrors (bot/limits.ts): a deliberate refusal of hostile or
+// broken input, which the fuzz harness tells apart from a crash.
+import { InputError } from '../../limits.js';
 
-export class ModelInputError extends Error {
+export class ModelInputError extends InputError {
   /** The file (or `<stdin>`, `<string>`) the bad input came from. */
   readonly file: string;
   /** 1-based line in that file, when known. */
@@ -17,7 +20,7 @@ export class ModelInputError extends Error {
 }
 
 /** Raised while parsing one QEMU option; the scenario parser adds file and line. */
-export class QemuArgError extends Error {
+export class QemuArgError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'QemuArgError';
