@@ -26,3 +26,34 @@ export class QemuArgError extends InputError {
     this.name = 'QemuArgError';
   }
 }
+
+/**
+ * A QEMU option or property a scenario may not use (bot/kernel/model/qemu-allow.ts):
+ * it would make QEMU reach the host (a file, socket, monitor, host device). Raised
+ * before anything runs; the scenario parser turns it into RefusedScenarioError.
+ */
+export class RefusedQemuOptionError extends QemuArgError {
+  /** The option as written (`-D`, `-device`, `@args.txt`). */
+  readonly option: string;
+  constructor(option: string, value: string | undefined, reason: string) {
+    const shown =
+      value === undefined ? '' : ` ${value.length > 80 ? `${value.slice(0, 80)}...` : value}`;
+    super(`${option}${shown}: refused: ${reason}`);
+    this.name = 'RefusedQemuOptionError';
+    this.option = option;
+  }
+}
+
+/** A scenario whose QEMU line uses a refused option: names the scenario file, line and option. */
+export class RefusedScenarioError extends ModelInputError {
+  readonly option: string;
+  constructor(file: string, line: number | undefined, cause: RefusedQemuOptionError) {
+    super(
+      file,
+      line,
+      `qemu: ${cause.message} (scenarios are input: see fixtures/scenarios/README.md)`,
+    );
+    this.name = 'RefusedScenarioError';
+    this.option = cause.option;
+  }
+}

@@ -8,7 +8,13 @@
 // and the kernel pci= options. Errors name the file and line.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelInputError, QemuArgError } from './errors.js';
+import {
+  ModelInputError,
+  QemuArgError,
+  RefusedQemuOptionError,
+  RefusedScenarioError,
+} from './errors.js';
+import { checkQemuAllowList } from './qemu-allow.js';
 import { parseKernelArgs } from './kernel/cmdline.js';
 import { buildMachine } from './machine.js';
 import {
@@ -133,6 +139,7 @@ export function parseScenario(text: string, file: string): Scenario {
     try {
       return fn(f.value);
     } catch (e) {
+      if (e instanceof RefusedQemuOptionError) throw new RefusedScenarioError(file, f.line, e);
       if (e instanceof QemuArgError) throw new ModelInputError(file, f.line, `${k}: ${e.message}`);
       throw e;
     }
@@ -156,6 +163,8 @@ export function parseScenario(text: string, file: string): Scenario {
   const arch = archText as Arch;
   const qemuField = need('qemu');
   const qemuArgs = at('qemu', (v) => tokenizeShell(v));
+  // The allow-list first: nothing below (nor any QEMU run) sees a refused option.
+  at('qemu', () => checkQemuAllowList(qemuArgs));
   const parsed = at('qemu', () => parseQemuArgs(qemuArgs));
 
   let firmware: Firmware;
