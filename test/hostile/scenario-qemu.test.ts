@@ -12,7 +12,12 @@ import { join } from 'node:path';
 import { RefusedScenarioError } from '../../bot/kernel/model/errors.js';
 import { checkQemuAllowList } from '../../bot/kernel/model/qemu-allow.js';
 import { tokenizeShell } from '../../bot/kernel/model/qemu-args.js';
-import { loadScenarios, parseScenario } from '../../bot/kernel/model/scenario.js';
+import {
+  loadScenarios,
+  loadScenariosLenient,
+  parseScenario,
+} from '../../bot/kernel/model/scenario.js';
+import { DEFAULT_LIMITS } from '../../bot/limits.js';
 import { fixturesDir } from '../../bot/util/paths.js';
 import { groundTruthDir } from '../../bot/verify/ground-truth.js';
 import { loadVerifyScenarios } from '../../bot/verify/scenarios.js';
@@ -158,4 +163,34 @@ test('refused: each option that reaches the host, named, before QEMU runs; the d
     assert.deepEqual(await readdir(qemuDir), [], `${args.join(' ')}: files created`);
     assert.deepEqual(await readdir(scenarioDir), ['decoy.scenario']);
   }
+});
+
+test('scenario size limit: a file over maxScenarioBytes is refused by name, unread past the limit', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pcibot-big-'));
+  temps.push(dir);
+  const ok = scenarioText([]);
+  await writeFile(join(dir, 'a.scenario'), ok);
+  // A valid scenario padded with comment lines to just over the default limit.
+  const big =
+    ok + `# ${'x'.repeat(100)}\n`.repeat(Math.ceil(DEFAULT_LIMITS.maxScenarioBytes / 100));
+  await writeFile(join(dir, 'big.scenario'), big);
+  const lenient = await loadScenariosLenient(dir);
+  assert.deepEqual(
+    lenient.scenarios.map((s) => s.name),
+    ['decoy'],
+  );
+  assert.equal(lenient.errors.length, 1);
+  assert.match(lenient.errors[0]!.message, /big\.scenario: .*maxScenarioBytes limit \(256 KiB\)/);
+  assert.match(
+    loadVerifyScenarios([join(dir, 'big.scenario')]).errors[0]!.message,
+    /maxScenarioBytes/,
+  );
+  // A smaller limit applies to the small file too.
+  await assert.rejects(
+    loadScenarios(join(dir, 'a.scenario'), 64),
+    /maxScenarioBytes limit \(64 bytes\)/,
+  );
+  const r = await runCli(['scenario', 'run', join(dir, 'big.scenario')], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.err, /big\.scenario: .*maxScenarioBytes/);
 });
