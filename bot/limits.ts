@@ -24,6 +24,8 @@ export interface InputLimits {
   maxPatchesPerSeries: number;
   /** Directory levels walked below an input directory. */
   maxDirectoryDepth: number;
+  /** Bytes of one scenario file or ground-truth command line (a QEMU line someone pasted). */
+  maxScenarioBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -38,6 +40,8 @@ export const DEFAULT_LIMITS: Readonly<InputLimits> = Object.freeze({
   maxDiffLines: 1_000_000,
   maxPatchesPerSeries: 1000,
   maxDirectoryDepth: 32,
+  // The library's largest scenario is about 2 KiB; a QEMU line of 256 KiB is not a paste.
+  maxScenarioBytes: 256 * 1024,
 });
 
 /** The defaults with `partial` laid over them; a value that is not a positive integer is refused. */

@@ -9,12 +9,9 @@ import { formatLayout } from '../kernel/model/format.js';
 import { checkPastedLayout } from '../kernel/model/lspci.js';
 import { runSeabios } from '../kernel/model/firmware/seabios.js';
 import { buildScenarioMachine } from '../kernel/model/place.js';
-import {
-  compareFirmware,
-  parseInfoPci,
-  probeInfoPci,
-  seabiosDone,
-} from '../kernel/model/qemu-info.js';
+import { compareFirmware, parseInfoPci, seabiosDone } from '../kernel/model/qemu-info.js';
+import { verifyRoot } from '../verify/build.js';
+import { probeInfoPciSandboxed } from '../verify/qemu-probe.js';
 import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../kernel/model/policy.js';
 import { evaluate, runModel } from '../kernel/model/run.js';
 import { loadScenariosLenient, parsePageSizes, type Scenario } from '../kernel/model/scenario.js';
@@ -368,7 +365,12 @@ async function cmdFirmwareCheck(
     if (s.arch !== 'x86_64' || s.firmware !== 'seabios' || !s.boot) continue;
     checked++;
     try {
-      const info = await probeInfoPci(s.qemuArgs, { binary, runFirmware: { done: seabiosDone } });
+      // In the verify sandbox, as the sandbox user, in its scratch directory.
+      const info = await probeInfoPciSandboxed(s.qemuArgs, {
+        binary,
+        runFirmware: { done: seabiosDone },
+        workDir: verifyRoot(io.env),
+      });
       const m = buildScenarioMachine(s);
       const diffs = compareFirmware(m, runSeabios(m, 4096), parseInfoPci(info));
       if (record)

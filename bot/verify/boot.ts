@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import type { BootArch, Firmware } from '../kernel/vocabulary.js';
+import { checkQemuAllowList } from '../kernel/model/qemu-allow.js';
 import { verifyRoot } from './build.js';
 import { parseBootLog, type BootResult } from './bootlog.js';
 import { buildInitramfs } from './initramfs.js';
@@ -139,6 +140,9 @@ export function qemuCommand(opts: {
     kept.push(t);
   }
   a = kept;
+  // The scenario parser checked this already; checked again here because this is
+  // where a QEMU line is run, whatever produced it.
+  checkQemuAllowList(a);
   const accel = a.findIndex((x) => x === '-accel');
   if (accel >= 0 && !/^tcg\b/.test(a[accel + 1] ?? '')) {
     throw new BootError(`scenario asks for -accel ${a[accel + 1]}; verify boots under TCG only`);

@@ -20,7 +20,7 @@
 //     compiler command lines identical on every machine, which ccache likes.
 // Inside, only directories chowned to the sandbox user are writable (build
 // dirs, ccache, boot scratch); the materialised sources stay root-owned.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   chownSync,
   closeSync,
@@ -244,12 +244,33 @@ export function sandboxArgv(
 
 export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
 
+export interface SandboxSpawnOptions {
+  /** Host path of the verify cache root, bind-mounted at SANDBOX_ROOT. */
+  root: string;
+  /** Working directory inside the sandbox (a SANDBOX_ROOT path). */
+  cwd: string;
+  /** The whole environment of the command (nothing is inherited). */
+  env?: Record<string, string>;
+  limits?: SandboxLimits;
+  /** Pipe the command's stdin (for interactive commands such as QEMU's monitor); default ignored. */
+  stdin?: boolean;
+}
+
+export interface SandboxedProcess {
+  child: ChildProcess;
+  /** The full argv started (unshare ... command). */
+  argv: string[];
+  /** Kills the sandbox's whole process group (its PID namespace dies with it). */
+  kill(): void;
+}
+
 /**
- * Runs a command in the sandbox and collects its output. Never rejects for a
- * failing command (see code/signal/timedOut); rejects only when the sandbox
- * itself cannot be started.
+ * The one way pcibot starts a process in the sandbox: runSandboxed() for
+ * commands that run to completion, this for ones it talks to while they run
+ * (QEMU's monitor in `scenario firmware-check`). The child leads its own
+ * process group; kill() ends it and everything it started.
  */
-export function runSandboxed(command: string[], opts: SandboxRunOptions): Promise<SandboxResult> {
+export function spawnSandboxed(command: string[], opts: SandboxSpawnOptions): SandboxedProcess {
   const limits = opts.limits ?? BUILD_LIMITS;
   const argv = sandboxArgv(['env', '-C', opts.cwd, ...command], { root: opts.root, limits });
   const env = {
@@ -260,14 +281,32 @@ export function runSandboxed(command: string[], opts: SandboxRunOptions): Promis
     TMPDIR: '/tmp',
     ...(opts.env ?? {}),
   };
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env,
+    detached: true,
+    stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
+  const kill = () => {
+    try {
+      // Our child leads its own process group (detached); only it and its descendants.
+      if (child.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  return { child, argv, kill };
+}
+
+/**
+ * Runs a command in the sandbox and collects its output. Never rejects for a
+ * failing command (see code/signal/timedOut); rejects only when the sandbox
+ * itself cannot be started.
+ */
+export function runSandboxed(command: string[], opts: SandboxRunOptions): Promise<SandboxResult> {
   const maxOutput = opts.maxOutput ?? 4 * 2 ** 20;
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const { child, argv, kill: killGroup } = spawnSandboxed(command, opts);
     const out = { stdout: '', stderr: '' };
     const partial = { stdout: '', stderr: '' };
     let timedOut = false;
@@ -283,14 +322,6 @@ export function runSandboxed(command: string[], opts: SandboxRunOptions): Promis
     };
     child.stdout!.on('data', take('stdout'));
     child.stderr!.on('data', take('stderr'));
-    const killGroup = () => {
-      try {
-        // Our child leads its own process group (detached); only it and its descendants.
-        if (child.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    };
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup();

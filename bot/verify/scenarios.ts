@@ -2,9 +2,9 @@
 // read by the model's own parser in bot/kernel/model/scenario.ts: verify has no second
 // parser) and the ground-truth command lines (*.cmd beside their logs), which are
 // turned into scenario text and read by the same parser.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseScenario, type Scenario } from '../kernel/model/scenario.js';
+import { parseScenario, readScenarioFile, type Scenario } from '../kernel/model/scenario.js';
 import { parseGroundTruthCommand } from './ground-truth.js';
 
 export interface LoadedScenarios {
@@ -15,7 +15,7 @@ export interface LoadedScenarios {
 
 /** A ground-truth .cmd line as a scenario (same parser, same checks as a .scenario file). */
 export function groundTruthScenario(file: string): Scenario {
-  const c = parseGroundTruthCommand(readFileSync(file, 'utf8'));
+  const c = parseGroundTruthCommand(readScenarioFile(file));
   const text = [
     `name: ${basename(file, '.cmd')}`,
     `description: the ground-truth boot ${basename(file)}`,
@@ -55,7 +55,7 @@ export function loadVerifyScenarios(paths: string[]): LoadedScenarios {
       out.scenarios.push(
         file.endsWith('.cmd')
           ? groundTruthScenario(file)
-          : parseScenario(readFileSync(file, 'utf8'), file),
+          : parseScenario(readScenarioFile(file), file),
       );
     } catch (err) {
       out.errors.push({ file, message: (err as Error).message });

@@ -2,20 +2,16 @@
 // Inputs are mutations of the project's own fixtures (mails, mboxes, the
 // quiet corpus, rule fixtures) with hostile fragments spliced in (long runs
 // of blanks, brackets, `a/`, nested boundaries, broken hunks), plus inputs
-// built from token soups. To fuzz another parser, add one entry, e.g. when
-// the model's parsers have settled in bot/kernel/:
-//   { name: 'qemu-args', what: 'QEMU command lines', input: shellLine,
-//     size: (s) => s.length, run: (s) => parseQemuArgs(tokenizeShell(s)),
-//     deliberate: (e) => e instanceof QemuArgError || e instanceof ModelInputError }
-//   { name: 'lspci', what: 'pasted lspci -vv / sysfs layouts', input: lspciText,
-//     size: (s) => s.length, run: (s) => parsePastedLayout(s),
-//     deliberate: (e) => e instanceof ModelInputError }
+// built from token soups. To fuzz another parser, add one entry.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import parseDiff from 'parse-diff';
 import { MessageSplitter, type ReadItem } from '../../bot/ingest/read.js';
 import { resolveLimits } from '../../bot/limits.js';
+import { checkQemuAllowList } from '../../bot/kernel/model/qemu-allow.js';
+import { parseQemuArgs, tokenizeShell } from '../../bot/kernel/model/qemu-args.js';
+import { parsePastedLayout } from '../../bot/kernel/model/lspci.js';
 import { extractDiff, parseTrailers, readB4Info } from '../../bot/mail/body.js';
 import { parseUnifiedDiff } from '../../bot/mail/diffparse.js';
 import { checkDiffPath, touchedPaths } from '../../bot/mail/diffpaths.js';
@@ -625,6 +621,153 @@ const triggerTarget: FuzzTarget<string> = {
   },
 };
 
+// ------------------------------------------------ scenarios' QEMU lines, lspci
+
+/** The library's QEMU lines (the `qemu:` field of every scenario) and the ground-truth ones. */
+let qemuLinesCache: string[] | null = null;
+const qemuLines = (): string[] => {
+  if (qemuLinesCache) return qemuLinesCache;
+  const lines: string[] = [];
+  for (const f of filesUnder(join(fixturesDir, 'scenarios'), /\.scenario$/)) {
+    const text = readFileSync(f, 'utf8');
+    const at = text.indexOf('\nqemu:');
+    if (at >= 0) lines.push(text.slice(at + 6).split(/\n(?=[a-z-]+:)/)[0]!);
+  }
+  for (const f of filesUnder(join(fixturesDir, 'layouts', 'ground-truth'), /\.cmd$/))
+    lines.push(readFileSync(f, 'utf8'));
+  qemuLinesCache = lines;
+  return lines;
+};
+
+const QEMU_TOKENS = [
+  ' ',
+  ' \\\n  ',
+  '-M q35',
+  '-machine virt,iommu=smmuv3',
+  '-m 512',
+  '-smp 2',
+  '-cpu max',
+  '-accel tcg',
+  '-device ',
+  'pci-testdev,membar=32',
+  'pcie-root-port,id=rp1,chassis=1',
+  ',bus=rp1',
+  ',addr=0x2.0',
+  ',multifunction=on',
+  ',romfile=/etc/passwd',
+  ',romfile=',
+  'vfio-pci,host=01:00.0',
+  '-D /tmp/log',
+  '-trace file=/tmp/t',
+  '-chardev socket,id=c,path=/tmp/s',
+  '-serial file:/tmp/x',
+  '-serial none',
+  '-drive if=none,id=d0,file=null-co://,format=raw',
+  '-drive file=/tmp/disk',
+  '-object memory-backend-ram,id=m0,size=1M',
+  '-object memory-backend-file,id=m0,mem-path=/tmp/m',
+  '-netdev user,id=n0',
+  '-nic none',
+  '-bios /usr/share/qemu/qboot.rom',
+  '-bios /tmp/evil.rom',
+  '-kernel bzImage',
+  '@/tmp/args',
+  '-global e1000e.romfile=x',
+  "'",
+  '"',
+  '\\',
+  ',,',
+  '=',
+  '#',
+  '|',
+  '--device',
+];
+
+const qemuTarget: FuzzTarget<string> = {
+  name: 'qemu-args',
+  what: "scenarios' QEMU lines: tokenizeShell, the allow-list, parseQemuArgs",
+  input: fc.oneof(soup(QEMU_TOKENS), mutatedFrom(qemuLines), fc.string({ maxLength: 200 })),
+  size: (s) => s.length,
+  run: (s) => {
+    const args = tokenizeShell(s);
+    checkQemuAllowList(args);
+    return { args, parsed: parseQemuArgs(args) };
+  },
+  // Accepted lines reach QEMU: none of them may carry an option that reaches the host.
+  check: (_s, r) => {
+    const { args } = r as { args: string[] };
+    const bad = args.find(
+      (a) =>
+        a.startsWith('@') ||
+        ['-D', '-trace', '-chardev', '-kernel', '-qmp', '-pidfile', '-L', '-blockdev'].includes(a),
+    );
+    if (bad !== undefined) return `accepted ${bad}`;
+    const i = args.indexOf('-bios');
+    if (i >= 0 && !/(^|\/)(qboot\.rom|bios\.bin|bios-256k\.bin)$/.test(args[i + 1] ?? ''))
+      return `accepted -bios ${args[i + 1]}`;
+    return null;
+  },
+};
+
+/** lspci -vv fixtures, and the same layouts as sysfs resource lines. */
+const lspciTexts = () => [
+  ...filesUnder(join(fixturesDir, 'lspci'), /\.txt$/).map((f) => readFileSync(f, 'latin1')),
+  '/sys/bus/pci/devices/0000:00:01.0/resource\n0x00000000fe000000 0x00000000fe000fff 0x0000000000040200\n0x0000000000000000 0x0000000000000000 0x0000000000000000\n',
+  '0000:01:00.0/resource:0x0000000000001000 0x0000000000001fff 0x0000000000140204\n',
+];
+
+const LSPCI_TOKENS = [
+  '\n',
+  '\t',
+  '> ',
+  '00:01.0 Ethernet controller [8086:10d3] (rev 01)\n',
+  '0000:02:00.0 PCI bridge: Root Port\n',
+  '\tRegion 0: Memory at fe000000 (32-bit, non-prefetchable) [size=128K]\n',
+  '\tRegion 2: Memory at 800000000 (64-bit, prefetchable) [size=16G]\n',
+  '\tRegion 4: I/O ports at c000 [size=32]\n',
+  '\tExpansion ROM at 000c0000 [disabled] [size=256K]\n',
+  '\tMemory behind bridge: fe800000-fe9fffff [size=2M]\n',
+  '\tCapabilities: [70] MSI-X: Enable+ Count=64 Masked-\n',
+  '\t\tVector table: BAR=3 offset=00000000\n',
+  '\t\tPBA: BAR=3 offset=00000800\n',
+  '\tCapabilities: [160] Single Root I/O Virtualization (SR-IOV)\n',
+  '\t\tInitial VFs: 8, Total VFs: 8, Number of VFs: 8\n',
+  '\t\tVF offset: 128, stride: 2, Device ID: 10ca\n',
+  '[size=Infinity]',
+  '[size=-4K]',
+  '[size=99999999999999999999T]',
+  '(rev ',
+  ')',
+  '0x0000000000001000 0x0000000000000fff 0x0000000000000200\n',
+  '/sys/bus/pci/devices/0000:00:02.0/resource:',
+  '\u2028',
+  '\r',
+];
+
+const lspciTarget: FuzzTarget<string> = {
+  name: 'lspci',
+  what: 'pasted lspci -v/-vv text and sysfs resource files (parsePastedLayout)',
+  input: fc.oneof(soup(LSPCI_TOKENS), mutatedFrom(lspciTexts), fc.string({ maxLength: 200 })),
+  size: (s) => s.length,
+  run: (s) => parsePastedLayout(s),
+  // What the safety checks compute with: whole, finite, non-negative numbers.
+  check: (_s, r) => {
+    const layout = r as ReturnType<typeof parsePastedLayout>;
+    for (const d of layout.devices) {
+      for (const b of [...d.bars, ...(d.sriov?.vfBars ?? [])]) {
+        if (!Number.isSafeInteger(b.size) || b.size < 0)
+          return `${d.bdf} BAR${b.index} size ${b.size}`;
+        if (b.start !== null && (!Number.isSafeInteger(b.start) || b.start < 0))
+          return `${d.bdf} BAR${b.index} start ${b.start}`;
+        if (b.index < 0 || b.index > 6) return `${d.bdf} BAR index ${b.index}`;
+      }
+      if (d.sriov && !(Number.isSafeInteger(d.sriov.totalVfs) && d.sriov.totalVfs <= 65535))
+        return `${d.bdf} totalVfs ${d.sriov.totalVfs}`;
+    }
+    return null;
+  },
+};
+
 export const TARGETS: FuzzTarget<unknown>[] = [
   mailTarget,
   mboxTarget,
@@ -635,4 +778,6 @@ export const TARGETS: FuzzTarget<unknown>[] = [
   pathTarget,
   assembleTarget,
   triggerTarget,
+  qemuTarget,
+  lspciTarget,
 ] as FuzzTarget<unknown>[];

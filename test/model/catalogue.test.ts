@@ -2,6 +2,7 @@
 // QEMU's `info pci` (with -S, before any firmware runs) lists every function
 // on the root bus with its IDs, slot and BAR sizes/flags. Devices behind
 // ports are checked after SeaBIOS numbers the buses.
+import { probeInfoPciSandboxed } from '../../bot/verify/qemu-probe.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CATALOGUE, nvmeBar0 } from '../../bot/kernel/model/devices.js';
@@ -11,7 +12,6 @@ import { parseQemuArgs, tokenizeShell } from '../../bot/kernel/model/qemu-args.j
 import type { BootArch } from '../../bot/kernel/vocabulary.js';
 import {
   parseInfoPci,
-  probeInfoPci,
   seabiosDone,
   type InfoPciFunction,
 } from '../../bot/kernel/model/qemu-info.js';
@@ -62,7 +62,7 @@ const ROOT_BUS = `-M q35 -m 512
 test('live: root-bus devices, their slots and BARs match QEMU 7.2 (info pci, -S)', async () => {
   const m = machine(ROOT_BUS);
   const info = parseInfoPci(
-    await probeInfoPci(tokenizeShell(ROOT_BUS), { binary: 'qemu-system-x86_64' }),
+    await probeInfoPciSandboxed(tokenizeShell(ROOT_BUS), { binary: 'qemu-system-x86_64' }),
   );
   assert.equal(info.length, m.root.functions.length, 'same number of functions on pcie.0');
   assert.deepEqual(sameAsQemu(m.root.functions, info), []);
@@ -89,7 +89,7 @@ const BEHIND_PORTS = `-M q35 -m 512 -vga none -nic none
 test('live: devices behind ports and bridges (virtio legacy off behind PCIe ports) match QEMU 7.2', async () => {
   const m = machine(BEHIND_PORTS);
   const info = parseInfoPci(
-    await probeInfoPci(tokenizeShell(BEHIND_PORTS), {
+    await probeInfoPciSandboxed(tokenizeShell(BEHIND_PORTS), {
       binary: 'qemu-system-x86_64',
       runFirmware: { done: seabiosDone },
     }),

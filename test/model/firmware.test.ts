@@ -2,6 +2,7 @@
 // `info pci` QEMU printed after its firmware ran (recorded in
 // fixtures/scenarios/seabios/ by `pcibot scenario firmware-check --record`),
 // and one live run of the installed QEMU.
+import { probeInfoPciSandboxed } from '../../bot/verify/qemu-probe.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
@@ -9,12 +10,7 @@ import { join } from 'node:path';
 import { fixturesDir } from '../../bot/util/paths.js';
 import { runSeabios } from '../../bot/kernel/model/firmware/seabios.js';
 import { buildScenarioMachine } from '../../bot/kernel/model/place.js';
-import {
-  compareFirmware,
-  parseInfoPci,
-  probeInfoPci,
-  seabiosDone,
-} from '../../bot/kernel/model/qemu-info.js';
+import { compareFirmware, parseInfoPci, seabiosDone } from '../../bot/kernel/model/qemu-info.js';
 import { loadScenarios } from '../../bot/kernel/model/scenario.js';
 
 const scenarioDir = join(fixturesDir, 'scenarios');
@@ -96,7 +92,7 @@ test('SeaBIOS details: 64-bit overflow, reserve capability, hotplug reserve, SMB
 
 test("live: the installed QEMU 7.2 + SeaBIOS places seed 001's reproducer exactly as modelled", async () => {
   const s = scenarios.get('seed-001-reproducer')!;
-  const text = await probeInfoPci(s.qemuArgs, {
+  const text = await probeInfoPciSandboxed(s.qemuArgs, {
     binary: 'qemu-system-x86_64',
     runFirmware: { done: seabiosDone },
   });

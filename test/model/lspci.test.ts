@@ -159,3 +159,63 @@ test("sysfs resource files: a ground-truth boot's @@RES lines rebuilt as resourc
   );
   assert.throws(() => parseSysfsResources('0x1000 0x1fff\n'), /expected "0xSTART 0xEND 0xFLAGS"/);
 });
+
+test('lspci: long runs of blanks parse in linear time (80 KB and 1 MB header and Region lines)', () => {
+  // No timed assertion (the machine is shared): these inputs took 10 s at 80 KB
+  // when an unanchored regex stripped "(rev NN)"; quadratic at 1 MB would not
+  // finish within the test timeout. `npm run fuzz` measures time per KB.
+  for (const n of [80 * 1024, 1024 * 1024]) {
+    const blanks = ' '.repeat(n);
+    const l = parseLspci(
+      `00:01.0 Ethernet${blanks}controller [8086:10d3] (rev 01)\n` +
+        `\tRegion 0: Memory at fe000000 (32-bit, non-prefetchable)${blanks}[size=128K]\n` +
+        `00:02.0 ${blanks}x\r${blanks}y\n\tRegion 0: Memory at fe100000 [size=4K]\n`,
+    );
+    assert.equal(l.devices.length, 2);
+    assert.deepEqual([l.devices[0]!.vendor, l.devices[0]!.device], [0x8086, 0x10d3]);
+    assert.equal(l.devices[0]!.name, `Ethernet${blanks}controller [8086:10d3]`);
+    assert.deepEqual(
+      l.devices[1]!.bars.map((b) => b.size),
+      [4096],
+    );
+    const sysfs = `/sys/bus/pci/devices/0000:00:01.0/resource:0x1000 0x1fff${blanks}0x200\n`;
+    assert.equal(parseSysfsResources(sysfs).devices[0]!.bars[0]!.size, 4096);
+    assert.throws(() => parseSysfsResources(`0x1000${blanks}\u2028`), ModelInputError);
+  }
+});
+
+test('lspci: sizes are strict; Infinity, NaN, negative, zero, fractions and absurd values are input errors', () => {
+  const region = (size: string) => `\tRegion 0: Memory at fe000000 [size=${size}]\n`;
+  assert.equal(parseLspci(region('16K')).devices[0]!.bars[0]!.size, 16384);
+  assert.equal(parseLspci(region('256')).devices[0]!.bars[0]!.size, 256);
+  for (const bad of [
+    'Infinity',
+    'Infinity B',
+    'NaN',
+    '-4K',
+    '0',
+    '1.5K',
+    '1e400',
+    '3K',
+    '9'.repeat(400),
+    '99999999T',
+    ' 4K',
+  ]) {
+    assert.throws(() => parseLspci(region(bad)), ModelInputError, bad);
+    assert.throws(() => parseLspci(`\tExpansion ROM at 000c0000 [size=${bad}]\n`), ModelInputError);
+  }
+  const counts = [
+    '\tCapabilities: [70] MSI-X: Enable+ Count=99999999999999999999 Masked-\n',
+    '\tCapabilities: [160] Single Root I/O Virtualization (SR-IOV)\n\t\tInitial VFs: 8, Total VFs: 8, Number of VFs: 99999999999999999999\n',
+    '\tCapabilities: [160] Single Root I/O Virtualization (SR-IOV)\n\t\tTotal VFs: 70000, Number of VFs: 8\n',
+    '\tVector table: BAR=7 offset=00000000\n',
+    '\tRegion 9: Memory at fe000000 [size=4K]\n',
+    '\tRegion 0: Memory at 1fe00000000000000 [size=4K]\n',
+  ];
+  const device =
+    '00:01.0 Ethernet controller [8086:10d3]\n\tRegion 1: Memory at fe100000 [size=4K]\n';
+  assert.equal(parseLspci(device).devices.length, 1);
+  for (const text of counts)
+    assert.throws(() => parseLspci(device + text), /above|too long|above 2\^53/, text);
+  assert.throws(() => parseSysfsResources('0x2000 0x1000 0x200\n'), /end 0x1000 is below start/);
+});

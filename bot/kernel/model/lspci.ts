@@ -12,13 +12,53 @@ import { runSafetyChecks } from './safety.js';
 
 const SIZE_UNIT: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
+/**
+ * A BAR size as lspci prints it (`[size=256]`, `[size=16K]`). Strict: digits
+ * and one unit only, a whole power of two (what a BAR can be) that is a safe
+ * integer. `Infinity`, `NaN`, negative, fractional and absurd values are input
+ * errors, not numbers the safety checks would then compute with.
+ */
 function parseLspciSize(text: string, file: string, line: number): number {
-  const m = /^(\d+)([KMGT]?)$/.exec(text.trim());
-  if (!m) throw new ModelInputError(file, line, `unreadable size "[size=${text}]"`);
-  return Number(m[1]) * SIZE_UNIT[m[2]!]!;
+  const m = /^(\d{1,16})([KMGT]?)$/.exec(text);
+  if (!m) throw new ModelInputError(file, line, `unreadable size "[size=${cut(text)}]"`);
+  const v = Number(m[1]) * SIZE_UNIT[m[2]!]!;
+  if (!Number.isSafeInteger(v) || v < 1)
+    throw new ModelInputError(file, line, `size "[size=${text}]" is out of range`);
+  if (!isPowerOfTwo(v))
+    throw new ModelInputError(file, line, `size "[size=${text}]" is not a power of two`);
+  return v;
 }
 
+function isPowerOfTwo(v: number): boolean {
+  // Safe integers only: bit tricks would truncate to 32 bits.
+  while (v > 1) {
+    if (v % 2) return false;
+    v /= 2;
+  }
+  return v === 1;
+}
+
+/** Quote at most 60 characters of hostile input in an error message. */
+function cut(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 60)}...` : text;
+}
+
+/**
+ * A count or index lspci prints in decimal, bounded by what the register
+ * holding it can say (MSI-X Table Size is 11 bits, TotalVFs 16 bits, a BAR
+ * index 0-5): beyond that it is not lspci output, and a huge count would make
+ * the checks loop over VFs or vectors that cannot exist.
+ */
+function parseBounded(text: string, max: number, what: string, file: string, line: number): number {
+  const v = text.length <= 16 ? Number(text) : Infinity;
+  if (!Number.isSafeInteger(v) || v > max)
+    throw new ModelInputError(file, line, `${what} ${cut(text)} is above ${max}`);
+  return v;
+}
+
+/** Hex addresses: at most 16 digits (64 bits), and at most 2^53 so arithmetic stays exact. */
 function parseHex(text: string, file: string, line: number): number {
+  if (text.length > 16) throw new ModelInputError(file, line, `address ${cut(text)} is too long`);
   const v = BigInt(`0x${text}`);
   if (v > BigInt(Number.MAX_SAFE_INTEGER))
     throw new ModelInputError(file, line, `address ${text} is above 2^53`);
@@ -34,12 +74,44 @@ function cleanLines(text: string): { text: string; indent: number; line: number 
   });
 }
 
-const HEADER = /^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])\s+(.*)$/i;
+// Every pattern here is anchored and has no two quantifiers that can match the
+// same characters, so a line is matched in time linear in its length: pasted
+// text is hostile (a header line of 80 KB of spaces took 10 s with the
+// unanchored `\s*\(rev ...\)` this file used to strip revisions with).
+/** The bus address at the start of a device header; the description follows after blanks. */
+const HEADER_START = /^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])(?=\s)/i;
 const REGION =
   /^(?:Region (\d+): )?(Memory|I\/O ports) at (<unassigned>|<ignored>|[0-9a-f]+)(?: \((32|64)-bit, (non-prefetchable|prefetchable)\))?((?: \[[^\]]+\])*)$/;
 const ROM = /^Expansion ROM at (<unassigned>|<ignored>|[0-9a-f]+)((?: \[[^\]]+\])*)$/;
 const WINDOW =
   /^(I\/O|Memory|Prefetchable memory) behind bridge: ([0-9a-f]+)-([0-9a-f]+)(?: \[size=[^\]]+\])?(?: \[disabled\])?$/;
+
+/**
+ * A header's description without its `(rev NN)` suffix, and the `[vvvv:dddd]`
+ * IDs that end it under `lspci -nn`. String searches from the end, not
+ * regexes over the whole description.
+ */
+function splitDescription(desc: string): { name: string; vendor?: number; device?: number } {
+  let name = desc.trimEnd();
+  const rev = name.toLowerCase().lastIndexOf('(rev ');
+  if (rev >= 0 && /^\(rev [0-9a-f]+\)$/i.test(name.slice(rev))) name = name.slice(0, rev).trimEnd();
+  const ids = /^\[([0-9a-f]{4}):([0-9a-f]{4})\]$/i.exec(name.slice(-11));
+  return ids ? { name, vendor: parseInt(ids[1]!, 16), device: parseInt(ids[2]!, 16) } : { name };
+}
+
+/** The `[...]` tags after a Region or ROM line (` [size=16K] [disabled]`), in one pass. */
+function bracketTags(text: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    const open = text.indexOf('[', i);
+    if (open < 0) return out;
+    const close = text.indexOf(']', open + 1);
+    if (close < 0) return out;
+    out.push(text.slice(open + 1, close));
+    i = close + 1;
+  }
+}
 
 function kindFromDescription(desc: string): LayoutDevice['kind'] {
   if (/^Host bridge/i.test(desc)) return 'host-bridge';
@@ -92,21 +164,21 @@ export function parseLspci(text: string, file = '<pasted>'): Layout {
   };
   for (const { text: t, indent, line } of cleanLines(text)) {
     if (!t) continue;
-    const h = indent === 0 ? HEADER.exec(t) : null;
+    const h = indent === 0 ? HEADER_START.exec(t) : null;
     if (h) {
       finish();
-      const desc = h[5]!;
-      const ids = /\[([0-9a-f]{4}):([0-9a-f]{4})\](?:\s*\(rev [0-9a-f]+\))?\s*$/i.exec(desc);
+      const desc = t.slice(h[0].length).trimStart();
+      const split = splitDescription(desc);
       cur = {
         bdf: `${(h[1] ?? '0000').toLowerCase()}:${h[2]!.toLowerCase()}:${h[3]!.toLowerCase()}.${h[4]}`,
-        name: desc.replace(/\s*\(rev [0-9a-f]+\)\s*$/i, ''),
+        name: split.name,
         kind: kindFromDescription(desc),
         bars: [],
         windows: [],
       };
-      if (ids) {
-        cur.vendor = parseInt(ids[1]!, 16);
-        cur.device = parseInt(ids[2]!, 16);
+      if (split.vendor !== undefined) {
+        cur.vendor = split.vendor;
+        cur.device = split.device;
       }
       devices.push(cur);
       nextBar = 0;
@@ -119,34 +191,38 @@ export function parseLspci(text: string, file = '<pasted>'): Layout {
       const mx = /MSI-X: Enable[+-] Count=(\d+)/.exec(t);
       if (mx) {
         ensure(line);
-        msixCount = Number(mx[1]);
+        msixCount = parseBounded(mx[1]!, 2048, 'MSI-X count', file, line);
       }
       continue;
     }
     const vt = /^Vector table: BAR=(\d) offset=([0-9a-f]+)$/.exec(t);
     if (vt) {
-      pending.tableBar = Number(vt[1]);
+      pending.tableBar = parseBounded(vt[1]!, 5, 'MSI-X table BAR', file, line);
       pending.tableOffset = parseInt(vt[2]!, 16);
       continue;
     }
     const pba = /^PBA: BAR=(\d) offset=([0-9a-f]+)$/.exec(t);
     if (pba) {
-      pending.pbaBar = Number(pba[1]);
+      pending.pbaBar = parseBounded(pba[1]!, 5, 'MSI-X PBA BAR', file, line);
       pending.pbaOffset = parseInt(pba[2]!, 16);
       continue;
     }
     const tv = /Total VFs: (\d+), Number of VFs: (\d+)/.exec(t);
     if (tv && inSriov) {
       const d = ensure(line);
-      d.sriov = { totalVfs: Number(tv[1]), numVfs: Number(tv[2]), vfBars: d.sriov?.vfBars ?? [] };
+      d.sriov = {
+        totalVfs: parseBounded(tv[1]!, 65535, 'Total VFs', file, line),
+        numVfs: parseBounded(tv[2]!, 65535, 'Number of VFs', file, line),
+        vfBars: d.sriov?.vfBars ?? [],
+      };
       continue;
     }
     const off = /^VF offset: (\d+), stride: (\d+)/.exec(t);
     if (off && inSriov && cur) {
       const d: LayoutDevice = cur;
       if (d.sriov) {
-        d.sriov.vfOffset = Number(off[1]);
-        d.sriov.vfStride = Number(off[2]);
+        d.sriov.vfOffset = parseBounded(off[1]!, 65535, 'VF offset', file, line);
+        d.sriov.vfStride = parseBounded(off[2]!, 65535, 'VF stride', file, line);
       }
       continue;
     }
@@ -155,20 +231,22 @@ export function parseLspci(text: string, file = '<pasted>'): Layout {
       const d = ensure(line);
       const io = r[2] === 'I/O ports';
       const is64 = r[4] === '64';
-      const tags = [...(r[6] ?? '').matchAll(/\[([^\]]+)\]/g)].map((x) => x[1]!);
+      const tags = bracketTags(r[6] ?? '');
       const sizeTag = tags.find((x) => x.startsWith('size='));
       const size = sizeTag ? parseLspciSize(sizeTag.slice(5), file, line) : 0;
       const start =
         r[3]!.startsWith('<') || tags.includes('disabled') ? null : parseHex(r[3]!, file, line);
       const flags = { io, is64, prefetch: r[5] === 'prefetchable' };
       if (inSriov) {
-        const index = r[1] !== undefined ? Number(r[1]) : sriovNextBar;
+        const index =
+          r[1] !== undefined ? parseBounded(r[1], 5, 'VF BAR index', file, line) : sriovNextBar;
+        if (index > 5) throw new ModelInputError(file, line, `VF BAR index ${index} above 5`);
         sriovNextBar = index + (is64 ? 2 : 1);
         const s = d.sriov ?? (d.sriov = { totalVfs: 0, numVfs: 0, vfBars: [] });
         s.vfBars.push({ index, start, size, flags });
         continue;
       }
-      const index = r[1] !== undefined ? Number(r[1]) : nextBar;
+      const index = r[1] !== undefined ? parseBounded(r[1], 5, 'BAR index', file, line) : nextBar;
       if (index > 5) throw new ModelInputError(file, line, `BAR index ${index} above 5`);
       nextBar = index + (is64 ? 2 : 1);
       d.bars.push({ index, start, size, flags });
@@ -177,7 +255,7 @@ export function parseLspci(text: string, file = '<pasted>'): Layout {
     const rom = ROM.exec(t);
     if (rom) {
       const d = ensure(line);
-      const tags = [...(rom[2] ?? '').matchAll(/\[([^\]]+)\]/g)].map((x) => x[1]!);
+      const tags = bracketTags(rom[2] ?? '');
       const sizeTag = tags.find((x) => x.startsWith('size='));
       const start = rom[1]!.startsWith('<') ? null : parseHex(rom[1]!, file, line);
       d.bars.push({
@@ -226,7 +304,11 @@ export function parseSysfsResources(text: string, file = '<pasted>'): Layout {
   for (const { text: t, line } of cleanLines(text)) {
     if (!t) continue;
     let body = t;
-    const pre = /^(\S*\/([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])\/resource):(.*)$/i.exec(t);
+    // [\s\S]* rather than .*: once the path matched, the rest of the line always does
+    // (no backtracking into \S* over a line with a stray \r or U+2028 in it).
+    const pre = /^(\S*\/([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])\/resource):([\s\S]*)$/i.exec(
+      t,
+    );
     if (pre) {
       current = pre[2]!.toLowerCase();
       body = pre[3]!.trim();
@@ -238,16 +320,19 @@ export function parseSysfsResources(text: string, file = '<pasted>'): Layout {
       }
     }
     const m = /^0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)$/i.exec(body);
-    if (!m) throw new ModelInputError(file, line, `expected "0xSTART 0xEND 0xFLAGS", got "${t}"`);
+    if (!m)
+      throw new ModelInputError(file, line, `expected "0xSTART 0xEND 0xFLAGS", got "${cut(t)}"`);
     const l = groups.get(current) ?? [];
-    l.push({
-      line,
-      values: [
-        parseHex(m[1]!, file, line),
-        parseHex(m[2]!, file, line),
-        parseHex(m[3]!, file, line),
-      ],
-    });
+    const values: [number, number, number] = [
+      parseHex(m[1]!, file, line),
+      parseHex(m[2]!, file, line),
+      parseHex(m[3]!, file, line),
+    ];
+    // The kernel prints end >= start for every resource that has flags (an unset
+    // one keeps its size as 0..size-1); anything else would be a negative size.
+    if (values[2] && values[1] < values[0])
+      throw new ModelInputError(file, line, `end 0x${m[2]} is below start 0x${m[1]}`);
+    l.push({ line, values });
     groups.set(current, l);
   }
   if (!groups.size) throw new ModelInputError(file, undefined, 'no resource lines found');

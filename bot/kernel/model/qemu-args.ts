@@ -205,40 +205,25 @@ export function parseBoolProp(name: string, text: string): boolean {
   throw new QemuArgError(`${name}=${text}: expected on or off`);
 }
 
-/** Options that cannot change the PCI layout; each takes an argument unless listed in NO_ARG. */
+/**
+ * Options that cannot change the PCI layout; each takes an argument unless listed
+ * in NO_ARG. Options that reach the host (-D, -trace, -kernel, -chardev, ...) are
+ * not here: scenarios are checked against qemu-allow.ts first, which refuses them.
+ */
 const IGNORED_WITH_ARG = new Set([
   '-serial',
   '-accel',
   '-cpu',
   '-smp',
-  '-kernel',
-  '-initrd',
-  '-append',
   '-display',
   '-monitor',
   '-name',
-  '-qmp',
-  '-chardev',
-  '-blockdev',
   '-uuid',
   '-rtc',
   '-boot',
-  '-k',
-  '-D',
-  '-d',
-  '-gdb',
-  '-pidfile',
-  '-L',
   '-msg',
-  '-trace',
-  '-vnc',
-  '-audiodev',
   '-overcommit',
-  '-mem-path',
   '-watchdog-action',
-  '-sandbox',
-  '-icount',
-  '-incoming',
   '-action',
 ]);
 const IGNORED_NO_ARG = new Set([
@@ -246,13 +231,9 @@ const IGNORED_NO_ARG = new Set([
   '-no-reboot',
   '-no-shutdown',
   '-S',
-  '-s',
   '-enable-kvm',
-  '-daemonize',
-  '-snapshot',
   '-mem-prealloc',
   '-no-user-config',
-  '-full-screen',
 ]);
 
 /** -machine properties the model reads or that cannot affect PCI placement. */

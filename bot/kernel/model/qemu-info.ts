@@ -2,7 +2,7 @@
 // function's IDs, BAR sizes and flags, and (once firmware has run) the
 // addresses firmware programmed. The catalogue and the SeaBIOS model are
 // checked against it; nothing here boots a kernel.
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { FirmwareState } from './firmware/types.js';
 import type { Machine, MFunction } from './machine.js';
 
@@ -99,8 +99,17 @@ export function parseInfoPci(text: string): InfoPciFunction[] {
   return out;
 }
 
+/**
+ * Starts QEMU with the given argv (program first) and returns the process with
+ * stdin, stdout and stderr piped. The model never spawns QEMU itself: the
+ * caller supplies this, and pcibot's callers go through the verify sandbox
+ * (bot/verify/qemu-probe.ts), since the QEMU line comes from a scenario.
+ */
+export type QemuLauncher = (argv: string[]) => { child: ChildProcess; kill(): void };
+
 export interface ProbeOptions {
   binary: string;
+  launch: QemuLauncher;
   /** Let firmware run and wait until `done(text)` holds; otherwise use -S and ask at once. */
   runFirmware?: { done: (infoPci: string) => boolean };
   timeoutMs?: number;
@@ -109,7 +118,9 @@ export interface ProbeOptions {
 /** Options that would boot a kernel or need host resources are dropped; the machine is what matters. */
 function machineOnly(args: string[]): string[] {
   const out: string[] = [];
+  // -bios too: the caller chooses the firmware (a scenario names one, never a path to run).
   const drop1 = new Set([
+    '-bios',
     '-kernel',
     '-initrd',
     '-append',
@@ -148,7 +159,10 @@ export function probeInfoPci(args: string[], opts: ProbeOptions): Promise<string
   ];
   if (!opts.runFirmware) argv.push('-S');
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(opts.binary, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const { child, kill } = opts.launch([opts.binary, ...argv]);
+    const stdin = child.stdin!;
+    const stdout = child.stdout!;
+    const stderr = child.stderr!;
     let out = '';
     let err = '';
     let settled = false;
@@ -158,11 +172,11 @@ export function probeInfoPci(args: string[], opts: ProbeOptions): Promise<string
       clearInterval(poll);
       clearTimeout(timer);
       try {
-        child.stdin.write('quit\n');
+        stdin.write('quit\n');
       } catch {
         // already gone
       }
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+      setTimeout(kill, 2000).unref();
       fn();
     };
     const lastBlock = () => {
@@ -170,13 +184,16 @@ export function probeInfoPci(args: string[], opts: ProbeOptions): Promise<string
       const j = out.lastIndexOf('(qemu)');
       return i >= 0 && j > i ? out.slice(i, j) : null;
     };
-    child.stdout.on('data', (d: Buffer) => {
+    stdin.on('error', () => {
+      // QEMU exited while we wrote; the exit handler reports it.
+    });
+    stdout.on('data', (d: Buffer) => {
       out += d.toString('utf8');
       const block = lastBlock();
       if (block && (!opts.runFirmware || opts.runFirmware.done(block)))
         finish(() => resolvePromise(block));
     });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
     child.on('error', (e) => finish(() => reject(e)));
     child.on('exit', (code) =>
       finish(() =>
@@ -185,7 +202,7 @@ export function probeInfoPci(args: string[], opts: ProbeOptions): Promise<string
     );
     const ask = () => {
       try {
-        child.stdin.write('info pci\n');
+        stdin.write('info pci\n');
       } catch {
         // exited; handled above
       }

@@ -6,9 +6,17 @@
 // parseScenario() validates everything it can without running anything: the
 // keys, the QEMU options, every device and property (by building the machine),
 // and the kernel pci= options. Errors name the file and line.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelInputError, QemuArgError } from './errors.js';
+import {
+  ModelInputError,
+  QemuArgError,
+  RefusedQemuOptionError,
+  RefusedScenarioError,
+} from './errors.js';
+import { checkQemuAllowList } from './qemu-allow.js';
+import { DEFAULT_LIMITS, formatBytes } from '../../limits.js';
 import { parseKernelArgs } from './kernel/cmdline.js';
 import { buildMachine } from './machine.js';
 import {
@@ -133,6 +141,7 @@ export function parseScenario(text: string, file: string): Scenario {
     try {
       return fn(f.value);
     } catch (e) {
+      if (e instanceof RefusedQemuOptionError) throw new RefusedScenarioError(file, f.line, e);
       if (e instanceof QemuArgError) throw new ModelInputError(file, f.line, `${k}: ${e.message}`);
       throw e;
     }
@@ -156,6 +165,8 @@ export function parseScenario(text: string, file: string): Scenario {
   const arch = archText as Arch;
   const qemuField = need('qemu');
   const qemuArgs = at('qemu', (v) => tokenizeShell(v));
+  // The allow-list first: nothing below (nor any QEMU run) sees a refused option.
+  at('qemu', () => checkQemuAllowList(qemuArgs));
   const parsed = at('qemu', () => parseQemuArgs(qemuArgs));
 
   let firmware: Firmware;
@@ -269,8 +280,39 @@ function bootBlocker(arch: Arch, firmware: Firmware, drivers: string[]): string 
   return null;
 }
 
+/**
+ * Reads a scenario (or ground-truth .cmd) file, refusing one over
+ * `maxScenarioBytes` (bot/limits.ts) or that is not a regular file, without
+ * reading more than the limit: scenario files are input.
+ */
+export function readScenarioFile(file: string, maxBytes = DEFAULT_LIMITS.maxScenarioBytes): string {
+  const fd = openSync(file, 'r');
+  try {
+    if (!fstatSync(fd).isFile()) throw new ModelInputError(file, undefined, 'not a regular file');
+    const buf = Buffer.alloc(maxBytes + 1);
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, buf, got, buf.length - got, null);
+      if (n === 0) break;
+      got += n;
+      if (got > maxBytes)
+        throw new ModelInputError(
+          file,
+          undefined,
+          `scenario is over the maxScenarioBytes limit (${formatBytes(maxBytes)})`,
+        );
+    }
+    return buf.subarray(0, got).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Load one .scenario file or every .scenario file in a directory (sorted by name). */
-export async function loadScenarios(dirOrFile: string): Promise<Scenario[]> {
+export async function loadScenarios(
+  dirOrFile: string,
+  maxBytes = DEFAULT_LIMITS.maxScenarioBytes,
+): Promise<Scenario[]> {
   const st = await stat(dirOrFile);
   const files = st.isDirectory()
     ? (await readdir(dirOrFile))
@@ -279,13 +321,14 @@ export async function loadScenarios(dirOrFile: string): Promise<Scenario[]> {
         .map((f) => join(dirOrFile, f))
     : [dirOrFile];
   const out: Scenario[] = [];
-  for (const f of files) out.push(parseScenario(await readFile(f, 'utf8'), f));
+  for (const f of files) out.push(parseScenario(readScenarioFile(f, maxBytes), f));
   return out;
 }
 
 /** Like loadScenarios, but bad files become errors in the result instead of stopping the batch. */
 export async function loadScenariosLenient(
   dirOrFile: string,
+  maxBytes = DEFAULT_LIMITS.maxScenarioBytes,
 ): Promise<{ scenarios: Scenario[]; errors: ModelInputError[] }> {
   const st = await stat(dirOrFile);
   const files = st.isDirectory()
@@ -298,7 +341,7 @@ export async function loadScenariosLenient(
   const errors: ModelInputError[] = [];
   for (const f of files) {
     try {
-      scenarios.push(parseScenario(await readFile(f, 'utf8'), f));
+      scenarios.push(parseScenario(readScenarioFile(f, maxBytes), f));
     } catch (e) {
       if (e instanceof ModelInputError) errors.push(e);
       else throw e;
