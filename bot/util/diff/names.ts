@@ -339,3 +339,55 @@ export function rawGitNames(rest: string): string[] {
   }
   return names;
 }
+
+// ------------------------------------------------------ names as written
+
+/**
+ * Split the `a/x b/y` of a `diff --git` line into its two names, unquoted;
+ * null when the line cannot be read as two names (a quoted name that is not
+ * valid C quoting, three unquoted words). Unquoted names with spaces are split
+ * in the middle ("a/foo bar b/foo bar"), the only split where both names can be
+ * the same file.
+ */
+export function splitGitNames(rest: string): [string, string] | null {
+  const token = /^("(?:[^"\\]|\\.)*"|\S+) ("(?:[^"\\]|\\.)*"|\S+)$/.exec(rest);
+  if (token) {
+    const a = unquoteName(token[1]!);
+    const b = unquoteName(token[2]!);
+    return a === null || b === null ? null : [a, b];
+  }
+  const half = (rest.length - 1) / 2;
+  if (Number.isInteger(half) && rest[half] === ' ')
+    return [rest.slice(0, half), rest.slice(half + 1)];
+  return null;
+}
+
+/** A name that may be C-quoted as a whole: unquoted, or null when the quoting is invalid. */
+export function unquoteName(written: string): string | null {
+  if (written[0] !== '"') return written;
+  const q = unquoteC(written);
+  return q && q.end === written.length ? q.name : null;
+}
+
+/**
+ * The name on a `---`/`+++` line (the text after the marker), as its author
+ * meant it: unquoted when C-quoted; otherwise without a date/time after it
+ * (`x.c 2025-01-10 12:00:00`, `x.c\t2025-01-10 12:00:00.000 +0100`) and
+ * anything after a tab; trimmed. No prefix is removed. null for `/dev/null`.
+ */
+export function nameOnFileLine(text: string): string | null {
+  const s = text.trim();
+  if (isDevNull(s)) return null;
+  if (s[0] === '"') {
+    const q = unquoteC(s);
+    if (q) return q.name;
+  }
+  const dated = diffTimestampLen(s);
+  const end = dated ? s.length - dated : s.indexOf('\t');
+  return (end < 0 ? s : s.slice(0, end)).trim();
+}
+
+/** The reader's strip level: the `a/` or `b/` that git puts before a name, when it is there (-p1), else nothing (-p0). */
+export function stripSidePrefix(name: string): string {
+  return name.startsWith('a/') || name.startsWith('b/') ? name.slice(2) : name;
+}
