@@ -9,7 +9,7 @@ import { touchedPaths } from '../../bot/mail/diffpaths.js';
 import { diffHunks } from '../../bot/outbound/compose.js';
 import { scopeSeries } from '../../bot/series/scope.js';
 import type { Message, Series } from '../../bot/types.js';
-import { fileSectionPaths, readFileSections } from '../../bot/util/diff/files.js';
+import { readFileSections } from '../../bot/util/diff/files.js';
 import { HunkReader, readHunkHeader } from '../../bot/util/diff/hunks.js';
 import { nameOnFileLine, splitGitNames, unquoteC } from '../../bot/util/diff/names.js';
 import { parseDiffSections, sectionPaths } from '../../bot/util/diff/sections.js';
@@ -149,7 +149,7 @@ describe('one tricky diff, every caller', () => {
   it('the reader: sections, names, flags, line numbers', () => {
     const sections = readFileSections(TRICKY);
     assert.equal(sections.length, 3);
-    assert.deepEqual(sections.map(fileSectionPaths), EXPECTED_PATHS);
+    assert.deepEqual(sections.map(sectionPaths), EXPECTED_PATHS);
     assert.deepEqual(
       sections.map((s) => s.hunks.map((h) => h.body.map((l) => [l.oldLine, l.newLine]))),
       EXPECTED_NUMBERS,
@@ -217,7 +217,7 @@ describe('one tricky diff, every caller', () => {
 describe('-p0 and -p1', () => {
   const p0 = '--- drivers/pci/x.c\n+++ drivers/pci/x.c\n@@ -1 +1 @@\n-a\n+b\n';
   it('the reader keeps a -p0 name whole; git apply -p0 and -p1 read it as git does', () => {
-    assert.deepEqual(readFileSections(p0).map(fileSectionPaths), [['drivers/pci/x.c']]);
+    assert.deepEqual(readFileSections(p0).map(sectionPaths), [['drivers/pci/x.c']]);
     assert.deepEqual(parseDiffSections(p0, 0).sections.map(sectionPaths), [['drivers/pci/x.c']]);
     assert.deepEqual(parseDiffSections(p0, 1).sections.map(sectionPaths), [['pci/x.c']]);
     assert.deepEqual(

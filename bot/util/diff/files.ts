@@ -16,8 +16,9 @@
 //   that is no hunk line stands.
 // Hunks are the same HunkReader's as git apply's view, so both number the
 // lines alike.
-import { HunkReader, readHunkHeader, type DiffHunk } from './hunks.js';
+import { HunkReader, readHunkHeader } from './hunks.js';
 import { nameOnFileLine, splitGitNames, stripSidePrefix, unquoteName } from './names.js';
+import { noFileChange, type FileChange } from './sections.js';
 
 /** Where a name was read. */
 export type NameSource =
@@ -31,7 +32,12 @@ export interface WrittenName {
   path: string | null;
 }
 
-export interface FileSection {
+/**
+ * A file section. Its FileChange: oldPath is the `---` name, else the
+ * `rename/copy from` or `diff --git` one; newPath the `+++` name, else the
+ * `rename/copy to` or `diff --git` one.
+ */
+export interface FileSection extends FileChange {
   /** 1-based line of the section's first line in the diff. */
   line: number;
   /**
@@ -45,39 +51,12 @@ export interface FileSection {
   names: WrittenName[];
   /** `diff --git` lines (after the `diff --git `) whose two names could not be read. */
   unreadable: string[];
-  /** The file before: the `---` name, else the `rename/copy from` or `diff --git` one; null when created or unnamed. */
-  oldPath: string | null;
-  /** The file after: the `+++` name, else the `rename/copy to` or `diff --git` one; null when deleted or unnamed. */
-  newPath: string | null;
-  isNew: boolean;
-  isDelete: boolean;
-  isRename: boolean;
-  isCopy: boolean;
-  oldMode: string | null;
-  newMode: string | null;
   /** `GIT binary patch` or `Binary files ... differ`: the change is not in hunks. */
   binary: boolean;
-  hunks: DiffHunk[];
 }
 
 function newFileSection(line: number, started: boolean): FileSection {
-  return {
-    line,
-    started,
-    lines: [],
-    names: [],
-    unreadable: [],
-    oldPath: null,
-    newPath: null,
-    isNew: false,
-    isDelete: false,
-    isRename: false,
-    isCopy: false,
-    oldMode: null,
-    newMode: null,
-    binary: false,
-    hunks: [],
-  };
+  return { ...noFileChange(), line, started, lines: [], names: [], unreadable: [], binary: false };
 }
 
 /** Read one header line of a section into it (anything unknown is left as text). */
@@ -175,12 +154,4 @@ export function readFileSections(diff: string): FileSection[] {
   }
   for (const s of sections) settlePaths(s);
   return sections;
-}
-
-/** The paths a section names, old then new, without duplicates. */
-export function fileSectionPaths(s: FileSection): string[] {
-  const out: string[] = [];
-  if (s.oldPath !== null) out.push(s.oldPath);
-  if (s.newPath !== null && s.newPath !== s.oldPath) out.push(s.newPath);
-  return out;
 }

@@ -25,30 +25,48 @@ import {
   rawGitNames,
 } from './names.js';
 
-export interface DiffSection {
-  kind: 'git' | 'traditional';
-  /** 1-based line of the section's first header line in the diff. */
-  line: number;
-  /** Path before (null: the file is created). */
+/** What a file section does to its file: both views of a diff (this one and files.ts) say it alike. */
+export interface FileChange {
+  /** Path before (null: the file is created, or no name was found). */
   oldPath: string | null;
-  /** Path after (null: the file is deleted). */
+  /** Path after (null: the file is deleted, or no name was found). */
   newPath: string | null;
-  /** The names as written (`diff --git`, `---`/`+++`; no /dev/null), before any stripping. */
-  rawNames: string[];
-  /** Traditional sections: the text after `--- ` and `+++ ` (git guesses the strip level from it). */
-  nameLines: string[];
   isNew: boolean;
   isDelete: boolean;
   isRename: boolean;
   isCopy: boolean;
   oldMode: string | null;
   newMode: string | null;
+  hunks: DiffHunk[];
+}
+
+export function noFileChange(): FileChange {
+  return {
+    oldPath: null,
+    newPath: null,
+    isNew: false,
+    isDelete: false,
+    isRename: false,
+    isCopy: false,
+    oldMode: null,
+    newMode: null,
+    hunks: [],
+  };
+}
+
+export interface DiffSection extends FileChange {
+  kind: 'git' | 'traditional';
+  /** 1-based line of the section's first header line in the diff. */
+  line: number;
+  /** The names as written (`diff --git`, `---`/`+++`; no /dev/null), before any stripping. */
+  rawNames: string[];
+  /** Traditional sections: the text after `--- ` and `+++ ` (git guesses the strip level from it). */
+  nameLines: string[];
   /** Preimage blob id from the `index` line (abbreviated), null for new files or no index line. */
   oldOid: string | null;
   /** Postimage blob id from the `index` line (abbreviated), null for deletions or no index line. */
   newOid: string | null;
   hasIndexLine: boolean;
-  hunks: DiffHunk[];
   /** `GIT binary patch` hunks (forward, then reverse), or `Binary files ... differ` (no data). */
   binary: { hunks: BinaryHunk[]; noData: boolean; error: string | null } | null;
   /** Something git would read in a way the author cannot have meant (see the header comment). */
@@ -63,22 +81,14 @@ export interface ParsedDiff {
 
 function newSection(kind: DiffSection['kind'], line: number): DiffSection {
   return {
+    ...noFileChange(),
     kind,
     line,
-    oldPath: null,
-    newPath: null,
     rawNames: [],
     nameLines: [],
-    isNew: false,
-    isDelete: false,
-    isRename: false,
-    isCopy: false,
-    oldMode: null,
-    newMode: null,
     oldOid: null,
     newOid: null,
     hasIndexLine: false,
-    hunks: [],
     binary: null,
     problem: null,
   };
@@ -293,7 +303,7 @@ export function parseDiffSections(diff: string, p: number, opts: ParseOptions = 
 }
 
 /** The paths a section names (old and new), without duplicates. */
-export function sectionPaths(s: DiffSection): string[] {
+export function sectionPaths(s: FileChange): string[] {
   const out: string[] = [];
   if (s.oldPath !== null) out.push(s.oldPath);
   if (s.newPath !== null && s.newPath !== s.oldPath) out.push(s.newPath);
