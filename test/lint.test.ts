@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../bot/util/paths.js';
 
@@ -54,4 +55,20 @@ test('an upward import is refused: mail may not import series, rules may not imp
     "import { parseMail } from '../mail/parse.js';\nexport const x = parseMail;\n",
   );
   assert.deepEqual(ok!.messages, []);
+});
+
+test('the program is compiled without the DOM library (in-page code types its globals locally)', () => {
+  const tsconfig = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.json'), 'utf8')) as {
+    compilerOptions: { lib?: string[] };
+  };
+  assert.ok(!(tsconfig.compilerOptions.lib ?? []).some((l) => /^dom/i.test(l)), 'lib has no DOM');
+  const files = spawnSync('git', ['ls-files', '-co', '--exclude-standard', '*.ts'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  }).stdout.split('\n');
+  const leaking = files.filter(
+    (f) =>
+      f && /^\/\/\/\s*<reference\s+lib=["']dom/im.test(readFileSync(join(repoRoot, f), 'utf8')),
+  );
+  assert.deepEqual(leaking, [], 'a `/// <reference lib="dom" />` brings the DOM to every file');
 });

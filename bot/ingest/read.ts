@@ -387,11 +387,14 @@ async function* readFileItems(
   }
 }
 
-async function* readHandle(fh: FileHandle): AsyncGenerator<Buffer> {
+/** The bytes of an open file in chunks, from `position` (a byte offset) or its current position. */
+async function* readHandle(fh: FileHandle, position: number | null = null): AsyncGenerator<Buffer> {
   const buf = Buffer.allocUnsafe(CHUNK);
+  let at = position;
   for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+    const { bytesRead } = await fh.read(buf, 0, CHUNK, at);
     if (bytesRead === 0) return;
+    if (at !== null) at += bytesRead;
     yield buf.subarray(0, bytesRead);
   }
 }
@@ -401,6 +404,12 @@ async function* readStream(stream: NodeJS.ReadableStream): AsyncGenerator<Buffer
     yield typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer);
 }
 
+/** How much of a stream splitStream read, and whether maxInputBytes cut it. */
+export interface StreamProgress {
+  bytes: number;
+  truncated: boolean;
+}
+
 /** Cut a stream of bytes into messages, reading at most maxInputBytes of it. */
 async function* splitStream(
   chunks: AsyncIterable<Buffer>,
@@ -408,6 +417,7 @@ async function* splitStream(
   kinds: { single: Origin['kind']; mbox: Origin['kind'] | null },
   limits: InputLimits,
   stop?: () => void,
+  progress?: StreamProgress,
 ): AsyncGenerator<ReadItem> {
   const queue: ReadItem[] = [];
   const splitter = new MessageSplitter(file, kinds, limits, (item) => queue.push(item));
@@ -420,6 +430,7 @@ async function* splitStream(
       truncated = limits.maxInputBytes;
     }
     total += piece.length;
+    if (progress) [progress.bytes, progress.truncated] = [total, truncated !== undefined];
     splitter.push(piece.toString('latin1'));
     yield* queue.splice(0);
     if (truncated !== undefined || splitter.done) break;
@@ -427,6 +438,55 @@ async function* splitStream(
   stop?.();
   splitter.end(splitter.done ? undefined : truncated);
   yield* queue.splice(0);
+}
+
+/**
+ * One file of a Maildir spool, read as any Maildir entry of an input is
+ * (regular files only, no link followed, the message limits).
+ */
+export function readMaildirEntry(
+  path: string,
+  limits: Partial<InputLimits> = {},
+): AsyncGenerator<ReadItem> {
+  return readFileItems(path, 'maildir', resolveLimits(limits), true);
+}
+
+/**
+ * The messages of an mbox spool from byte `from` on (the MTA appends to it),
+ * streamed and bounded like any input: at most maxInputBytes are read per
+ * call. Origins' offsets count from the start of the file. `progress` says how
+ * many bytes were read and whether the limit cut the read (then the last item
+ * is the message it cut: a failure, to be read again from its start).
+ */
+export async function* readMboxFrom(
+  path: string,
+  from: number,
+  limits: Partial<InputLimits>,
+  progress: StreamProgress,
+): AsyncGenerator<ReadItem> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      yield failure('mbox', path, `${fileTypeName(st)}, not a regular file; not read`);
+      return;
+    }
+    const kinds = { single: 'mbox' as const, mbox: 'mbox' as const };
+    for await (const item of splitStream(
+      readHandle(fh, from),
+      path,
+      kinds,
+      resolveLimits(limits),
+      undefined,
+      progress,
+    )) {
+      const origin = 'mail' in item ? item.mail.origin : item.failure.origin;
+      if (origin.offset !== undefined) origin.offset += from;
+      yield item;
+    }
+  } finally {
+    await fh.close().catch(() => {});
+  }
 }
 
 async function isDirNoFollow(path: string): Promise<boolean> {

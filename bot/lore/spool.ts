@@ -1,11 +1,19 @@
 // Ingest from a local spool, for people who subscribe to a list by mail: an
 // mbox the MTA appends to, or a Maildir. Like the lore follower, the position
 // moves only after the messages are durably queued: for an mbox a byte offset
-// kept in Redis, for a Maildir the move from new/ to cur/.
-import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+// kept in Redis, for a Maildir the move from new/ to cur/. Both are read
+// through the ingest reader (bot/ingest/read.ts): streamed, never slurped, with
+// the same limits as any input.
+import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { splitMbox } from '../ingest/read.js';
+import {
+  readMaildirEntry,
+  readMboxFrom,
+  type ReadItem,
+  type StreamProgress,
+} from '../ingest/read.js';
+import type { InputLimits } from '../limits.js';
 import type { RawMail } from '../types.js';
 
 export interface SpoolOptions {
@@ -17,6 +25,8 @@ export interface SpoolOptions {
   enqueue: (mails: RawMail[]) => Promise<void>;
   /** Leave an mbox's last message for the next round if the file changed this recently (still being appended). */
   settleMs?: number;
+  /** The ingest limits (bot/limits.ts); an mbox round reads at most maxInputBytes. */
+  limits?: Partial<InputLimits>;
 }
 
 export async function followSpool(
@@ -24,6 +34,9 @@ export async function followSpool(
 ): Promise<{ enqueued: number; failures: string[] }> {
   return opts.kind === 'mbox' ? followMbox(opts) : followMaildir(opts);
 }
+
+/** Messages handed to `enqueue` at a time (the position is saved after each batch). */
+const BATCH = 200;
 
 async function followMbox(opts: SpoolOptions): Promise<{ enqueued: number; failures: string[] }> {
   const key = `${opts.prefix}:svc:spool:${opts.list}:${Buffer.from(opts.path).toString('base64url')}`;
@@ -35,22 +48,48 @@ async function followMbox(opts: SpoolOptions): Promise<{ enqueued: number; failu
   // Rotated or truncated: start over on the new file.
   if (cur.ino !== st.ino || cur.offset > st.size) cur = { ino: st.ino, offset: 0 };
   if (cur.offset === st.size) return { enqueued: 0, failures: [] };
-  const all = await readFile(opts.path);
-  const text = all.subarray(cur.offset).toString('latin1');
-  const { mails, failures } = splitMbox(text, opts.path, 'mbox');
-  let end = text.length;
+  const save = (offset: number) => opts.redis.set(key, JSON.stringify({ ino: st.ino, offset }));
+  const failures: string[] = [];
+  let enqueued = 0;
+  let batch: RawMail[] = [];
+  const take = (item: ReadItem) => {
+    if ('mail' in item) batch.push(item.mail);
+    else failures.push(`${opts.path}: ${item.failure.reason}`);
+  };
+  const startOf = (item: ReadItem) =>
+    ('mail' in item ? item.mail.origin : item.failure.origin).offset;
+  // The newest message is held until the next one shows where it ends: it may
+  // be the one the MTA is still writing, or the one maxInputBytes cut.
+  let newest: ReadItem | null = null;
+  const progress: StreamProgress = { bytes: 0, truncated: false };
+  for await (const item of readMboxFrom(opts.path, cur.offset, opts.limits ?? {}, progress)) {
+    if (newest) take(newest);
+    newest = item;
+    const next = startOf(item);
+    if (batch.length >= BATCH && next !== undefined) {
+      await opts.enqueue(batch);
+      enqueued += batch.length;
+      batch = [];
+      await save(next);
+    }
+  }
+  let end = cur.offset + progress.bytes;
   const settle = opts.settleMs ?? 2000;
   // settle 0 means never wait: file times can be a few ms ahead of Date.now()
   // (a coarse file-system clock), which made "changed less than 0 ms ago" true.
-  if (mails.length > 0 && settle > 0 && Date.now() - st.mtimeMs < settle) {
-    // The MTA may still be writing the last message.
-    const last = mails.pop()!;
-    end = last.origin.offset ?? end;
-  }
-  for (const m of mails) if (m.origin.offset !== undefined) m.origin.offset += cur.offset;
-  if (mails.length) await opts.enqueue(mails);
-  await opts.redis.set(key, JSON.stringify({ ino: st.ino, offset: cur.offset + end }));
-  return { enqueued: mails.length, failures: failures.map((f) => `${opts.path}: ${f.reason}`) };
+  const unsettled = settle > 0 && Date.now() - st.mtimeMs < settle;
+  const newestStart = newest ? startOf(newest) : undefined;
+  // Read the held message again next time: while the file is still being
+  // written; or when maxInputBytes cut it, unless it is all this round read (a
+  // message larger than the limit would never end): then it is reported.
+  const hold =
+    newestStart !== undefined && (unsettled || (progress.truncated && newestStart > cur.offset));
+  if (newest && hold) end = newestStart;
+  else if (newest) take(newest);
+  if (batch.length) await opts.enqueue(batch);
+  enqueued += batch.length;
+  await save(end);
+  return { enqueued, failures };
 }
 
 async function followMaildir(
@@ -62,17 +101,14 @@ async function followMaildir(
   const names = (await readdir(newDir)).filter((n) => !n.startsWith('.')).sort();
   let enqueued = 0;
   const failures: string[] = [];
-  for (let i = 0; i < names.length; i += 200) {
-    const part = names.slice(i, i + 200);
+  for (let i = 0; i < names.length; i += BATCH) {
+    const part = names.slice(i, i + BATCH);
     const mails: RawMail[] = [];
     for (const n of part) {
-      try {
-        mails.push({
-          origin: { kind: 'maildir', file: join(newDir, n) },
-          raw: (await readFile(join(newDir, n))).toString('latin1'),
-        });
-      } catch (err) {
-        failures.push(`${join(newDir, n)}: ${(err as Error).message}`);
+      // Through the ingest reader: regular files only, no link followed, the message limits.
+      for await (const item of readMaildirEntry(join(newDir, n), opts.limits ?? {})) {
+        if ('mail' in item) mails.push(item.mail);
+        else failures.push(`${join(newDir, n)}: ${item.failure.reason}`);
       }
     }
     if (mails.length) await opts.enqueue(mails);

@@ -9,14 +9,15 @@
 //   `@@ -0,0 +1 @@` followed only by the marker) made parse-diff throw a
 //   TypeError; here it is ignored;
 // - nothing else changes: test/fuzz compares the two on generated diffs.
+// Hunks are read with the one hunk model (bot/util/diff/hunks.ts) in its
+// parse-diff forms: the loose header, and a body where every line that is not
+// '-' or '+' counts as context until both counts reach exactly zero.
 import type parseDiff from 'parse-diff';
+import { HunkReader, NO_NEWLINE_MARKER, readHunkHeader } from '../util/diff/hunks.js';
 
 export type DiffFile = parseDiff.File;
 export type DiffChunk = parseDiff.Chunk;
 export type DiffChange = parseDiff.Change;
-
-const isSpace = (c: string | undefined) => c !== undefined && /\s/.test(c);
-const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
 
 /** `.` in a JS regex stops at these. */
 const isTerminator = (c: string) => c === '\n' || c === '\r' || c === '\u2028' || c === '\u2029';
@@ -90,47 +91,6 @@ function parseOldOrNewFile(line: string): string {
   return s.replace(/^\\?['"]|\\?['"]$/g, '').replace(/^(a|b|i|w|c|o|1|2)\//, '');
 }
 
-interface HunkHeader {
-  oldStart: string;
-  oldLines: string;
-  newStart: string;
-  newLines: string;
-}
-
-/** parse-diff's /^@@\s+-(\d+),?(\d+)?\s+\+(\d+),?(\d+)?\s@@/, by hand (no backtracking). */
-function hunkHeader(line: string): HunkHeader | null {
-  if (!line.startsWith('@@')) return null;
-  let i = 2;
-  if (!isSpace(line[i])) return null;
-  while (isSpace(line[i])) i++;
-  if (line[i] !== '-') return null;
-  i++;
-  const num = () => {
-    const start = i;
-    while (isDigit(line[i])) i++;
-    return line.slice(start, i);
-  };
-  const oldStart = num();
-  if (oldStart === '') return null;
-  if (line[i] === ',') i++;
-  const oldLines = num();
-  if (!isSpace(line[i])) return null;
-  while (isSpace(line[i])) i++;
-  // `\s+\+`: the run of blanks must end at the '+'.
-  if (line[i] !== '+') return null;
-  i++;
-  const newStart = num();
-  if (newStart === '') return null;
-  if (line[i] === ',') i++;
-  const newLines = num();
-  if (!isSpace(line[i])) return null;
-  i++;
-  if (!line.startsWith('@@', i)) return null;
-  return { oldStart, oldLines, newStart, newLines };
-}
-
-const count = (e: string | undefined) => +(e || 1);
-
 /** A diff as parse-diff would read it (see the header comment). Never throws. */
 export function parseUnifiedDiff(input: string | null | undefined): DiffFile[] {
   if (!input) return [];
@@ -139,9 +99,8 @@ export function parseUnifiedDiff(input: string | null | undefined): DiffFile[] {
   const files: DiffFile[] = [];
   let file: DiffFile | null = null;
   let chunk: DiffChunk | null = null;
-  let ln1 = 0;
-  let ln2 = 0;
-  let left: { oldLines: number; newLines: number } | null = null;
+  // (typed by assertion: it is set inside the closures, which the narrowing does not follow)
+  let hunk = null as HunkReader | null;
 
   const startFile = (line?: string) => {
     const [from, to] = parseFiles(line);
@@ -194,50 +153,41 @@ export function parseUnifiedDiff(input: string | null | undefined): DiffFile[] {
       restart();
       file!.to = parseOldOrNewFile(line);
     } else {
-      const h = hunkHeader(line);
+      const h = readHunkHeader(line, 'loose');
       if (h) {
         if (!file) startFile(line);
-        ln1 = +h.oldStart;
-        ln2 = +h.newStart;
         chunk = {
           content: line,
           changes: [],
-          oldStart: +h.oldStart,
-          oldLines: count(h.oldLines),
-          newStart: +h.newStart,
-          newLines: count(h.newLines),
+          oldStart: h.oldStart,
+          oldLines: h.oldLines,
+          newStart: h.newStart,
+          newLines: h.newLines,
         };
-        left = { oldLines: count(h.oldLines), newLines: count(h.newLines) };
+        hunk = new HunkReader(line, h, 0, 'parse-diff');
         file!.chunks.push(chunk);
-      } else if (line === '\\ No newline at end of file') noNewline(line);
+      } else if (line === NO_NEWLINE_MARKER) noNewline(line);
     }
   };
 
+  /** A line of the open hunk, numbered by the shared HunkReader. */
   const inHunk = (line: string) => {
-    const l = left!;
-    if (line === '\\ No newline at end of file') noNewline(line);
-    else if (line.startsWith('-')) {
-      if (chunk) {
-        chunk.changes.push({ type: 'del', del: true, ln: ln1++, content: line });
-        file!.deletions++;
-      }
-      l.oldLines--;
-    } else if (line.startsWith('+')) {
-      if (chunk) {
-        chunk.changes.push({ type: 'add', add: true, ln: ln2++, content: line });
-        file!.additions++;
-      }
-      l.newLines--;
-    } else {
-      chunk?.changes.push({ type: 'normal', normal: true, ln1: ln1++, ln2: ln2++, content: line });
-      l.oldLines--;
-      l.newLines--;
+    const taken = hunk!.read(line);
+    if (taken === 'marker') noNewline(line);
+    else if (taken?.kind === 'del') {
+      chunk!.changes.push({ type: 'del', del: true, ln: taken.oldLine!, content: line });
+      file!.deletions++;
+    } else if (taken?.kind === 'add') {
+      chunk!.changes.push({ type: 'add', add: true, ln: taken.newLine!, content: line });
+      file!.additions++;
+    } else if (taken) {
+      const [ln1, ln2] = [taken.oldLine!, taken.newLine!];
+      chunk!.changes.push({ type: 'normal', normal: true, ln1, ln2, content: line });
     }
-    if (l.oldLines === 0 && l.newLines === 0) left = null;
   };
 
   for (const line of lines) {
-    if (left) inHunk(line);
+    if (hunk?.open) inHunk(line);
     else header(line);
   }
   return files;

@@ -6,6 +6,7 @@
 // re-trigger or silence it. Pure: the same input gives the same message.
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Address, Finding, Message } from '../types.js';
+import { readFileSections } from '../util/diff/files.js';
 import { wrapWords } from '../util/text.js';
 
 export const WRAP = 72;
@@ -79,45 +80,21 @@ interface Hunk {
   lines: HunkLine[];
 }
 
-/** The hunks of a unified diff, with new-side line numbers (our own small walk: quoting only). */
+/**
+ * The hunks of a unified diff, with new-side line numbers, for quoting: each
+ * under the file it changes (its new name, read as the diff model reads it:
+ * quoted names undone, `b/` removed). Hunks of deleted files are left out.
+ */
 export function diffHunks(diff: string): Hunk[] {
-  const hunks: Hunk[] = [];
-  let file: string | null = null;
-  let cur: Hunk | null = null;
-  let newNo = 0;
-  let oldLeft = 0;
-  let newLeft = 0;
-  for (const line of diff.split('\n')) {
-    if (cur && (oldLeft > 0 || newLeft > 0)) {
-      const c = line[0];
-      if (c === ' ' || c === '+' || c === '-' || line === '') {
-        const isNew = c !== '-';
-        cur.lines.push({ text: line, newLine: isNew ? newNo : null });
-        if (c !== '+') oldLeft--;
-        if (isNew) {
-          newNo++;
-          newLeft--;
-        }
-        continue;
-      }
-      if (c === '\\') continue;
-    }
-    const plus = /^\+\+\+ (?:b\/)?(\S+)/.exec(line);
-    if (plus) {
-      file = plus[1] === '/dev/null' ? null : plus[1]!;
-      cur = null;
-      continue;
-    }
-    const h = /^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/.exec(line);
-    if (h && file) {
-      cur = { file, header: line, lines: [] };
-      hunks.push(cur);
-      oldLeft = h[1] === undefined ? 1 : Number(h[1]);
-      newNo = Number(h[2]);
-      newLeft = h[3] === undefined ? 1 : Number(h[3]);
-    }
-  }
-  return hunks;
+  return readFileSections(diff).flatMap((s) =>
+    s.newPath === null
+      ? []
+      : s.hunks.map((h) => ({
+          file: s.newPath!,
+          header: h.header,
+          lines: h.body.map((l) => ({ text: l.raw, newLine: l.newLine })),
+        })),
+  );
 }
 
 /**

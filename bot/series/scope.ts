@@ -3,7 +3,8 @@
 // drivers/iommu/ counts only where the change is about IOMMU groups, ACS or
 // PCI, and kernel-parameters.txt only where a hunk is about pci= or VFIO
 // options. A diff with a hostile path is refused outright, whatever else it touches.
-import { touchedPaths, type InvalidPath } from '../mail/diffpaths.js';
+import { sectionsTouchedPaths, type InvalidPath } from '../mail/diffpaths.js';
+import { readFileSections, type FileSection } from '../util/diff/files.js';
 import type { ScopeDecision, Series } from '../types.js';
 
 /** Paths that are PCI/VFIO by location alone. */
@@ -27,58 +28,22 @@ const IOMMU_PCI_WORDS = /iommu_group|\bacs\b|_acs|acs_|pci/i;
 
 const SHOW = 3;
 
-interface FileSection {
-  text: string;
+/** What a file section changes, for the content checks. */
+interface SectionText {
   /** Changed (+/-) lines, without their marker, and hunk header function names. */
   changed: string[];
   /** Context lines of the hunks. */
   context: string[];
 }
 
-/** Split a diff into per-file sections, following hunk counts (a `--- x` inside a hunk is a removed line). */
-function fileSections(diff: string): FileSection[] {
-  const sections: FileSection[] = [];
-  let cur: FileSection | null = null;
-  let oldLeft = 0;
-  let newLeft = 0;
-  let lastWasDiffHeader = false;
-  const lines = diff.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if ((oldLeft > 0 || newLeft > 0) && cur) {
-      const c = line[0];
-      if (c === '+' || c === '-' || c === ' ' || c === '\\' || line === '') {
-        if (c === '+') newLeft--;
-        else if (c === '-') oldLeft--;
-        else if (c !== '\\') {
-          oldLeft--;
-          newLeft--;
-        }
-        if (c === '+' || c === '-') cur.changed.push(line.slice(1));
-        else if (c !== '\\') cur.context.push(line.slice(1));
-        cur.text += line + '\n';
-        continue;
-      }
-      oldLeft = newLeft = 0; // a truncated hunk: read the line as a header
-    }
-    const startsFile =
-      line.startsWith('diff ') ||
-      (!lastWasDiffHeader && line.startsWith('--- ') && (lines[i + 1] ?? '').startsWith('+++ '));
-    if (startsFile) {
-      cur = { text: '', changed: [], context: [] };
-      sections.push(cur);
-    }
-    if (line.startsWith('diff ')) lastWasDiffHeader = true;
-    else if (line.startsWith('+++ ')) lastWasDiffHeader = false;
-    const hunk = /^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@(.*)$/.exec(line);
-    if (hunk && cur) {
-      oldLeft = hunk[1] === undefined ? 1 : Number(hunk[1]);
-      newLeft = hunk[2] === undefined ? 1 : Number(hunk[2]);
-      if (hunk[3]!.trim()) cur.changed.push(hunk[3]!.trim());
-    }
-    if (cur) cur.text += line + '\n';
+function sectionText(section: FileSection): SectionText {
+  const changed: string[] = [];
+  const context: string[] = [];
+  for (const h of section.hunks) {
+    if (h.section.trim()) changed.push(h.section.trim());
+    for (const l of h.body) (l.kind === 'context' ? context : changed).push(l.raw.slice(1));
   }
-  return sections;
+  return { changed, context };
 }
 
 function listPaths(paths: string[]): string {
@@ -101,21 +66,23 @@ export function scopeSeries(series: Series): ScopeDecision {
   const matching: string[] = [];
   const notes: string[] = [];
   for (const diff of diffs) {
-    for (const section of fileSections(diff)) {
-      const { paths, invalid: bad } = touchedPaths(section.text);
+    // Lines before the first file header name no file of their own.
+    for (const section of readFileSections(diff).filter((s) => s.started)) {
+      const { paths, invalid: bad } = sectionsTouchedPaths([section]);
+      const { changed, context } = sectionText(section);
       invalid.push(...bad);
       for (const path of paths) {
         if (!all.includes(path)) all.push(path);
         if (matching.includes(path)) continue;
         if (PCI_PATHS.some((re) => re.test(path))) matching.push(path);
         else if (IOMMU_PATH.test(path)) {
-          if (section.changed.some((l) => IOMMU_PCI_WORDS.test(l))) matching.push(path);
+          if (changed.some((l) => IOMMU_PCI_WORDS.test(l))) matching.push(path);
           else notes.push(`${path}: no IOMMU group, ACS or PCI change`);
         } else if (KERNEL_PARAMETERS.test(path)) {
-          const pciOption = section.changed.some(
+          const pciOption = changed.some(
             (l) => /\bpci=|\bpcie?_\w+=|\bPCI(?:e|E)?\b/.test(l) || /vfio/i.test(l),
           );
-          const inPciBlock = section.context.some((l) => /^\s*pci=/.test(l));
+          const inPciBlock = context.some((l) => /^\s*pci=/.test(l));
           if (pciOption || inPciBlock) matching.push(path);
           else notes.push(`${path}: no pci= or VFIO option changed`);
         }

@@ -39,7 +39,7 @@ import type {
 } from '../types.js';
 import { patchIndex } from '../types.js';
 import { conflictsFrom, errorLines, malformedReason, withoutSearchBlocks } from './conflicts.js';
-import type { DiffSection } from './diffnames.js';
+import type { DiffSection } from '../util/diff/sections.js';
 import { gitRepo, type GitRepo } from './git.js';
 import { landingsFromBlobDiff, landingsFromVerbose, parseUnifiedZero } from './landing.js';
 import { bindOverlays, encodeObjects, type BlobStore } from './objects.js';

@@ -4,8 +4,9 @@
 // file's lines are split once however many of its hunks fail (a hostile patch
 // can carry tens of thousands of failing sections for one file).
 import type { ApplyConflict } from '../types.js';
-import type { DiffHunk, DiffSection } from './diffnames.js';
-import { unquoteC } from './diffnames.js';
+import type { DiffHunk } from '../util/diff/hunks.js';
+import { unquoteC } from '../util/diff/names.js';
+import type { DiffSection } from '../util/diff/sections.js';
 import { evalInteger, tidyExpr } from '../kernel/c/expr.js';
 
 /** git's complaints that mean the patch itself is broken, not that the tree differs. */

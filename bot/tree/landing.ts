@@ -12,7 +12,8 @@
 // sees the diff, and the report carries findings to the series head through
 // the later patches' landed diffs the same way.
 import type { HunkLanding } from '../types.js';
-import type { DiffHunk, DiffSection } from './diffnames.js';
+import type { DiffHunk } from '../util/diff/hunks.js';
+import type { DiffSection } from '../util/diff/sections.js';
 
 const sectionFile = (s: DiffSection): string => s.newPath ?? s.oldPath ?? '';
 

@@ -10,7 +10,8 @@
 // 1 (the top level counts nothing). On a tie, git's own choice. The detail of
 // the patch says which level was used when it was not the usual -p1.
 import { checkDiffPath } from '../mail/diffpaths.js';
-import { guessStripLevel, parseDiffSections, sectionPaths, type DiffSection } from './diffnames.js';
+import { guessStripLevel } from '../util/diff/names.js';
+import { parseDiffSections, sectionPaths, type DiffSection } from '../util/diff/sections.js';
 import type { GitRepo } from './git.js';
 
 export const APPLY_LIMITS = {

@@ -16,7 +16,8 @@
 // hunk is placed only near code of its own name (or in its own file), and a
 // patch that is really not upstream stays a conflict.
 import type { UpstreamMatch } from '../types.js';
-import type { DiffHunk, DiffSection } from './diffnames.js';
+import type { DiffHunk } from '../util/diff/hunks.js';
+import type { DiffSection } from '../util/diff/sections.js';
 import type { GitRepo } from './git.js';
 
 export interface UpstreamContext {

@@ -21,6 +21,7 @@ import { runReview } from '../../workers/pipeline.js';
 import { ServiceQueues } from '../../workers/queues.js';
 import { ServiceState } from '../../workers/state.js';
 import { launchChromium } from '../../test/browser.js';
+import type { PagePerformance } from '../../test/page-dom.js';
 
 export interface PageBench {
   /** Bytes of the page. */
@@ -84,7 +85,9 @@ export async function benchPage(tree: string, commit: string, runs: number): Pro
       const page = await browser.ctx.newPage();
       await page.goto(target, { waitUntil: 'load' });
       const ms = await page.evaluate(() => {
-        const [nav] = performance.getEntriesByType('navigation') as PerformanceNavigationTiming[];
+        // Runs in the page: its performance has navigation entries (typed in test/page-dom.ts).
+        const page = performance as unknown as PagePerformance;
+        const [nav] = page.getEntriesByType('navigation');
         return nav!.loadEventEnd - nav!.startTime;
       });
       await page.close();

@@ -18,7 +18,7 @@ import { checkDiffPath, touchedPaths } from '../../bot/mail/diffpaths.js';
 import { isParseFailure, parseMail } from '../../bot/mail/parse.js';
 import { parseSubject } from '../../bot/mail/subject.js';
 import { assembleSeries } from '../../bot/series/assemble.js';
-import { parseDiffSections } from '../../bot/tree/diffnames.js';
+import { parseDiffSections } from '../../bot/util/diff/sections.js';
 import { parseTrigger } from '../../bot/triggers/parse.js';
 import type { Message } from '../../bot/types.js';
 import { fixturesDir, repoRoot } from '../../bot/util/paths.js';
@@ -474,7 +474,7 @@ const diffTarget: FuzzTarget<string> = {
 /** The apply side's reader of file names (as git apply -p0/-p1 reads them). */
 const diffnamesTarget: FuzzTarget<{ diff: string; p: number }> = {
   name: 'diffnames',
-  what: 'parseDiffSections (bot/tree/diffnames): sections and names as git apply -p0/-p1 reads them',
+  what: 'parseDiffSections (bot/util/diff/sections.ts): sections and names as git apply -p0/-p1 reads them',
   input: fc.record({ diff: diffArb, p: fc.constantFrom(0, 1) }),
   size: (x) => x.diff.length,
   run: ({ diff, p }) => parseDiffSections(diff, p),

@@ -16,7 +16,7 @@ import parseDiff from 'parse-diff';
 import { readInputs } from '../../bot/ingest/read.js';
 import { isParseFailure, parseMail } from '../../bot/mail/parse.js';
 import { applySeries } from '../../bot/tree/apply.js';
-import { parseDiffSections } from '../../bot/tree/diffnames.js';
+import { parseDiffSections } from '../../bot/util/diff/sections.js';
 import { landedDiffText } from '../../bot/tree/landing.js';
 import { filePath } from '../../rules/lib/diff.js';
 

@@ -193,6 +193,42 @@ describe('scopeSeries: path rules', () => {
     );
   });
 
+  it('a traditional header with a date after the name: the name is the path', () => {
+    const d =
+      '--- a/drivers/pci/x.c 2025-01-10 12:00:00\n+++ b/drivers/pci/x.c 2025-01-10 12:00:00\n' +
+      '@@ -1 +1 @@\n-a\n+b\n';
+    const r = scopeSeries(seriesWithDiff(d));
+    assert.deepEqual([r.inScope, r.paths], [true, ['drivers/pci/x.c']]);
+    const tab = d.replace(/ 2025-01-10 12:00:00/g, '\t2025-01-10 12:00:00.000000000 +0100');
+    assert.deepEqual(scopeSeries(seriesWithDiff(tab)).paths, ['drivers/pci/x.c']);
+    const created =
+      '--- /dev/null 2025-01-10 12:00:00\n+++ drivers/vfio/new.c 2025-01-10 12:00:00\n' +
+      '@@ -0,0 +1 @@\n+x\n';
+    const c = scopeSeries(seriesWithDiff(created));
+    assert.deepEqual([c.inScope, c.paths], [true, ['drivers/vfio/new.c']]);
+  });
+
+  it('-p0 names (no a/ b/) are read whole', () => {
+    const d = '--- drivers/pci/x.c\n+++ drivers/pci/x.c\n@@ -1 +1 @@\n-a\n+b\n';
+    const r = scopeSeries(seriesWithDiff(d));
+    assert.deepEqual([r.inScope, r.paths], [true, ['drivers/pci/x.c']]);
+  });
+
+  it('C-quoted names are unquoted: a quote, a tab and UTF-8 in octal', () => {
+    const d =
+      'diff --git "a/drivers/pci/na\\"me.c" "b/drivers/pci/na\\"me.c"\n' +
+      'index 1111111..2222222 100644\n' +
+      '--- "a/drivers/pci/na\\"me.c"\n+++ "b/drivers/pci/na\\"me.c"\n@@ -1 +1 @@\n-a\n+b\n' +
+      'diff --git "a/net/t\\303\\251st.c" "b/net/t\\303\\251st.c"\n' +
+      '--- "a/net/t\\303\\251st.c"\n+++ "b/net/t\\303\\251st.c"\n@@ -1 +1 @@\n-a\n+b\n';
+    const r = scopeSeries(seriesWithDiff(d));
+    assert.deepEqual([r.inScope, r.paths], [true, ['drivers/pci/na"me.c']]);
+    const tab = d.replace(/na\\"me/g, 'a\\tb');
+    const t = scopeSeries(seriesWithDiff(tab));
+    assert.equal(t.inScope, false, 'a tab in a name is refused');
+    assert.match(t.reason, /"drivers\/pci\/a\\tb\.c" \(control character in path\)/);
+  });
+
   it('no diff at all', () => {
     assert.equal(scopeSeries(seriesWithDiff(null)).reason, 'no diff in any patch');
   });

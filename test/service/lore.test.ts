@@ -212,6 +212,39 @@ describe('local spools', () => {
   });
 });
 
+describe('local spools, bounded', () => {
+  it('an mbox round reads at most maxInputBytes and the cut message comes next round', async () => {
+    const dir = await tempDir('svc-spool-limit');
+    const prefix = uniquePrefix('spool-limit');
+    const { redis, cleanup } = await testRedis(prefix);
+    try {
+      const mbox = join(dir, 'linux-pci.mbox');
+      const from = 'From someone@example.org Mon Jan  6 10:00:00 2025\n';
+      const entries = [1, 2, 3].map((n) => `${from}${note(n)}\n`);
+      await writeFile(mbox, entries.join(''));
+      const got: string[] = [];
+      const opts = {
+        list: 'linux-pci',
+        path: mbox,
+        kind: 'mbox' as const,
+        redis,
+        prefix,
+        settleMs: 0,
+        // Room for the first message and half of the second.
+        limits: { maxInputBytes: entries[0]!.length + Math.floor(entries[1]!.length / 2) },
+        enqueue: async (m: RawMail[]) => void got.push(...m.map((x) => rawMessageId(x.raw)!)),
+      };
+      const first = await followSpool(opts);
+      assert.deepEqual([first.enqueued, first.failures], [1, []]);
+      for (let round = 0; round < 4; round++) await followSpool(opts);
+      assert.deepEqual(got, ['note-1@example.org', 'note-2@example.org', 'note-3@example.org']);
+    } finally {
+      await cleanup();
+      await removeDir(dir);
+    }
+  });
+});
+
 describe('the synthetic epoch of the bench and crash script', () => {
   it('is a v2 inbox public-inbox itself indexes and serves, and the follower reads it over HTTP', async () => {
     const dir = await tempDir('svc-syn');

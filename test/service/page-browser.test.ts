@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The report pages as a person sees them: the service (BullMQ workers over
 // real Redis) reviews the bundled example on the real 6.12 tree and a hostile
 // mail, `pcibot serve`'s HTTP side serves what it stored, and a real headless
@@ -24,6 +23,15 @@ import { repoRoot } from '../../bot/util/paths.js';
 import { exampleMbox } from '../../fixtures/examples/index.js';
 import { startWorkers, type ServiceHandle } from '../../workers/service.js';
 import { launchChromium } from '../browser.js';
+import type {
+  PageAnchor,
+  PageDetails,
+  PageDocument,
+  PageHTMLElement,
+  PageImage,
+  PageElement,
+  PageStyle,
+} from '../page-dom.js';
 import { hostileMbox } from '../report/hostile.js';
 import {
   freePort,
@@ -36,6 +44,12 @@ import {
 } from './helpers.js';
 
 export const ARTIFACTS = join(repoRoot, 'test-artifacts');
+
+// The page's globals, for the callbacks that run in it (test/page-dom.ts): in
+// this module only, so the rest of the program is compiled without the DOM.
+declare const document: PageDocument;
+declare const window: object;
+declare function getComputedStyle(e: PageElement): PageStyle;
 
 describe('the report pages in a browser', () => {
   let dir = '';
@@ -160,11 +174,7 @@ describe('the report pages in a browser', () => {
     assert.match(await page.title(), /PCI: Align small BARs v3/);
     assert.equal(await page.evaluate(() => document.scripts.length), 0, 'no script on the page');
     const run = page.locator('#map-seed-001-reproducer-qboot-x86_64-4K');
-    assert.equal(
-      await run.evaluate((e) => (e as HTMLDetailsElement).open),
-      true,
-      'open: it changed',
-    );
+    assert.equal(await run.evaluate((e) => (e as PageDetails).open), true, 'open: it changed');
 
     // Before: one page, drawn red, holding the three 32-byte BARs side by side in one row.
     const shared = run.locator('g.map.before g.page.shared[data-page="0x110000000"]');
@@ -180,7 +190,7 @@ describe('the report pages in a browser', () => {
     const beforeBars = await shared.locator('rect.bar[data-size="32"]').evaluateAll((rs) =>
       rs.map((r) => ({
         bdf: r.getAttribute('data-bdf'),
-        box: r.getBoundingClientRect().toJSON() as DOMRect,
+        box: r.getBoundingClientRect().toJSON(),
       })),
     );
     assert.equal(beforeBars.length, 3);
@@ -246,7 +256,7 @@ describe('the report pages in a browser', () => {
     );
     const counts = await page
       .locator('.counts')
-      .evaluate((e) => ({ ...(e as HTMLElement).dataset }));
+      .evaluate((e) => ({ ...(e as PageHTMLElement).dataset }));
     assert.deepEqual(counts, {
       error: String(json.counts.error),
       warning: String(json.counts.warning),
@@ -281,7 +291,7 @@ describe('the report pages in a browser', () => {
     await closed.locator('summary').click();
     const img = page.locator(`[id="${id}"] img`);
     await page.waitForFunction((sel) => {
-      const i = document.querySelector(sel) as HTMLImageElement | null;
+      const i = document.querySelector(sel) as PageImage | null;
       return Boolean(i && i.complete && i.naturalWidth > 0);
     }, `[id="${id}"] img`);
     assert.match((await img.getAttribute('src'))!, /^[\w-]+\/maps\/\d+\.svg$/);
@@ -312,8 +322,9 @@ describe('the report pages in a browser', () => {
       handlers: [...document.querySelectorAll('*')].filter((e) =>
         [...e.attributes].some((a) => a.name.startsWith('on')),
       ).length,
-      jsLinks: [...document.querySelectorAll('a')].filter((a) => a.href.startsWith('javascript:'))
-        .length,
+      jsLinks: [...document.querySelectorAll('a')].filter((a) =>
+        (a as PageAnchor).href.startsWith('javascript:'),
+      ).length,
       h1: document.querySelector('h1')?.textContent ?? '',
       author: document.querySelector('p.meta span')?.textContent ?? '',
     }));
@@ -348,8 +359,8 @@ describe('the report pages in a browser', () => {
       return Boolean(i && i.complete && i.naturalWidth > 0);
     }, 'igb-sriov-48vf address map at 64K');
     const size = await img.evaluate((i) => [
-      (i as HTMLImageElement).naturalWidth,
-      (i as HTMLImageElement).naturalHeight,
+      (i as PageImage).naturalWidth,
+      (i as PageImage).naturalHeight,
     ]);
     assert.ok(size[0]! >= 700 && size[1]! > 1000, `${size.join('x')}`);
     const svg = await (await page.request.get(`${base}/scenarios/igb-sriov-48vf-64K.svg`)).text();

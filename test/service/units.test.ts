@@ -276,6 +276,21 @@ describe('reply composition', () => {
     ]);
     assert.deepEqual(quoteFor(msg().diff, 'drivers/pci/other.c', 3), []);
   });
+  it('quotes hunks of files whose names git C-quotes, and of -p0 and dated headers', () => {
+    const body = '@@ -1,2 +1,3 @@\n a\n+b\n c\n';
+    const quoted =
+      'diff --git "a/dir/na\\"me.c" "b/dir/na\\"me.c"\n' +
+      '--- "a/dir/na\\"me.c"\n+++ "b/dir/na\\"me.c"\n' +
+      body +
+      'diff --git a/dir/x\\y.c b/dir/x\\y.c\n--- "a/dir/t\\303\\251st.c"\n+++ "b/dir/t\\303\\251st.c"\n' +
+      body;
+    assert.deepEqual(quoteFor(quoted, 'dir/na"me.c', 2), ['@@ -1,2 +1,3 @@', ' a', '+b', ' c']);
+    assert.deepEqual(quoteFor(quoted, 'dir/tést.c', 2)[0], '@@ -1,2 +1,3 @@');
+    const p0 = '--- dir/x.c\n+++ dir/x.c\n' + body;
+    assert.deepEqual(quoteFor(p0, 'dir/x.c', 2).length, 4);
+    const dated = '--- a/dir/x.c 2025-01-10 12:00:00\n+++ b/dir/x.c 2025-01-10 12:00:00\n' + body;
+    assert.deepEqual(quoteFor(dated, 'dir/x.c', 2).length, 4);
+  });
   it('quotes the hunk by the mail line of a finding on a patch that landed elsewhere', () => {
     // The second hunk landed 62 lines below its header: the finding is on 106 in the tree,
     // which the mail numbers 44.

@@ -6,12 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { applySeries } from '../../bot/tree/apply.js';
 import { describeMismatch, FileLines } from '../../bot/tree/conflicts.js';
-import { parseDiffSections, type DiffHunk } from '../../bot/tree/diffnames.js';
+import type { DiffHunk } from '../../bot/util/diff/hunks.js';
+import { parseDiffSections } from '../../bot/util/diff/sections.js';
 import { gitRepo } from '../../bot/tree/git.js';
 import { buildFixtureTree, fixtureTreeFiles } from '../../fixtures/kernel-tree/build.js';
 import { edit, makeDiff, tempDir } from './helpers.js';
 
-/** A hunk as diffnames reads it, from its header and body lines. */
+/** A hunk as parseDiffSections reads it, from its header and body lines. */
 function hunk(header: string, lines: string[]): DiffHunk {
   const diff = ['--- a/f.h', '+++ b/f.h', header, ...lines, ''].join('\n');
   return parseDiffSections(diff, 1).sections[0]!.hunks[0]!;

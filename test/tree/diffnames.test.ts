@@ -5,12 +5,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { deflateSync } from 'node:zlib';
-import {
-  decodeBase85Lines,
-  diffTimestampLen,
-  parseDiffSections,
-  type DiffSection,
-} from '../../bot/tree/diffnames.js';
+import { decodeBase85Lines } from '../../bot/util/diff/binary.js';
+import { diffTimestampLen } from '../../bot/util/diff/names.js';
+import { parseDiffSections, type DiffSection } from '../../bot/util/diff/sections.js';
 import { createScratchRepo, scratchEnv } from '../../bot/tree/scratch.js';
 import { tempDir } from './helpers.js';
 

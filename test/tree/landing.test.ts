@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import parseDiff from 'parse-diff';
 import { applySeries } from '../../bot/tree/apply.js';
 import { withoutSearchBlocks } from '../../bot/tree/conflicts.js';
-import { parseDiffSections } from '../../bot/tree/diffnames.js';
+import { parseDiffSections } from '../../bot/util/diff/sections.js';
 import { gitRepo } from '../../bot/tree/git.js';
 import {
   landedDiffText,
