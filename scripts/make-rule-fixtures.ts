@@ -389,6 +389,26 @@ const fixtures: Fixture[] = [
       ],
     },
   },
+  {
+    // The vfio tree's history also spells the driver with a hyphen
+    // ("vfio-pci/zdev: Add a device feature for error information", kvm, 2025-11).
+    rule: 'subject-prefix',
+    file: 'quiet-vfio-hyphen.eml',
+    patch: {
+      subject: 'vfio-pci/core: Say why small BARs need a page of their own',
+      body:
+        'A BAR smaller than a page can only be mapped when nothing else uses the\n' +
+        'rest of its page. Say so where the check is.',
+      edits: [
+        {
+          file: 'drivers/vfio/pci/vfio_pci_core.c',
+          anchor: /^\t\tif \(resource_size\(res\) >= PAGE_SIZE\) \{$/,
+          op: 'before',
+          lines: ['\t\t/* A BAR of a page or more is mapped by whole pages. */'],
+        },
+      ],
+    },
+  },
   // --- isolation-for-performance and vfio-uapi (owner: rules) ---
   {
     rule: 'isolation-for-performance',

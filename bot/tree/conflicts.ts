@@ -285,6 +285,32 @@ function takenEnumValue(hunk: DiffHunk, file: string[], near: number): string | 
   return null;
 }
 
+/** A preimage line the file has at least this often places nothing (`\tint ret;`). */
+const COMMON_LINE = 3;
+
+/**
+ * The function the hunk's header names, where the file defines it (the
+ * definition nearest the header): its definition line and closing brace,
+ * 0-based; null when the header names none or the file has no such function.
+ */
+function headerFunction(
+  hunk: DiffHunk,
+  lines: string[],
+  header: number,
+): { name: string; from: number; to: number } | null {
+  const context = /^@@ [^@]*@@(.*)$/.exec(hunk.header)?.[1] ?? '';
+  const name = /([A-Za-z_]\w*)\s*\(/.exec(context)?.[1];
+  if (!name || /^(?:if|for|while|switch|return|sizeof)$/.test(name)) return null;
+  const def = new RegExp(`^(?:[A-Za-z_][\\w \\t*]*?[\\s*])?${name}\\s*\\((?!.*;\\s*$)`);
+  let from = -1;
+  lines.forEach((l, i) => {
+    if (def.test(l) && (from < 0 || Math.abs(i - header) < Math.abs(from - header))) from = i;
+  });
+  if (from < 0) return null;
+  const close = lines.findIndex((l, i) => i > from && /^\}/.test(l));
+  return { name, from, to: close < 0 ? from : close };
+}
+
 /**
  * Why a hunk does not apply, and the line of the tree that did not match:
  * where its preimage matches best (bestAlignment), the first line there that
@@ -301,6 +327,29 @@ export function describeMismatch(
   const pre = hunk.lines.filter((l) => l[0] !== '+').map((l) => l.slice(1));
   const header = Math.max(hunk.oldStart - 1, 0);
   const best = full && pre.length ? bestAlignment(pre, file, header) : null;
+  // A best place held only by lines the file is full of ("\tint ret;" and a
+  // blank line) says nothing; when the function the header names is in the
+  // file, away from there, and has none of the hunk's context, say so at it.
+  const fn = full && pre.some(telling) ? headerFunction(hunk, lines, header) : null;
+  if (fn) {
+    const weak =
+      !best ||
+      pre
+        .slice(best.run.from, best.run.from + best.run.len)
+        .filter(telling)
+        .every((l) => file.positions(l, COMMON_LINE - 1) === null);
+    const body = new Set(lines.slice(fn.from, fn.to + 1));
+    const outside = !best || best.s + best.run.from > fn.to || best.s + best.run.len < fn.from;
+    if (weak && outside && !pre.some((l) => telling(l) && body.has(l))) {
+      const want = pre.find(telling)!;
+      return {
+        line: fn.from + 1,
+        reason:
+          `none of its context is in ${fn.name}() at ${fn.from + 1}-${fn.to + 1}, the function ` +
+          `its header names: expected ${quote(want)} there`,
+      };
+    }
+  }
   const s = best?.s ?? header;
   const from = (n: number) => (n === 0 ? 'where the header says' : `${signed(n)} from the header`);
   if (best && best.run.len === pre.length) {

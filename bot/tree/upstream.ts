@@ -69,17 +69,42 @@ const dirOf = (p: string): string => {
 
 const short = (oid: string): string => oid.slice(0, 12);
 
-/** The functions a hunk is about: its header's context and the definitions in its lines. */
+const KEYWORDS = /^(?:if|for|while|switch|return|sizeof)$/;
+
+/**
+ * The function a C line at column 0 defines (`static int foo(`, or `foo(` under
+ * a return type on the line above, the kernel's style for long signatures), or
+ * null. A macro invocation (`DECLARE_PCI_FIXUP_HEADER(...,` over several lines)
+ * defines nothing.
+ */
+function definedName(line: string): string | null {
+  if (/^#/.test(line)) return null;
+  const m = /^(?:[A-Za-z_][\w \t*]*?[\s*])?([A-Za-z_]\w*)\s*\((?!.*;\s*$)/.exec(line);
+  if (!m || KEYWORDS.test(m[1]!)) return null;
+  if (/^[A-Z0-9_]+$/.test(m[1]!) && m.index === 0 && line.startsWith(m[1]!)) return null;
+  return m[1]!;
+}
+
+/**
+ * The functions a hunk is about: its header's context and the definitions in
+ * its lines, up to its last changed line (a definition in the context after
+ * the change is the next function, which the change is not in).
+ */
 function hunkFunctions(h: DiffHunk): string[] {
   const out = new Set<string>();
   const header = /^@@ [^@]*@@(.*)$/.exec(h.header)?.[1] ?? '';
   const name = (l: string) => /([A-Za-z_]\w*)\s*\(/.exec(l)?.[1];
   const fromHeader = name(header);
   if (fromHeader) out.add(fromHeader);
-  for (const l of h.lines) {
+  let last = -1;
+  h.lines.forEach((l, i) => {
+    if (l[0] === '+' || l[0] === '-') last = i;
+  });
+  for (const [i, l] of h.lines.entries()) {
+    if (i > last) break;
     if (l[0] === '+') continue;
-    const m = /^[ -]([A-Za-z_][\w \t*]*?)\b([A-Za-z_]\w*)\s*\([^;]*$/.exec(l);
-    if (m && !/^(?:if|for|while|switch|return|sizeof)$/.test(m[2]!)) out.add(m[2]!);
+    const fn = definedName(l.slice(1));
+    if (fn) out.add(fn);
   }
   return [...out];
 }
@@ -97,9 +122,8 @@ function enclosingFunction(lines: string[], at: number): { name: string; line: n
   for (let i = at; i >= 0 && i > at - 600; i--) {
     const l = lines[i]!;
     if (i < at && /^\}/.test(l)) return null;
-    const m = /^[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)\s*\((?!.*;\s*$)/.exec(l);
-    if (m && !/^(?:if|for|while|switch|return|sizeof)$/.test(m[1]!) && !/^#/.test(l))
-      return { name: m[1]!, line: i + 1 };
+    const name = definedName(l);
+    if (name) return { name, line: i + 1 };
   }
   return null;
 }
@@ -296,8 +320,8 @@ async function byContent(
         removed: [...new Set(minus.filter(significant).map(squash))].filter((l) => !moved.has(l)),
         functions: hunkFunctions(h),
         defines: plus.flatMap((l) => {
-          const m = /^[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)\s*\((?!.*;\s*$)/.exec(l);
-          return m && !/^#/.test(l) ? [m[1]!] : [];
+          const fn = definedName(l);
+          return fn ? [fn] : [];
         }),
       });
     }

@@ -21,7 +21,12 @@ const AREAS: Area[] = [
     suggest: 'dt-bindings: PCI: <driver>: ',
   },
   { files: /^drivers\/pci\//, accepts: /^PCI(\/[\w-]+)?: /, suggest: 'PCI: ' },
-  { files: /^drivers\/vfio\//, accepts: /^vfio(\/[\w-]+)*: /, suggest: 'vfio/<area>: ' },
+  // "vfio/pci: ", and the hyphenated driver names of the tree's history ("vfio-pci/zdev: ").
+  {
+    files: /^drivers\/vfio\//,
+    accepts: /^vfio(-[a-z]+)?(\/[\w-]+)*: /,
+    suggest: 'vfio/<area>: ',
+  },
   { files: /^drivers\/iommu\//, accepts: /^iommu(\/[\w-]+)*: /, suggest: 'iommu/<driver>: ' },
   { files: /^arch\/x86\//, accepts: /^x86(\/[\w-]+)*: /i, suggest: 'x86/PCI: ' },
   { files: /^arch\/powerpc\//, accepts: /^powerpc(\/[\w-]+)*: /, suggest: 'powerpc/<area>: ' },

@@ -106,6 +106,84 @@ describe('describeMismatch', () => {
   });
 });
 
+describe('describeMismatch: the function the header names', () => {
+  // As "PCI: Save and restore root port config space in pcibios_reset_secondary_bus()"
+  // on 6.12: written on a tree where the function gained a host-bridge callback that
+  // this tree's function does not have. Only "\tint ret;" and a blank line of the
+  // context are in the file in a row, in another function far below; the conflict
+  // belongs at the function the header names.
+  const other = (n: number) => [
+    `static int pcibot_other_${n}(struct pcibot_dev *dev)`,
+    '{',
+    '\tint ret;',
+    '',
+    `\tret = pcibot_step_${n}(dev);`,
+    '\treturn ret;',
+    '}',
+    '',
+  ];
+  const weak = [
+    '/**',
+    ' * pcibot_reset_bus - reset the bus below a bridge',
+    ' */',
+    'void __weak pcibot_reset_bus(struct pcibot_dev *dev)',
+    '{',
+    '\tpcibot_reset_secondary(dev);',
+    '}',
+    '',
+  ];
+  const file = new FileLines([
+    ...filler(20, 'top'),
+    ...weak,
+    ...Array.from({ length: 12 }, (_, n) => other(n)).flat(),
+  ]);
+  const def = file.lines.indexOf('void __weak pcibot_reset_bus(struct pcibot_dev *dev)') + 1;
+  const context = [
+    ' \tstruct pcibot_host *host = pcibot_find_host(dev->bus);',
+    ' \tint ret;',
+    ' ',
+    '-\tif (host->reset_slot) {',
+    '+\tif (pcibot_is_root(dev) && host->reset_slot) {',
+    '+\t\tpcibot_save(dev);',
+    ' \t\tret = host->reset_slot(host, dev);',
+    ' \t\tif (ret)',
+    ' \t\t\tpcibot_err(dev, ret);',
+  ];
+  // The author's tree has the function 60 lines further down.
+  const moved = hunk(
+    '@@ -85,7 +85,8 @@ void __weak pcibot_reset_bus(struct pcibot_dev *dev)',
+    context,
+  );
+
+  test('only common lines elsewhere: the conflict is at the function, which has none of the context', () => {
+    const r = describeMismatch(moved, file);
+    assert.equal(r.line, def, r.reason);
+    assert.equal(
+      r.reason,
+      `none of its context is in pcibot_reset_bus() at ${def}-${def + 3}, the function its header ` +
+        'names: expected "\\tstruct pcibot_host *host = pcibot_find_host(dev->bus);" there',
+    );
+  });
+
+  test('the function has some of the context: where it matches best, as before', () => {
+    const near = new FileLines([
+      ...filler(20, 'top'),
+      ...weak.slice(0, 5),
+      '\tstruct pcibot_host *host = pcibot_find_host(dev->bus);',
+      '\tint ret;',
+      '',
+      ...weak.slice(5),
+      ...Array.from({ length: 12 }, (_, n) => other(n)).flat(),
+    ]);
+    const r = describeMismatch(moved, near);
+    assert.match(
+      r.reason,
+      /^its context matches best at 26-28 \(3 of 7 lines, -59 from the header\); /,
+    );
+    assert.equal(r.line, 29);
+  });
+});
+
 describe('3-way note', () => {
   const work = tempDir('pcibot-conflicts-test-');
   let tree = '';
