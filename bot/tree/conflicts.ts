@@ -375,6 +375,15 @@ export function describeMismatch(
     parts.push('no two lines of its context are anywhere in the file in a row');
   }
   if (at < 0) return { reason: parts.join('; ') || 'git could not place it' };
+  // The context above the best run differs: say it from the run upwards, as a
+  // line the tree gained or lost there, not as a mismatch at the top of the
+  // hunk, which the run's offset would report one line off (a label the tree
+  // added between two context lines read as "expected X, found }").
+  const above = best && best.run.from > 0 ? differenceAbove(pre, lines, s, best.run.from) : null;
+  if (above) {
+    parts.push(above.reason);
+    return { line: above.line, reason: parts.join('; ') };
+  }
   const want = pre[at]!;
   const n = s + at;
   let found: string;
@@ -393,6 +402,59 @@ export function describeMismatch(
   return n >= 0 && n < lines.length
     ? { line: n + 1, reason: parts.join('; ') }
     : { reason: parts.join('; ') };
+}
+
+/** How far a gained or lost run of lines is looked for. */
+const SHIFT_MAX = 3;
+
+/**
+ * Walking up from the best run (preimage index `from` at file line `s +
+ * from`), the first difference: lines the tree has that the context lacks,
+ * lines of the context the tree lacks, or one line changed. A shift counts
+ * only when the context goes on matching above it (two lines, or the top of
+ * the preimage). null when the walk reaches the top matching.
+ */
+function differenceAbove(
+  pre: string[],
+  lines: string[],
+  s: number,
+  from: number,
+): { line: number; reason: string } | null {
+  let i = from - 1;
+  let f = s + from - 1;
+  while (i >= 0 && f >= 0 && pre[i] === lines[f]) {
+    i--;
+    f--;
+  }
+  if (i < 0) return null;
+  if (f < 0) return null;
+  const resumes = (pi: number, fi: number): boolean =>
+    fi >= 0 && pre[pi] === lines[fi] && (pi === 0 || (fi > 0 && pre[pi - 1] === lines[fi - 1]));
+  const many = (n: number, what: string) => (n === 1 ? `a ${what}` : `${n} ${what}s`);
+  for (let k = 1; k <= SHIFT_MAX; k++) {
+    if (resumes(i, f - k)) {
+      const gained = lines.slice(f - k + 1, f + 1);
+      const where = k === 1 ? `${f + 1}` : `${f - k + 2}-${f + 1}`;
+      return {
+        line: f - k + 2,
+        reason:
+          `the tree has ${many(k, 'line')} there that its context lacks: ` +
+          `${gained.map(quote).join(', ')} at ${where}`,
+      };
+    }
+    if (i - k >= 0 && resumes(i - k, f)) {
+      const lost = pre.slice(i - k + 1, i + 1);
+      return {
+        line: f + 2,
+        reason:
+          `its context has ${many(k, 'line')} the tree lacks above ${f + 2}: ` +
+          lost.map(quote).join(', '),
+      };
+    }
+  }
+  let changed = `expected ${quote(pre[i]!)} at ${f + 1}, found ${quote(lines[f]!)}`;
+  if (squash(lines[f]!) === squash(pre[i]!)) changed += ' (differs only in whitespace)';
+  return { line: f + 1, reason: changed };
 }
 
 /** The hunks of each file, numbered per file, found by start line in order of use. */

@@ -106,6 +106,61 @@ describe('describeMismatch', () => {
   });
 });
 
+describe('describeMismatch: a difference above the best run', () => {
+  // A function the tree changed after the patch was written: it gained a label,
+  // lost a comment, or changed a line between the hunk's context lines.
+  const body = [
+    'static void demo_exit(struct demo *d)',
+    '{',
+    '\tif (d->parent) {',
+    '\t\tdemo_update(d->root);',
+    '\t\tdemo_config_path(d->parent);',
+    '\t}',
+    '',
+    '\tmutex_unlock(&demo_lock);',
+    '\tup_read(&demo_sem);',
+    '}',
+  ];
+  const patch = hunk('@@ -10,6 +10,8 @@ static void demo_exit(struct demo *d)', [
+    ' \t\tdemo_config_path(d->parent);',
+    ' \t}',
+    ' ',
+    '+\tdemo_update_sysfs(d);',
+    '+',
+    ' \tmutex_unlock(&demo_lock);',
+    ' \tup_read(&demo_sem);',
+    ' }',
+  ]);
+  const tree = (lines: string[]) => new FileLines([...filler(40, 'top'), ...lines]);
+  const line = (lines: string[], text: string, nth = 0) =>
+    40 + lines.map((l, i) => (l === text ? i : -1)).filter((i) => i >= 0)[nth]! + 1;
+
+  test('a line the tree gained between context lines is named, at its own line', () => {
+    const gained = [...body.slice(0, 7), ' out:', ...body.slice(7)];
+    const r = describeMismatch(patch, tree(gained));
+    assert.equal(r.line, line(gained, ' out:'));
+    assert.match(r.reason, /matches best at \d+-\d+ \(3 of 6 lines/);
+    assert.match(
+      r.reason,
+      new RegExp(`the tree has a line there that its context lacks: " out:" at ${r.line}$`),
+    );
+  });
+
+  test('a context line the tree lacks is quoted, above the line it would precede', () => {
+    const lost = [...body.slice(0, 5), ...body.slice(6)];
+    const r = describeMismatch(patch, tree(lost));
+    assert.equal(r.line, line(lost, '\tmutex_unlock(&demo_lock);') - 1);
+    assert.match(r.reason, /its context has a line the tree lacks above \d+: "\\t}"$/);
+  });
+
+  test('a changed line is quoted with what the tree has', () => {
+    const changed = body.map((l) => (l === '\t}' ? '\t} /* parent */' : l));
+    const r = describeMismatch(patch, tree(changed));
+    assert.equal(r.line, line(changed, '\t} /* parent */'));
+    assert.match(r.reason, /expected "\\t}" at \d+, found "\\t} \/\* parent \*\/"$/);
+  });
+});
+
 describe('describeMismatch: the function the header names', () => {
   // As "PCI: Save and restore root port config space in pcibios_reset_secondary_bus()"
   // on 6.12: written on a tree where the function gained a host-bridge callback that
