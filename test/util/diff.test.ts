@@ -68,6 +68,18 @@ describe('hunks', () => {
     );
     assert.equal(r.read('--- a/x'), null, 'after its counts a hunk takes no line');
   });
+
+  it("each line's place in the text: the header's line plus the lines read, markers included", () => {
+    const r = new HunkReader('@@ -1 +1 @@', readHunkHeader('@@ -1 +1 @@')!, 7);
+    for (const l of ['-a', '\\ No newline at end of file', '+b']) r.read(l);
+    assert.deepEqual(
+      r.hunk.body.map((l) => [l.raw, l.diffLine, l.noNewline]),
+      [
+        ['-a', 8, true],
+        ['+b', 10, false],
+      ],
+    );
+  });
 });
 
 /** A diff with everything that has tripped a walker. */

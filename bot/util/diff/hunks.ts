@@ -83,6 +83,12 @@ export interface HunkLine {
   newLine: number | null;
   /** A `\ No newline at end of file` marker follows: this line has no newline in its file. */
   noNewline: boolean;
+  /**
+   * 1-based line in the text the hunk was read from: the header's line plus the
+   * lines read since, markers included (so a renderer can find each line's kind
+   * and numbers without walking the hunk again).
+   */
+  diffLine: number;
 }
 
 export interface DiffHunk extends HunkHeader {
@@ -114,6 +120,8 @@ export class HunkReader {
   private newNext: number;
   /** parse-diff's end of a hunk: both counts reached exactly zero after a line. */
   private done = false;
+  /** The text's line number of the next line taken (body line or marker). */
+  private nextDiffLine: number;
 
   constructor(
     header: string,
@@ -126,6 +134,7 @@ export class HunkReader {
     this.newLeft = h.newLines;
     this.oldNext = h.oldStart;
     this.newNext = h.newStart;
+    this.nextDiffLine = line + 1;
   }
 
   /**
@@ -152,6 +161,7 @@ export class HunkReader {
     if (this.isMarker(line)) {
       const last = this.hunk.body[this.hunk.body.length - 1];
       if (last) last.noNewline = true;
+      this.nextDiffLine++;
       // parse-diff checks its counts after a marker too (a `-1,0 +1,0` hunk ends here).
       if (this.oldLeft === 0 && this.newLeft === 0) this.done = true;
       return 'marker';
@@ -169,6 +179,7 @@ export class HunkReader {
       oldLine: kind === 'add' ? null : this.oldNext++,
       newLine: kind === 'del' ? null : this.newNext++,
       noNewline: false,
+      diffLine: this.nextDiffLine++,
     };
     if (kind !== 'add') this.oldLeft--;
     if (kind !== 'del') this.newLeft--;
