@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { parseUnifiedDiff } from '../../bot/mail/diffparse.js';
 import { touchedPaths } from '../../bot/mail/diffpaths.js';
 import { diffHunks } from '../../bot/outbound/compose.js';
+import { diffHtml, fileAnchor, lineAnchor } from '../../bot/report/html.js';
 import { scopeSeries } from '../../bot/series/scope.js';
 import type { Message, Series } from '../../bot/types.js';
 import { readFileSections } from '../../bot/util/diff/files.js';
@@ -216,6 +217,26 @@ describe('one tricky diff, every caller', () => {
       hunks.map((h) => h.lines.map((l) => l.newLine)),
       EXPECTED_NUMBERS.slice(0, 2).flatMap((s) => s.map((h) => h.map(([, n]) => n))),
     );
+  });
+
+  it('the report page: files named unquoted, the same new-side lines, nothing after the last hunk', () => {
+    const { anchors, html } = diffHtml(3, TRICKY);
+    const quoted = 'drivers/pci/na"me.c';
+    const renamed = 'drivers/vfio/new.c';
+    const deleted = 'drivers/pci/gone.c';
+    assert.deepEqual(
+      [...anchors],
+      [
+        fileAnchor(3, quoted),
+        ...[1, 2, 3, 40, 41, 42].map((n) => lineAnchor(3, quoted, n)),
+        fileAnchor(3, renamed),
+        lineAnchor(3, renamed, 7),
+        fileAnchor(3, deleted),
+      ],
+    );
+    assert.match(html, /<span class="del">--- a\/not\/a\/header\.c\n<\/span>/);
+    // The diff's last newline ends the last line; it is no line of its own.
+    assert.ok(html.endsWith('<span class="del">-two\n</span>'), html.slice(-80));
   });
 
   it('paths and scope: the same files, the removed lines inside a hunk are no headers', () => {
