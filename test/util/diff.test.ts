@@ -11,7 +11,7 @@ import { diffHtml, fileAnchor, lineAnchor } from '../../bot/report/html.js';
 import { scopeSeries } from '../../bot/series/scope.js';
 import type { Message, Series } from '../../bot/types.js';
 import { readFileSections } from '../../bot/util/diff/files.js';
-import { HunkReader, readHunkHeader } from '../../bot/util/diff/hunks.js';
+import { HunkReader, readHunkHeader, type HunkLine } from '../../bot/util/diff/hunks.js';
 import { nameOnFileLine, splitGitNames, unquoteC } from '../../bot/util/diff/names.js';
 import { parseDiffSections, sectionPaths } from '../../bot/util/diff/sections.js';
 
@@ -68,6 +68,19 @@ describe('hunks', () => {
       ],
     );
     assert.equal(r.read('--- a/x'), null, 'after its counts a hunk takes no line');
+  });
+
+  it('counting only (keepBody false): the same end of the hunk, nothing kept', () => {
+    const r = new HunkReader('@@ -1 +1,2 @@', readHunkHeader('@@ -1 +1,2 @@')!, 1, 'git', false);
+    const taken = ['-a', '+b', '\\ No newline at end of file', '+c'].map((l) => r.read(l));
+    assert.deepEqual(
+      taken.map((t) => (t === 'marker' ? t : t?.kind)),
+      ['del', 'add', 'marker', 'add'],
+    );
+    assert.equal((taken[1] as HunkLine).noNewline, true, 'the marker marks the line before it');
+    assert.equal(r.open, false);
+    assert.equal(r.read('+d'), null);
+    assert.deepEqual([r.hunk.body, r.hunk.lines], [[], []]);
   });
 
   it("each line's place in the text: the header's line plus the lines read, markers included", () => {

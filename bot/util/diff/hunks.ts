@@ -123,11 +123,20 @@ export class HunkReader {
   /** The text's line number of the next line taken (body line or marker). */
   private nextDiffLine: number;
 
+  /** The last body line taken (the one a marker marks), kept or not. */
+  private lastTaken: HunkLine | null = null;
+
+  /**
+   * `keepBody: false`: only count, leaving `hunk.body` and `hunk.lines` empty,
+   * for a caller that wants to know where the hunk ends (a mail's diff can be a
+   * million lines; keeping an object a line would cost hundreds of MB).
+   */
   constructor(
     header: string,
     h: HunkHeader,
     line: number,
     private readonly form: 'git' | 'parse-diff' = 'git',
+    private readonly keepBody = true,
   ) {
     this.hunk = { ...h, header, line, body: [], lines: [] };
     this.oldLeft = h.oldLines;
@@ -159,8 +168,7 @@ export class HunkReader {
    */
   read(line: string): HunkLine | 'marker' | null {
     if (this.isMarker(line)) {
-      const last = this.hunk.body[this.hunk.body.length - 1];
-      if (last) last.noNewline = true;
+      if (this.lastTaken) this.lastTaken.noNewline = true;
       this.nextDiffLine++;
       // parse-diff checks its counts after a marker too (a `-1,0 +1,0` hunk ends here).
       if (this.oldLeft === 0 && this.newLeft === 0) this.done = true;
@@ -183,8 +191,11 @@ export class HunkReader {
     };
     if (kind !== 'add') this.oldLeft--;
     if (kind !== 'del') this.newLeft--;
-    this.hunk.body.push(taken);
-    this.hunk.lines.push(line);
+    this.lastTaken = taken;
+    if (this.keepBody) {
+      this.hunk.body.push(taken);
+      this.hunk.lines.push(line);
+    }
     if (this.oldLeft === 0 && this.newLeft === 0) this.done = true;
     return taken;
   }
