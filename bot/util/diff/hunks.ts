@@ -1,8 +1,9 @@
 // The one model of a unified-diff hunk: its `@@` header, its body lines with
 // their kind and their line numbers on both sides, and the `\ No newline at end
 // of file` marker. Every reader of diffs in pcibot (git apply's view in
-// sections.ts, the reader's view in files.ts, the rules' parse-diff port in
-// bot/mail/diffparse.ts) walks hunks with HunkReader, so they agree on where a
+// sections.ts, the reader's view in files.ts and what reads through it, the
+// rules' parse-diff port in bot/mail/diffparse.ts, the end of a mail's diff in
+// bot/mail/body.ts) walks hunks with HunkReader, so they agree on where a
 // hunk ends and which line is which: a `--- x` inside a hunk is a removed line,
 // never a file header, because the header's counts say the hunk is not over.
 
