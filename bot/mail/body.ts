@@ -4,10 +4,10 @@
 // signature), the trailers, and b4's `base-commit:` / `change-id:` /
 // `prerequisite-*:` lines.
 import type { Prerequisite, Trailer } from '../types.js';
+import { HunkReader, readHunkHeader } from '../util/diff/hunks.js';
 
 /** git's patch break: a line `---` (trailing whitespace tolerated). */
 const SEPARATOR = /^---[ \t]*$/;
-const HUNK = /^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@/;
 const EXT_HEADER =
   /^(?:old mode|new mode|deleted file mode|new file mode|copy from|copy to|rename from|rename to|similarity index|dissimilarity index|index) /;
 const BASE85 = /^[A-Za-z][0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]*$/;
@@ -21,7 +21,7 @@ function diffStartsAt(lines: string[], i: number): boolean {
     return /^={20,}$/.test(next) || next.startsWith('--- ');
   }
   if (line.startsWith('--- ') && !SEPARATOR.test(line)) {
-    return (lines[i + 1] ?? '').startsWith('+++ ') && HUNK.test(lines[i + 2] ?? '');
+    return (lines[i + 1] ?? '').startsWith('+++ ') && readHunkHeader(lines[i + 2] ?? '') !== null;
   }
   return false;
 }
@@ -29,27 +29,20 @@ function diffStartsAt(lines: string[], i: number): boolean {
 /** Index of the last line that belongs to the diff starting at `start`. */
 function diffEnd(lines: string[], start: number): number {
   let last = start - 1;
-  let oldLeft = 0;
-  let newLeft = 0;
+  // The open hunk: it takes the lines its header counts (an empty line is a
+  // context line whose space a mailer stripped; git apply accepts it).
+  let hunk: HunkReader | null = null;
   let i = start;
   while (i < lines.length) {
     const line = lines[i]!;
-    if (oldLeft > 0 || newLeft > 0) {
-      const c = line[0];
-      if (c === ' ' || line === '') {
-        // An empty line is a context line whose space a mailer stripped; git apply accepts it.
-        oldLeft--;
-        newLeft--;
-      } else if (c === '-') oldLeft--;
-      else if (c === '+') newLeft--;
-      else if (c !== '\\') break; // a truncated hunk ends the diff here
+    if (hunk?.open) {
+      if (hunk.read(line) === null) break; // a truncated hunk ends the diff here
       last = i++;
       continue;
     }
-    const hunk = HUNK.exec(line);
-    if (hunk) {
-      oldLeft = hunk[1] === undefined ? 1 : Number(hunk[1]);
-      newLeft = hunk[2] === undefined ? 1 : Number(hunk[2]);
+    const header = readHunkHeader(line);
+    if (header) {
+      hunk = new HunkReader(line, header, i + 1, 'git', false);
       last = i++;
       continue;
     }

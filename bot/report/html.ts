@@ -8,6 +8,8 @@
 // (bot/service/pages.ts) from the results it stores.
 import { pageLabel } from '../kernel/model/safety.js';
 import { bySeverity, type ApplyConflict, type Finding, type PatchApplyStatus } from '../types.js';
+import { readFileSections } from '../util/diff/files.js';
+import type { HunkLine } from '../util/diff/hunks.js';
 import type { ModelBeforeAfter } from '../../rules/series/model-before-after/check.js';
 import { attr, esc, safeHref } from './markup.js';
 import { changedRuns, pageSizeTotals, runMaps, unverifiedNote } from './model-text.js';
@@ -73,63 +75,54 @@ export const fileAnchor = (patch: number, file: string) => `p${patch}-${slug(fil
 export const lineAnchor = (patch: number, file: string, line: number) =>
   `${fileAnchor(patch, file)}-L${line}`;
 
-/** A patch's diff with an anchor on each file and on each line of the new side. */
+/**
+ * A patch's diff with an anchor on each file and on each line of the new side.
+ * The lines are read by the diff model (readFileSections), as every other
+ * stage reads them: a hunk takes the lines its header counts (a `--- x` in it
+ * is a removed line, and what follows its last line is no line of the file),
+ * and a file is named as findings name it (C-quoting undone, no `a/`/`b/`), so
+ * a finding's link finds its anchor.
+ */
 export function diffHtml(patch: number, diff: string): { html: string; anchors: Set<string> } {
   const anchors = new Set<string>();
   const out: string[] = [];
-  let file: string | null = null;
-  let newLine = 0;
-  let inHunk = false;
-  for (const raw of diff.replace(/\r\n/g, '\n').split('\n')) {
-    const line = raw;
-    let cls = '';
-    let id: string | null = null;
-    const git = /^diff --git a\/(\S+) b\/(\S+)/.exec(line);
-    if (git) {
-      file = git[2]!;
-      inHunk = false;
-      cls = 'file';
-      id = fileAnchor(patch, file);
-    } else if (line.startsWith('+++ ') && !inHunk) {
-      const m = /^\+\+\+ (?:b\/)?(\S+)/.exec(line);
-      if (m && m[1] !== '/dev/null') {
-        const f = m[1]!;
-        if (f !== file) {
-          file = f;
-          id = fileAnchor(patch, f);
-        }
+  // Every line of the diff is in exactly one section, in order.
+  for (const s of readFileSections(diff.replace(/\r\n/g, '\n'))) {
+    const file = s.newPath ?? s.oldPath;
+    const hunkLines = new Map<number, HunkLine>();
+    for (const h of s.hunks) for (const l of h.body) hunkLines.set(l.diffLine, l);
+    // The file's anchor stands on its `diff --git` line, else (traditional
+    // headers) on its `+++` line, where the page has always put it.
+    const anchorAt = s.lines[0]?.startsWith('diff --git ')
+      ? 0
+      : s.lines.findIndex((l, k) => l.startsWith('+++ ') && !hunkLines.has(s.line + k));
+    for (const [k, line] of s.lines.entries()) {
+      const hunkLine = hunkLines.get(s.line + k);
+      let cls = '';
+      let id: string | null = null;
+      if (hunkLine) {
+        cls = hunkLine.kind === 'add' ? 'add' : hunkLine.kind === 'del' ? 'del' : '';
+        if (file !== null && hunkLine.newLine !== null)
+          id = lineAnchor(patch, file, hunkLine.newLine);
+      } else if (line.startsWith('@@')) {
+        cls = 'hunk';
+      } else if (line.startsWith('diff ') || line.startsWith('--- ') || line.startsWith('+++ ')) {
+        cls = 'file';
       }
-      cls = 'file';
-    } else if (line.startsWith('--- ') && !inHunk) {
-      cls = 'file';
-    } else if (line.startsWith('@@')) {
-      const m = /^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(line);
-      if (m) {
-        newLine = Number(m[1]);
-        inHunk = true;
+      if (k === anchorAt && file !== null) id = fileAnchor(patch, file);
+      if (id) {
+        if (anchors.has(id)) id = null;
+        else anchors.add(id);
       }
-      cls = 'hunk';
-    } else if (inHunk && file && (line.startsWith('+') || line.startsWith(' ') || line === '')) {
-      cls = line.startsWith('+') ? 'add' : '';
-      id = lineAnchor(patch, file, newLine);
-      newLine++;
-    } else if (inHunk && line.startsWith('-')) {
-      cls = 'del';
-    } else if (line.startsWith('\\')) {
-      cls = '';
-    } else inHunk = false;
-    if (id) {
-      if (anchors.has(id)) id = null;
-      else anchors.add(id);
+      // The newline inside the span: spans are blocks (full-width colour) and
+      // a newline between them would be a blank line of its own.
+      const text = `${esc(line)}\n`;
+      out.push(
+        cls || id
+          ? `<span${cls ? attr('class', cls) : ''}${id ? attr('id', id) : ''}>${text}</span>`
+          : text,
+      );
     }
-    // The newline inside the span: spans are blocks (full-width colour) and
-    // a newline between them would be a blank line of its own.
-    const text = `${esc(line)}\n`;
-    out.push(
-      cls || id
-        ? `<span${cls ? attr('class', cls) : ''}${id ? attr('id', id) : ''}>${text}</span>`
-        : text,
-    );
   }
   return { html: out.join('').replace(/\n$/, ''), anchors };
 }

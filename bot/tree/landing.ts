@@ -12,6 +12,7 @@
 // sees the diff, and the report carries findings to the series head through
 // the later patches' landed diffs the same way.
 import type { HunkLanding } from '../types.js';
+import { readFileSections } from '../util/diff/files.js';
 import type { DiffHunk } from '../util/diff/hunks.js';
 import type { DiffSection } from '../util/diff/sections.js';
 
@@ -20,8 +21,8 @@ const sectionFile = (s: DiffSection): string => s.newPath ?? s.oldPath ?? '';
 /** Leading context lines of a hunk (before its first change). */
 function leadingContext(h: DiffHunk): number {
   let n = 0;
-  for (const l of h.lines) {
-    if (l[0] === '+' || l[0] === '-') break;
+  for (const l of h.body) {
+    if (l.kind !== 'context') break;
     n++;
   }
   return n;
@@ -59,8 +60,8 @@ function sectionLandings(s: DiffSection, at: Map<number, number>): HunkLanding[]
   return out;
 }
 
-const countOld = (h: DiffHunk): number => h.lines.filter((l) => l[0] !== '+').length;
-const countNew = (h: DiffHunk): number => h.lines.filter((l) => l[0] !== '-').length;
+const countOld = (h: DiffHunk): number => h.body.filter((l) => l.kind !== 'add').length;
+const countNew = (h: DiffHunk): number => h.body.filter((l) => l.kind !== 'del').length;
 
 /**
  * Landings from the stderr of `git apply --verbose`: "Checking patch X..."
@@ -127,28 +128,19 @@ export interface BlobChange {
   removed: { line: number; text: string }[];
 }
 
-/** The added and removed lines of a `git diff -U0` of two blobs, with their lines. */
+/**
+ * The added and removed lines of a `git diff -U0` of two blobs, with their
+ * lines, as the diff model numbers them (a side with a count of 0 has no
+ * lines, so its start, the line before, numbers nothing).
+ */
 export function parseUnifiedZero(diff: string): BlobChange {
   const out: BlobChange = { added: [], removed: [] };
-  let oldAt = 0;
-  let newAt = 0;
-  let inHunk = false;
-  for (const l of diff.split('\n')) {
-    const h = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/.exec(l);
-    if (h) {
-      oldAt = Number(h[1]) + (h[2] === '0' ? 1 : 0);
-      newAt = Number(h[3]) + (h[4] === '0' ? 1 : 0);
-      inHunk = true;
-      continue;
-    }
-    if (!inHunk) continue;
-    if (l[0] === '+') out.added.push({ line: newAt++, text: l.slice(1) });
-    else if (l[0] === '-') out.removed.push({ line: oldAt++, text: l.slice(1) });
-    else if (l[0] === ' ') {
-      oldAt++;
-      newAt++;
-    }
-  }
+  for (const s of readFileSections(diff))
+    for (const h of s.hunks)
+      for (const l of h.body) {
+        if (l.kind === 'add') out.added.push({ line: l.newLine!, text: l.raw.slice(1) });
+        else if (l.kind === 'del') out.removed.push({ line: l.oldLine!, text: l.raw.slice(1) });
+      }
   return out;
 }
 
@@ -170,9 +162,9 @@ export function landingsFromBlobDiff(s: DiffSection, change: BlobChange): HunkLa
     // blank line or a brace with its twin a few lines away).
     const votes = new Map<number, number>();
     const vote = (start: number) => votes.set(start, (votes.get(start) ?? 0) + 1);
-    for (const l of h.lines) {
-      const text = l.slice(1);
-      if (l[0] === '+') {
+    for (const l of h.body) {
+      const text = l.raw.slice(1);
+      if (l.kind === 'add') {
         let j = ai;
         while (j < change.added.length && change.added[j]!.text !== text) j++;
         if (j < change.added.length) {
@@ -180,7 +172,7 @@ export function landingsFromBlobDiff(s: DiffSection, change: BlobChange): HunkLa
           ai = j + 1;
         }
         newIdx++;
-      } else if (l[0] === '-') {
+      } else if (l.kind === 'del') {
         let j = ri;
         while (j < change.removed.length && change.removed[j]!.text !== text) j++;
         if (j < change.removed.length) {

@@ -70,6 +70,27 @@ describe('diffHtml', () => {
     assert.match(h.html, /<span class="del">-b\n<\/span>/);
     assert.doesNotMatch(h.html, /<script/);
   });
+  it('numbers only the lines a hunk counts: no anchor after the last one, headers after it are headers', () => {
+    const diff = [
+      'diff --git drivers/pci/pci.c drivers/pci/pci.c',
+      '--- drivers/pci/pci.c',
+      '+++ drivers/pci/pci.c',
+      '@@ -10 +10,2 @@',
+      ' a',
+      '+b',
+      '--- x',
+      '',
+    ].join('\n');
+    const h = diffHtml(3, diff);
+    assert.deepEqual(
+      [...h.anchors],
+      ['p3-drivers-pci-pci-c', ...[10, 11].map((n) => lineAnchor(3, 'drivers/pci/pci.c', n))],
+      "the mail's last newline is no line 12",
+    );
+    assert.match(h.html, /^<span class="file" id="p3-drivers-pci-pci-c">diff --git /);
+    // The hunk's counts are done: `--- x` is no removed line (nor a file: no `+++` follows).
+    assert.ok(h.html.endsWith('<span class="file">--- x\n</span>'), h.html);
+  });
   it('archive links encode the Message-ID', () => {
     assert.equal(
       archiveUrl('https://lore.kernel.org/linux-pci/', '<a"b>@x.org>'),

@@ -152,6 +152,37 @@ describe('where hunks land', () => {
     assert.equal(l!.newStart - h.newStart, 13 - 3, 'the hunk starts 3 context lines above');
   });
 
+  test('a -U0 blob diff: added and removed lines numbered by the hunk model', () => {
+    const u0 = [
+      'diff --git a/1111111 b/2222222',
+      'index 1111111..2222222 100644',
+      '--- a/1111111',
+      '+++ b/2222222',
+      '@@ -3,0 +4,2 @@ int f(void)',
+      '+x',
+      '+y',
+      '@@ -10 +11,0 @@',
+      '--- not a header: a removed line',
+      '@@ -20 +20 @@',
+      '-old',
+      '\\ No newline at end of file',
+      '+new',
+      '\\ No newline at end of file',
+      '',
+    ].join('\n');
+    assert.deepEqual(parseUnifiedZero(u0), {
+      added: [
+        { line: 4, text: 'x' },
+        { line: 5, text: 'y' },
+        { line: 20, text: 'new' },
+      ],
+      removed: [
+        { line: 10, text: '-- not a header: a removed line' },
+        { line: 20, text: 'old' },
+      ],
+    });
+  });
+
   test('patch text that reads like git errors in --verbose stderr is not taken for them', async () => {
     const forged = 'error: patch failed: drivers/pci/probe.c:1';
     const diff = [

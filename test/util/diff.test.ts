@@ -7,10 +7,11 @@ import { describe, it } from 'node:test';
 import { parseUnifiedDiff } from '../../bot/mail/diffparse.js';
 import { touchedPaths } from '../../bot/mail/diffpaths.js';
 import { diffHunks } from '../../bot/outbound/compose.js';
+import { diffHtml, fileAnchor, lineAnchor } from '../../bot/report/html.js';
 import { scopeSeries } from '../../bot/series/scope.js';
 import type { Message, Series } from '../../bot/types.js';
 import { readFileSections } from '../../bot/util/diff/files.js';
-import { HunkReader, readHunkHeader } from '../../bot/util/diff/hunks.js';
+import { HunkReader, readHunkHeader, type HunkLine } from '../../bot/util/diff/hunks.js';
 import { nameOnFileLine, splitGitNames, unquoteC } from '../../bot/util/diff/names.js';
 import { parseDiffSections, sectionPaths } from '../../bot/util/diff/sections.js';
 
@@ -67,6 +68,31 @@ describe('hunks', () => {
       ],
     );
     assert.equal(r.read('--- a/x'), null, 'after its counts a hunk takes no line');
+  });
+
+  it('counting only (keepBody false): the same end of the hunk, nothing kept', () => {
+    const r = new HunkReader('@@ -1 +1,2 @@', readHunkHeader('@@ -1 +1,2 @@')!, 1, 'git', false);
+    const taken = ['-a', '+b', '\\ No newline at end of file', '+c'].map((l) => r.read(l));
+    assert.deepEqual(
+      taken.map((t) => (t === 'marker' ? t : t?.kind)),
+      ['del', 'add', 'marker', 'add'],
+    );
+    assert.equal((taken[1] as HunkLine).noNewline, true, 'the marker marks the line before it');
+    assert.equal(r.open, false);
+    assert.equal(r.read('+d'), null);
+    assert.deepEqual([r.hunk.body, r.hunk.lines], [[], []]);
+  });
+
+  it("each line's place in the text: the header's line plus the lines read, markers included", () => {
+    const r = new HunkReader('@@ -1 +1 @@', readHunkHeader('@@ -1 +1 @@')!, 7);
+    for (const l of ['-a', '\\ No newline at end of file', '+b']) r.read(l);
+    assert.deepEqual(
+      r.hunk.body.map((l) => [l.raw, l.diffLine, l.noNewline]),
+      [
+        ['-a', 8, true],
+        ['+b', 10, false],
+      ],
+    );
   });
 });
 
@@ -204,6 +230,26 @@ describe('one tricky diff, every caller', () => {
       hunks.map((h) => h.lines.map((l) => l.newLine)),
       EXPECTED_NUMBERS.slice(0, 2).flatMap((s) => s.map((h) => h.map(([, n]) => n))),
     );
+  });
+
+  it('the report page: files named unquoted, the same new-side lines, nothing after the last hunk', () => {
+    const { anchors, html } = diffHtml(3, TRICKY);
+    const quoted = 'drivers/pci/na"me.c';
+    const renamed = 'drivers/vfio/new.c';
+    const deleted = 'drivers/pci/gone.c';
+    assert.deepEqual(
+      [...anchors],
+      [
+        fileAnchor(3, quoted),
+        ...[1, 2, 3, 40, 41, 42].map((n) => lineAnchor(3, quoted, n)),
+        fileAnchor(3, renamed),
+        lineAnchor(3, renamed, 7),
+        fileAnchor(3, deleted),
+      ],
+    );
+    assert.match(html, /<span class="del">--- a\/not\/a\/header\.c\n<\/span>/);
+    // The diff's last newline ends the last line; it is no line of its own.
+    assert.ok(html.endsWith('<span class="del">-two\n</span>'), html.slice(-80));
   });
 
   it('paths and scope: the same files, the removed lines inside a hunk are no headers', () => {

@@ -1,8 +1,9 @@
 // The one model of a unified-diff hunk: its `@@` header, its body lines with
 // their kind and their line numbers on both sides, and the `\ No newline at end
 // of file` marker. Every reader of diffs in pcibot (git apply's view in
-// sections.ts, the reader's view in files.ts, the rules' parse-diff port in
-// bot/mail/diffparse.ts) walks hunks with HunkReader, so they agree on where a
+// sections.ts, the reader's view in files.ts and what reads through it, the
+// rules' parse-diff port in bot/mail/diffparse.ts, the end of a mail's diff in
+// bot/mail/body.ts) walks hunks with HunkReader, so they agree on where a
 // hunk ends and which line is which: a `--- x` inside a hunk is a removed line,
 // never a file header, because the header's counts say the hunk is not over.
 
@@ -83,6 +84,12 @@ export interface HunkLine {
   newLine: number | null;
   /** A `\ No newline at end of file` marker follows: this line has no newline in its file. */
   noNewline: boolean;
+  /**
+   * 1-based line in the text the hunk was read from: the header's line plus the
+   * lines read since, markers included (so a renderer can find each line's kind
+   * and numbers without walking the hunk again).
+   */
+  diffLine: number;
 }
 
 export interface DiffHunk extends HunkHeader {
@@ -114,18 +121,30 @@ export class HunkReader {
   private newNext: number;
   /** parse-diff's end of a hunk: both counts reached exactly zero after a line. */
   private done = false;
+  /** The text's line number of the next line taken (body line or marker). */
+  private nextDiffLine: number;
 
+  /** The last body line taken (the one a marker marks), kept or not. */
+  private lastTaken: HunkLine | null = null;
+
+  /**
+   * `keepBody: false`: only count, leaving `hunk.body` and `hunk.lines` empty,
+   * for a caller that wants to know where the hunk ends (a mail's diff can be a
+   * million lines; keeping an object a line would cost hundreds of MB).
+   */
   constructor(
     header: string,
     h: HunkHeader,
     line: number,
     private readonly form: 'git' | 'parse-diff' = 'git',
+    private readonly keepBody = true,
   ) {
     this.hunk = { ...h, header, line, body: [], lines: [] };
     this.oldLeft = h.oldLines;
     this.newLeft = h.newLines;
     this.oldNext = h.oldStart;
     this.newNext = h.newStart;
+    this.nextDiffLine = line + 1;
   }
 
   /**
@@ -150,8 +169,8 @@ export class HunkReader {
    */
   read(line: string): HunkLine | 'marker' | null {
     if (this.isMarker(line)) {
-      const last = this.hunk.body[this.hunk.body.length - 1];
-      if (last) last.noNewline = true;
+      if (this.lastTaken) this.lastTaken.noNewline = true;
+      this.nextDiffLine++;
       // parse-diff checks its counts after a marker too (a `-1,0 +1,0` hunk ends here).
       if (this.oldLeft === 0 && this.newLeft === 0) this.done = true;
       return 'marker';
@@ -169,11 +188,15 @@ export class HunkReader {
       oldLine: kind === 'add' ? null : this.oldNext++,
       newLine: kind === 'del' ? null : this.newNext++,
       noNewline: false,
+      diffLine: this.nextDiffLine++,
     };
     if (kind !== 'add') this.oldLeft--;
     if (kind !== 'del') this.newLeft--;
-    this.hunk.body.push(taken);
-    this.hunk.lines.push(line);
+    this.lastTaken = taken;
+    if (this.keepBody) {
+      this.hunk.body.push(taken);
+      this.hunk.lines.push(line);
+    }
     if (this.oldLeft === 0 && this.newLeft === 0) this.done = true;
     return taken;
   }
