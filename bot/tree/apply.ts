@@ -810,8 +810,18 @@ export async function applySeries(
     if (oid !== null) modes[path] = finalEntries.get(path)?.mode ?? '100644';
   const applied: Applied = { tree, base, patches: results, overlay, overlays, modes };
   if (store.size) {
-    applied.objects = encodeObjects(store);
     bindOverlays([overlay, ...overlays], store);
+    // Encoded when first read (JSON for Redis, a copy): compressing is a
+    // tenth of a one-process review, which never reads it.
+    let encoded: Applied['objects'];
+    Object.defineProperty(applied, 'objects', {
+      enumerable: true,
+      configurable: true,
+      get: () => (encoded ??= encodeObjects(store)),
+      set: (value: Applied['objects']) => {
+        encoded = value;
+      },
+    });
   }
   return applied;
 }

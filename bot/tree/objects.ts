@@ -110,8 +110,9 @@ export function decodeObjects(o: AppliedObjects): BlobStore {
  * (or when applying made no blob the tree lacks).
  */
 export function adoptApplied(applied: Applied): void {
-  if (!applied.objects || applied.objects.blobs.length === 0) return;
+  // Bound first: reading `objects` of an Applied made here would encode them.
   const overlays = [applied.overlay, ...applied.overlays];
   if (overlays.every((o) => bound.has(o))) return;
+  if (!applied.objects || applied.objects.blobs.length === 0) return;
   bindOverlays(overlays, decodeObjects(applied.objects));
 }
