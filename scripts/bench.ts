@@ -45,7 +45,7 @@ import { benchPage } from './bench/page.js';
 import { QUIET_CORPUS, ruleStats } from '../bot/commands/rules.js';
 import { buildFixtureTree } from '../fixtures/kernel-tree/build.js';
 import { benchConflicts } from './bench/conflicts.js';
-import { writeSyntheticMbox, type MboxShape } from '../bot/ingest/bench.js';
+import { writeSyntheticMbox, type MboxShape } from './bench/synthetic-mbox.js';
 import { fileURLToPath } from 'node:url';
 
 const exec = promisify(execFile);

@@ -4,7 +4,7 @@
 import { bootScenario } from '../../bot/verify/boot.js';
 import { buildKernel } from '../../bot/verify/build.js';
 import { loadGroundTruth, parseGroundTruthCommand } from '../../bot/verify/ground-truth.js';
-import { defaultAlignmentOverlay } from '../../bot/verify/patches.js';
+import { defaultAlignmentOverlay } from '../../fixtures/kernel-changes.js';
 
 export interface VerifyBenchResult {
   /** Bringing the build dir back to the base tree (not part of the measurement). */

@@ -14,7 +14,7 @@ import { bootScenario } from '../../bot/verify/boot.js';
 import { buildKernel } from '../../bot/verify/build.js';
 import { compareLayouts, formatDifferences } from '../../bot/verify/compare.js';
 import { loadGroundTruth, parseGroundTruthCommand } from '../../bot/verify/ground-truth.js';
-import { defaultAlignmentOverlay } from '../../bot/verify/patches.js';
+import { defaultAlignmentOverlay } from '../../fixtures/kernel-changes.js';
 import type { Layout } from '../../bot/kernel/model/layout.js';
 import type { BootResult } from '../../bot/verify/bootlog.js';
 

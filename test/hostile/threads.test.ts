@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { writeSyntheticMbox } from '../../bot/ingest/bench.js';
+import { writeSyntheticMbox } from '../../scripts/bench/synthetic-mbox.js';
 import { parseTrailers } from '../../bot/mail/body.js';
 import { parseSubject } from '../../bot/mail/subject.js';
 import { assembleSeries } from '../../bot/series/assemble.js';

@@ -18,7 +18,7 @@ import type { Arch } from '../../bot/kernel/vocabulary.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import { openTreeReader } from '../../bot/tree/reader.js';
 import type { Finding, TreeOverlay } from '../../bot/types.js';
-import { overlayEditing } from '../../bot/verify/patches.js';
+import { overlayEditing } from '../../fixtures/kernel-changes.js';
 import { whenToVerify } from '../../bot/verify/when.js';
 import {
   alignSmallBarsShapes,
