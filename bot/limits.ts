@@ -26,6 +26,8 @@ export interface InputLimits {
   maxDirectoryDepth: number;
   /** Bytes of one scenario file or ground-truth command line (a QEMU line someone pasted). */
   maxScenarioBytes: number;
+  /** Bytes of one pasted layout for `scenario check-lspci` (lspci -vv text or sysfs resource files). */
+  maxLayoutBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -42,6 +44,8 @@ export const DEFAULT_LIMITS: Readonly<InputLimits> = Object.freeze({
   maxDirectoryDepth: 32,
   // The library's largest scenario is about 2 KiB; a QEMU line of 256 KiB is not a paste.
   maxScenarioBytes: 256 * 1024,
+  // `lspci -vvv` of a large server with SR-IOV enabled runs to a few MiB.
+  maxLayoutBytes: 16 * MiB,
 });
 
 /** The defaults with `partial` laid over them; a value that is not a positive integer is refused. */

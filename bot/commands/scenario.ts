@@ -1,6 +1,6 @@
 // `pcibot scenario`: run the BAR-placement / VFIO-safety model on scenario
 // files, compare two kernel policies, or check a pasted lspci / sysfs layout.
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Finding } from '../types.js';
 import { ModelInputError, QemuArgError } from '../kernel/model/errors.js';
@@ -14,7 +14,13 @@ import { verifyRoot } from '../verify/build.js';
 import { probeInfoPciSandboxed } from '../verify/qemu-probe.js';
 import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../kernel/model/policy.js';
 import { evaluate, runModel } from '../kernel/model/run.js';
-import { loadScenariosLenient, parsePageSizes, type Scenario } from '../kernel/model/scenario.js';
+import {
+  loadScenariosLenient,
+  parsePageSizes,
+  readScenarioFile,
+  type Scenario,
+} from '../kernel/model/scenario.js';
+import { DEFAULT_LIMITS, formatBytes } from '../limits.js';
 import { pageLabel } from '../kernel/model/safety.js';
 import { buildAddressMap, sharedBars, textMap } from '../report/addrmap.js';
 import { libraryPage, type LibraryEntry } from '../report/html.js';
@@ -268,26 +274,53 @@ async function cmdRun(
   return bad || failed ? EXIT_USAGE : errorFindings ? EXIT_FINDINGS : EXIT_OK;
 }
 
-async function readStdin(io: CommandIO): Promise<string> {
+const overLayoutLimit = (max: number) =>
+  `over the maxLayoutBytes limit (${formatBytes(max)}) for a pasted layout`;
+
+/** Standard input, up to `max` bytes (a paste, not a stream without end). */
+async function readStdin(io: CommandIO, max: number): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of io.stdin)
-    chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  let got = 0;
+  for await (const c of io.stdin) {
+    const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+    got += b.length;
+    if (got > max) throw new Error(overLayoutLimit(max));
+    chunks.push(b);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A directory of `<bdf>/resource` files (a copy of /sys/bus/pci/devices) as one text. */
-async function readResourceDir(dir: string): Promise<string> {
+async function readResourceDir(dir: string, max: number): Promise<string> {
   const parts: string[] = [];
+  let left = max;
   for (const e of (await readdir(dir)).sort()) {
     const f = join(dir, e, 'resource');
+    let text: string;
     try {
-      parts.push(`${f}\n${await readFile(f, 'utf8')}`);
-    } catch {
-      // not a device directory
+      // Regular files only, read no further than what is left of the limit.
+      text = readScenarioFile(f, left);
+    } catch (err) {
+      if (err instanceof ModelInputError && /limit/.test(err.message))
+        throw new Error(overLayoutLimit(max));
+      continue; // not a device directory
     }
+    left -= Buffer.byteLength(text);
+    parts.push(`${f}\n${text}`);
   }
   if (!parts.length) throw new Error(`${dir}: no <bdf>/resource files inside`);
   return parts.join('\n');
+}
+
+/** One pasted layout file: a regular file within the limit (a FIFO or device is refused). */
+function readLayoutFile(file: string, max: number): string {
+  try {
+    return readScenarioFile(file, max);
+  } catch (err) {
+    if (err instanceof ModelInputError && /limit/.test(err.message))
+      throw new Error(overLayoutLimit(max));
+    throw err;
+  }
 }
 
 async function cmdCheckLspci(
@@ -300,12 +333,13 @@ async function cmdCheckLspci(
   let text: string;
   let file = arg;
   try {
+    const max = DEFAULT_LIMITS.maxLayoutBytes;
     if (arg === '-') {
-      text = await readStdin(io);
+      text = await readStdin(io, max);
       file = '<stdin>';
     } else {
       const p = resolve(io.cwd, arg);
-      text = (await stat(p)).isDirectory() ? await readResourceDir(p) : await readFile(p, 'utf8');
+      text = (await stat(p)).isDirectory() ? await readResourceDir(p, max) : readLayoutFile(p, max);
     }
   } catch (e) {
     io.stderr(`pcibot scenario: ${arg}: ${(e as Error).message}\n`);

@@ -5,6 +5,8 @@ import { mkdtemp, writeFile, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { execFileSync } from 'node:child_process';
+import { DEFAULT_LIMITS } from '../../bot/limits.js';
 import { repoRoot } from '../../bot/util/paths.js';
 import { UsageError, type CommandIO } from '../../bot/commands/command.js';
 import scenarioCommand from '../../bot/commands/scenario.js';
@@ -164,4 +166,23 @@ test('scenario check-lspci: file, stdin and sysfs directory; exit codes', async 
   const d = io();
   assert.equal(await scenarioCommand.run(['check-lspci', 'fixtures/lspci/no-such-file'], d), 2);
   assert.match(d.err.join(''), /no-such-file/);
+});
+
+test('scenario check-lspci: a FIFO is refused unopened, a paste past maxLayoutBytes by name', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pcibot-lspci-bounds-'));
+  temps.push(dir);
+  const fifo = join(dir, 'paste.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const a = io();
+  assert.equal(await scenarioCommand.run(['check-lspci', fifo], a), 2, 'no wait on a FIFO');
+  assert.match(a.err.join(''), /paste\.fifo.*not a regular file/);
+  const big = 'x'.repeat(DEFAULT_LIMITS.maxLayoutBytes + 1);
+  const file = join(dir, 'huge.txt');
+  await writeFile(file, big);
+  const b = io();
+  assert.equal(await scenarioCommand.run(['check-lspci', file], b), 2);
+  assert.match(b.err.join(''), /huge\.txt: over the maxLayoutBytes limit \(16 MiB\)/);
+  const c = io(big);
+  assert.equal(await scenarioCommand.run(['check-lspci', '-'], c), 2);
+  assert.match(c.err.join(''), /over the maxLayoutBytes limit/);
 });

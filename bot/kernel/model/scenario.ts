@@ -6,7 +6,7 @@
 // parseScenario() validates everything it can without running anything: the
 // keys, the QEMU options, every device and property (by building the machine),
 // and the kernel pci= options. Errors name the file and line.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -286,7 +286,8 @@ function bootBlocker(arch: Arch, firmware: Firmware, drivers: string[]): string 
  * reading more than the limit: scenario files are input.
  */
 export function readScenarioFile(file: string, maxBytes = DEFAULT_LIMITS.maxScenarioBytes): string {
-  const fd = openSync(file, 'r');
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   try {
     if (!fstatSync(fd).isFile()) throw new ModelInputError(file, undefined, 'not a regular file');
     const buf = Buffer.alloc(maxBytes + 1);
