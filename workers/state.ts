@@ -9,6 +9,7 @@
 // class (and BullMQ's queues).
 import type { Redis } from 'ioredis';
 import type { AnalyseOutput } from '../bot/analyse/analyse.js';
+import { UNTHREADED_WINDOW_MS, type BucketPlan } from '../bot/series/identity.js';
 import { resultJson } from '../bot/report/json.js';
 import type { ReviewResult } from '../bot/report/types.js';
 import type { Applied, Finding, Message, ParseFailure, Series } from '../bot/types.js';
@@ -88,6 +89,32 @@ export type Counter =
   | 'github_rate_limited'
   | 'github_api_failed';
 
+/** ServiceState.fileInBucket's step: KEYS thread, group; ARGV own, role, ttl (s), window (ms). */
+const FILE_IN_BUCKET = `
+local role = ARGV[2]
+local open = nil
+local openFirst = false
+if role ~= '' then
+  local v = redis.call('GET', KEYS[2])
+  if v then
+    local sp = string.find(v, ' ', 1, true)
+    if sp then open = string.sub(v, 1, sp - 1); openFirst = true else open = v end
+  end
+end
+local bucket = redis.call('GET', KEYS[1])
+if not bucket then
+  if open and (role == 'part' or not openFirst) then bucket = open else bucket = ARGV[1] end
+end
+redis.call('SET', KEYS[1], bucket, 'EX', tonumber(ARGV[3]))
+if role == 'first' then
+  redis.call('SET', KEYS[2], bucket .. ' 1', 'PX', tonumber(ARGV[4]))
+elseif role == 'part' then
+  if open then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
+  else redis.call('SET', KEYS[2], bucket, 'PX', tonumber(ARGV[4])) end
+end
+return bucket
+`;
+
 export class ServiceState {
   readonly ttl: number;
   constructor(
@@ -132,6 +159,28 @@ export class ServiceState {
   }
 
   // -- thread buckets
+  /**
+   * The bucket a patch or cover letter is filed under (identity.ts BucketPlan;
+   * the same steps as fileInBucket there), decided and remembered in one
+   * atomic step, so that workers ingesting parts of one thread at once agree:
+   * the thread's bucket by its root Message-ID (`thread-bucket:<root>`), and
+   * an unthreaded group's open bucket (`unthreaded:<group>`, "<bucket> 1" once
+   * a 1/N is in it, kept UNTHREADED_WINDOW_MS after its last patch).
+   */
+  async fileInBucket(plan: BucketPlan): Promise<string> {
+    const u = plan.unthreaded;
+    const res = await this.redis.eval(
+      FILE_IN_BUCKET,
+      2,
+      this.key('thread-bucket', plan.root),
+      u ? this.key('unthreaded', u.group) : '',
+      plan.own,
+      u ? (u.first ? 'first' : 'part') : '',
+      String(this.ttl),
+      String(UNTHREADED_WINDOW_MS),
+    );
+    return String(res);
+  }
   async addToBucket(bucket: string, msgKey: string, now = Date.now()): Promise<number> {
     const m = this.redis.multi();
     m.sadd(this.key('bucket', bucket), msgKey);

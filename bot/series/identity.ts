@@ -42,16 +42,103 @@ export function unthreadedKey(m: Message): string {
 }
 
 /**
- * The thread bucket the service files a patch or cover under: the thread root;
- * numbered patches without threading headers share a bucket per
- * unthreadedKey() so the assembler can group them; anything else is its own.
+ * Unthreaded patches further apart than this are not taken for one posting
+ * (the assembler's fallback window; the service keeps a group's bucket open
+ * this long after its last patch).
  */
-export function bucketOf(m: Message): string {
-  const root = threadRoot(m);
-  if (root) return hashOf(`thread\0${root}`);
-  if (m.tags.total !== null && m.tags.total >= 2 && m.tags.index !== 0)
-    return hashOf(`unthreaded\0${unthreadedKey(m)}`);
-  return hashOf(`thread\0${m.messageId}`);
+export const UNTHREADED_WINDOW_MS = 60 * 60 * 1000;
+
+/**
+ * How the service files a patch or cover letter into a thread bucket (a set
+ * of messages the assembler sees together). A thread's bucket is decided by
+ * the first of its messages to arrive and kept (ServiceState.fileInBucket,
+ * one atomic step in Redis; fileInBucket below is the same steps over a map):
+ *
+ *  - A message belongs to the thread of its root: its first reference, else
+ *    what it answers, else itself. Patch 1/N sent without a cover letter has
+ *    no references and is the root of its thread, whose 2..N answer it: all
+ *    share one bucket, whichever arrives first.
+ *  - A new thread gets a bucket of its own, except for numbered patches
+ *    without threading headers (the assembler groups those by author,
+ *    version, length and RFC-ness, unthreadedKey(), and time): such a 2..N
+ *    joins the bucket its group used last (within UNTHREADED_WINDOW_MS), and
+ *    opens one when there is none; such a 1/N starts a bucket of its own
+ *    (its 2..N may answer it) unless the group's open bucket has parts
+ *    waiting for their 1/N and no 1/N yet.
+ */
+export interface BucketPlan {
+  /** The thread's root Message-ID. */
+  root: string;
+  /** The bucket a new thread gets. */
+  own: string;
+  /** For a numbered patch without threading headers: its group, and whether it may start a thread (1/N). */
+  unthreaded: { group: string; first: boolean } | null;
+}
+
+export function bucketPlan(m: Message): BucketPlan {
+  const root = threadRoot(m) ?? m.messageId;
+  const loose =
+    threadRoot(m) === null &&
+    messageKind(m) === 'patch' &&
+    m.tags.total !== null &&
+    m.tags.total >= 2;
+  return {
+    root,
+    own: hashOf(`thread\0${root}`),
+    unthreaded: loose
+      ? { group: hashOf(`unthreaded\0${unthreadedKey(m)}`), first: (m.tags.index ?? 1) <= 1 }
+      : null,
+  };
+}
+
+/** The open bucket of an unthreaded group, as kept between messages. */
+export interface OpenGroup {
+  bucket: string;
+  /** Whether a 1/N is in it. */
+  first: boolean;
+}
+
+/** Where fileInBucket keeps what it decided (ServiceState keeps the same in Redis). */
+export interface BucketMemory {
+  /** The bucket of a thread, by its root Message-ID. */
+  threads: Map<string, string>;
+  /** The open bucket of each unthreaded group (expiry is not modelled here). */
+  groups: Map<string, OpenGroup>;
+}
+
+/** The bucket a message is filed under, given what earlier arrivals decided (see BucketPlan). */
+export function fileInBucket(plan: BucketPlan, mem: BucketMemory): string {
+  const u = plan.unthreaded;
+  const open = u ? mem.groups.get(u.group) : undefined;
+  let bucket = mem.threads.get(plan.root);
+  if (bucket === undefined) {
+    bucket = open && (!u!.first || !open.first) ? open.bucket : plan.own;
+    mem.threads.set(plan.root, bucket);
+  }
+  if (u) {
+    if (u.first) mem.groups.set(u.group, { bucket, first: true });
+    else if (!open) mem.groups.set(u.group, { bucket, first: false });
+  }
+  return bucket;
+}
+
+/** A fresh BucketMemory. */
+export const bucketMemory = (): BucketMemory => ({ threads: new Map(), groups: new Map() });
+
+/**
+ * The buckets of messages filed in this order into an empty memory (what the
+ * service does when they arrive one after another); patches and covers only.
+ */
+export function bucketsOf(messages: readonly Message[]): Map<string, Message[]> {
+  const mem = bucketMemory();
+  const out = new Map<string, Message[]>();
+  for (const m of messages) {
+    const k = messageKind(m);
+    if (k !== 'patch' && k !== 'cover') continue;
+    const b = fileInBucket(bucketPlan(m), mem);
+    out.set(b, [...(out.get(b) ?? []), m]);
+  }
+  return out;
 }
 
 export function normaliseTitle(title: string): string {
