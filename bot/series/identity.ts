@@ -315,10 +315,11 @@ export const sameChangeKey = (author: string, sig: ChangeSignature, version: num
  * the old titles its changelogs name (renamedFrom), and the changes of its
  * patches at its version and the one before (sameChangeKey). Entries are
  * written under every key and read from all, so the service finds a
- * predecessor where the assembler, given both versions, links them; the
- * assembler's guards (one parent per version, no family with two postings of
- * one version) need both postings at once and are the assembler's alone. A
- * series with no key at all (no change-id, no author) is a lineage of its own.
+ * predecessor where the assembler, given both versions, links them. Links
+ * through the weak keys (renames, changes) are guarded as the assembler
+ * guards them, never two parents or children of one version
+ * (strongLineageKeys, ServiceState.versions). A series with no key at all
+ * (no change-id, no author) is a lineage of its own.
  */
 export function lineageKeys(s: VersionSubject & Pick<Series, 'id'>): string[] {
   const keys = [...versionKeys(s), ...renamedFrom(s).map((c) => c.key)];
@@ -330,6 +331,19 @@ export function lineageKeys(s: VersionSubject & Pick<Series, 'id'>): string[] {
       );
   const unique = [...new Set(keys)];
   return unique.length ? unique.map(hashOf) : [hashOf(`series\0${s.id}`)];
+}
+
+/**
+ * The strong ones of a series' lineage keys (a subset of lineageKeys): the
+ * change-id and the author's titles (versionKeys), or the series' own key
+ * when it has none. Versions found only through the others (a renamed title,
+ * the same change) are guarded as the assembler guards them (ServiceState.versions).
+ */
+export function strongLineageKeys(s: VersionSubject & Pick<Series, 'id'>): string[] {
+  const strong = versionKeys(s);
+  if (strong.length) return [...new Set(strong)].map(hashOf);
+  const own = hashOf(`series\0${s.id}`);
+  return lineageKeys(s).filter((k) => k === own);
 }
 
 /** The first lineage key (the one a change-id gives, else the series title's). */
