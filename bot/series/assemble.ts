@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { describeOrigin } from '../util/origin.js';
 import { resolveLimits, type InputLimits } from '../limits.js';
 import type { Assembly, Disposition, Message, ParseFailure, Series } from '../types.js';
-import { messageKind, type MessageKind } from './identity.js';
+import { messageKind, unthreadedKey, UNTHREADED_WINDOW_MS, type MessageKind } from './identity.js';
 import { versionFamilies, versionReasons, type VersionNode } from './versions.js';
 
 type Kind = MessageKind;
@@ -39,8 +39,8 @@ interface Posting {
   resolvedId?: string;
 }
 
-/** Unthreaded patches further apart than this are not taken for one posting. */
-const FALLBACK_WINDOW_MS = 60 * 60 * 1000;
+/** Unthreaded patches further apart than this are not taken for one posting (the service's too). */
+const FALLBACK_WINDOW_MS = UNTHREADED_WINDOW_MS;
 
 /**
  * An unthreaded patch looks at no more than this many of its nearest
@@ -250,8 +250,8 @@ export function assembleSeries(
   // its index. Neighbours are found by binary search in the group's members
   // sorted by time, looking at no more than FALLBACK_CANDIDATES of them.
   const unthreaded = (e: Entry) => e.msg.inReplyTo === null && e.msg.references.length === 0;
-  const groupKey = (e: Entry) =>
-    `${e.msg.from.address.toLowerCase()}\0${e.msg.tags.version}\0${e.msg.tags.total}\0${e.msg.tags.rfc}`;
+  // The same groups the service files such patches by (identity.ts unthreadedKey).
+  const groupKey = (e: Entry) => unthreadedKey(e.msg);
   const isSingle = (p: Posting) =>
     p.covers.length === 0 &&
     p.patches.length === 1 &&
