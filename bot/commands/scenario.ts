@@ -13,7 +13,7 @@ import {
   compareFirmware,
   parseInfoPci,
   probeInfoPci,
-  seabiosDone,
+  SEABIOS_DONE,
 } from '../kernel/model/qemu-info.js';
 import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../kernel/model/policy.js';
 import { evaluate, runModel } from '../kernel/model/run.js';
@@ -368,7 +368,7 @@ async function cmdFirmwareCheck(
     if (s.arch !== 'x86_64' || s.firmware !== 'seabios' || !s.boot) continue;
     checked++;
     try {
-      const info = await probeInfoPci(s.qemuArgs, { binary, runFirmware: { done: seabiosDone } });
+      const info = await probeInfoPci(s.qemuArgs, { binary, runFirmware: SEABIOS_DONE });
       const m = buildScenarioMachine(s);
       const diffs = compareFirmware(m, runSeabios(m, 4096), parseInfoPci(info));
       if (record)
