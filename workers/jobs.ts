@@ -61,6 +61,12 @@ export interface ReviewRequest {
   list: string;
   /** Versions of one series share a lineage key (bot/series/identity.ts lineageKeys). */
   lineage: string[];
+  /**
+   * The strong ones of `lineage` (identity.ts strongLineageKeys); versions
+   * found only under the others are guarded (ServiceState.versions). All of
+   * `lineage` when absent.
+   */
+  lineageStrong?: string[];
   /** Review although parts are missing (timeout or trigger). */
   partial: boolean;
   baseCommit?: string | null;

@@ -3,7 +3,7 @@
 // schedule a review the same way (one apply job per review key; the first to
 // claim the key records the lineage and drops older versions still waiting).
 import { Job } from 'bullmq';
-import { lineageKeys } from '../bot/series/identity.js';
+import { lineageKeys, strongLineageKeys } from '../bot/series/identity.js';
 import type { Series } from '../bot/types.js';
 import type { JobContext } from './context.js';
 import { jobIds, reviewKeyOf, type ApplyJob, type ReviewRequest } from './jobs.js';
@@ -31,17 +31,19 @@ export async function dropReview(ctx: JobContext, reviewKey: string, why: string
 export async function scheduleReview(
   ctx: JobContext,
   series: Series,
-  req: Omit<ReviewRequest, 'reviewKey' | 'seriesId' | 'version' | 'lineage'>,
+  req: Omit<ReviewRequest, 'reviewKey' | 'seriesId' | 'version' | 'lineage' | 'lineageStrong'>,
 ): Promise<string> {
   const { state, queues, log } = ctx;
   const reviewKey = reviewKeyOf(series.id, series.version, req.round);
   const lineage = lineageKeys(series);
+  const lineageStrong = strongLineageKeys(series);
   const full: ReviewRequest = {
     ...req,
     reviewKey,
     seriesId: series.id,
     version: series.version,
     lineage,
+    lineageStrong,
   };
   await state.putSeries(reviewKey, series);
   await queues.queues.apply.add('apply', full satisfies ApplyJob, {
@@ -53,16 +55,34 @@ export async function scheduleReview(
   const first = await state.claimReview(reviewKey);
   if (!first) return reviewKey;
   if (req.round === 'a') {
-    await state.setLineage(lineage, series.version, {
-      reviewKey,
+    await state.setLineage(
+      lineage,
+      series.version,
+      { reviewKey, seriesId: series.id, status: 'scheduled' },
+      lineageStrong,
+    );
+    // A newer version supersedes older ones still waiting: one per version,
+    // never two different series of one version (ServiceState.versions).
+    const { versions, ambiguous } = await state.versions(lineage, lineageStrong, {
       seriesId: series.id,
-      status: 'scheduled',
+      version: series.version,
     });
-    // A newer version supersedes older ones still waiting.
-    for (const [v, e] of await state.lineage(lineage)) {
+    for (const [v, ids] of ambiguous)
+      if (v < series.version)
+        log(
+          `${reviewKey}: not superseding any v${v}: more than one series could be the earlier version (${ids.join(', ')})`,
+        );
+    for (const [v, e] of versions) {
       if (v < series.version && e.status === 'scheduled') {
         await dropReview(ctx, e.reviewKey, `superseded by v${series.version}`);
-        await state.setLineage(lineage, v, { ...e, status: 'dropped' });
+        // Recorded where that version's own lineage is, not under this one's keys.
+        const old = await state.getSeries(e.reviewKey);
+        await state.setLineage(
+          old ? lineageKeys(old) : lineage,
+          v,
+          { ...e, status: 'dropped' },
+          old ? strongLineageKeys(old) : lineageStrong,
+        );
         await state.count('series_superseded');
         log(
           `dropped the pending review of v${v} (${e.reviewKey}): superseded by v${series.version}`,

@@ -25,7 +25,7 @@ import type { ServiceState } from './state.js';
 
 export type { WorkerHooks };
 /** Re-exported for callers that knew them here; defined in bot/series/identity.ts. */
-export { bucketOf, lineageOf } from '../bot/series/identity.js';
+export { bucketPlan, lineageOf } from '../bot/series/identity.js';
 
 export interface StartOptions {
   config: ServiceConfig;

@@ -9,6 +9,12 @@
 // class (and BullMQ's queues).
 import type { Redis } from 'ioredis';
 import type { AnalyseOutput } from '../bot/analyse/analyse.js';
+import {
+  lineageKeys,
+  strongLineageKeys,
+  UNTHREADED_WINDOW_MS,
+  type BucketPlan,
+} from '../bot/series/identity.js';
 import { resultJson } from '../bot/report/json.js';
 import type { ReviewResult } from '../bot/report/types.js';
 import type { Applied, Finding, Message, ParseFailure, Series } from '../bot/types.js';
@@ -55,6 +61,12 @@ export interface LineageEntry {
   status: 'scheduled' | 'reviewed' | 'dropped';
   /** rule + file + title of each finding, when reviewed. */
   findings?: Pick<Finding, 'rule' | 'file' | 'title'>[];
+  /**
+   * Stored under a key that is not one of its series' strong keys (a title it
+   * was renamed from, a change signature): a link through it is weak for
+   * whoever reads it (ServiceState.versions). Set by setLineage.
+   */
+  weak?: boolean;
 }
 
 export type Counter =
@@ -87,6 +99,32 @@ export type Counter =
   | 'github_reviews_posted'
   | 'github_rate_limited'
   | 'github_api_failed';
+
+/** ServiceState.fileInBucket's step: KEYS thread, group; ARGV own, role, ttl (s), window (ms). */
+const FILE_IN_BUCKET = `
+local role = ARGV[2]
+local open = nil
+local openFirst = false
+if role ~= '' then
+  local v = redis.call('GET', KEYS[2])
+  if v then
+    local sp = string.find(v, ' ', 1, true)
+    if sp then open = string.sub(v, 1, sp - 1); openFirst = true else open = v end
+  end
+end
+local bucket = redis.call('GET', KEYS[1])
+if not bucket then
+  if open and (role == 'part' or not openFirst) then bucket = open else bucket = ARGV[1] end
+end
+redis.call('SET', KEYS[1], bucket, 'EX', tonumber(ARGV[3]))
+if role == 'first' then
+  redis.call('SET', KEYS[2], bucket .. ' 1', 'PX', tonumber(ARGV[4]))
+elseif role == 'part' then
+  if open then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
+  else redis.call('SET', KEYS[2], bucket, 'PX', tonumber(ARGV[4])) end
+end
+return bucket
+`;
 
 export class ServiceState {
   readonly ttl: number;
@@ -132,6 +170,28 @@ export class ServiceState {
   }
 
   // -- thread buckets
+  /**
+   * The bucket a patch or cover letter is filed under (identity.ts BucketPlan;
+   * the same steps as fileInBucket there), decided and remembered in one
+   * atomic step, so that workers ingesting parts of one thread at once agree:
+   * the thread's bucket by its root Message-ID (`thread-bucket:<root>`), and
+   * an unthreaded group's open bucket (`unthreaded:<group>`, "<bucket> 1" once
+   * a 1/N is in it, kept UNTHREADED_WINDOW_MS after its last patch).
+   */
+  async fileInBucket(plan: BucketPlan): Promise<string> {
+    const u = plan.unthreaded;
+    const res = await this.redis.eval(
+      FILE_IN_BUCKET,
+      2,
+      this.key('thread-bucket', plan.root),
+      u ? this.key('unthreaded', u.group) : '',
+      plan.own,
+      u ? (u.first ? 'first' : 'part') : '',
+      String(this.ttl),
+      String(UNTHREADED_WINDOW_MS),
+    );
+    return String(res);
+  }
   async addToBucket(bucket: string, msgKey: string, now = Date.now()): Promise<number> {
     const m = this.redis.multi();
     m.sadd(this.key('bucket', bucket), msgKey);
@@ -239,24 +299,98 @@ export class ServiceState {
   // -- lineage (versions of one series). A series has several lineage keys
   // (bot/series/identity.ts: change-id, author + titles), as the assembler
   // folds versions on any of them: entries are written under every key and
-  // read from all of them (the first key's entry wins for a version).
+  // read from all of them (the first key's entry wins for a version; see
+  // versions() for the assembler's guards against two parents or children).
   async lineage(keys: string | readonly string[]): Promise<Map<number, LineageEntry>> {
     const out = new Map<number, LineageEntry>();
     for (const k of typeof keys === 'string' ? [keys] : keys) {
       const h = await this.redis.hgetall(this.key('lineage', k));
       for (const [v, json] of Object.entries(h))
-        if (!out.has(Number(v))) out.set(Number(v), JSON.parse(json) as LineageEntry);
+        if (!out.has(parseInt(v, 10))) out.set(parseInt(v, 10), JSON.parse(json) as LineageEntry);
     }
     return out;
   }
+  /**
+   * The versions of a series' lineage as the assembler links them, never two
+   * parents (or children) of one version: an entry under one of the `strong`
+   * keys (identity.ts strongLineageKeys: change-id, the author's titles) that
+   * is a strong key of its own series too is taken, the first key's first; a version found only under the other keys
+   * (a renamed title, the same change at a consecutive version) is taken when
+   * exactly one series has it and, seen from that series, this one is the
+   * only one at this version (`self`); else it is `ambiguous` (with the
+   * series ids), as the assembler links none of those either.
+   */
+  async versions(
+    keys: readonly string[],
+    strong: readonly string[],
+    self?: { seriesId: string; version: number },
+  ): Promise<{ versions: Map<number, LineageEntry>; ambiguous: Map<number, string[]> }> {
+    const strongSet = new Set(strong);
+    const byStrong = new Map<number, LineageEntry>();
+    const byWeak = new Map<number, Map<string, LineageEntry>>();
+    for (const k of keys) {
+      const h = await this.redis.hgetall(this.key('lineage', k));
+      for (const [v, json] of Object.entries(h)) {
+        const version = parseInt(v, 10);
+        const e = JSON.parse(json) as LineageEntry;
+        // Strong for both: one of this series' strong keys, and one of the writer's.
+        if (strongSet.has(k) && !e.weak) {
+          if (!byStrong.has(version)) byStrong.set(version, e);
+          continue;
+        }
+        const seen = byWeak.get(version) ?? new Map<string, LineageEntry>();
+        if (!seen.has(e.seriesId)) seen.set(e.seriesId, e);
+        byWeak.set(version, seen);
+      }
+    }
+    const versions = new Map(byStrong);
+    const ambiguous = new Map<number, string[]>();
+    for (const [v, seen] of byWeak) {
+      if (versions.has(v)) continue;
+      const [only] = seen.values();
+      if (seen.size === 1 && (!self || v === self.version || (await this.onlyOne(only!, self))))
+        versions.set(v, only!);
+      else ambiguous.set(v, [...seen.keys()].sort());
+    }
+    return { versions, ambiguous };
+  }
+
+  /** Whether the series of `e`, looking back (or forward) at `self`'s version, finds only `self`'s series. */
+  private async onlyOne(
+    e: LineageEntry,
+    self: { seriesId: string; version: number },
+  ): Promise<boolean> {
+    const other = await this.getSeries(e.reviewKey);
+    if (!other) return true;
+    const { versions, ambiguous } = await this.versions(
+      lineageKeys(other),
+      strongLineageKeys(other),
+    );
+    if (ambiguous.has(self.version)) return false;
+    const seen = versions.get(self.version);
+    return !seen || seen.seriesId === self.seriesId;
+  }
+
+  /** Record a version under each of `keys`; those not in `strong` (default: all strong) as weak. */
   async setLineage(
     keys: string | readonly string[],
     version: number,
     e: LineageEntry,
+    strong?: readonly string[],
   ): Promise<void> {
     const m = this.redis.multi();
+    const base = { ...e };
+    delete base.weak;
     for (const k of typeof keys === 'string' ? [keys] : keys) {
-      m.hset(this.key('lineage', k), String(version), JSON.stringify(e));
+      // A weak entry is kept per series (`<version>/<series id>`): two series
+      // naming one old title must both be seen, to see that the link is ambiguous.
+      if (strong && !strong.includes(k))
+        m.hset(
+          this.key('lineage', k),
+          `${version}/${e.seriesId}`,
+          JSON.stringify({ ...base, weak: true }),
+        );
+      else m.hset(this.key('lineage', k), String(version), JSON.stringify(base));
       m.expire(this.key('lineage', k), this.ttl);
     }
     await m.exec();

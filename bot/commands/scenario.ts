@@ -9,7 +9,7 @@ import { formatLayout } from '../kernel/model/format.js';
 import { checkPastedLayout } from '../kernel/model/lspci.js';
 import { runSeabios } from '../kernel/model/firmware/seabios.js';
 import { buildScenarioMachine } from '../kernel/model/place.js';
-import { compareFirmware, parseInfoPci, seabiosDone } from '../kernel/model/qemu-info.js';
+import { compareFirmware, parseInfoPci, SEABIOS_DONE } from '../kernel/model/qemu-info.js';
 import { verifyRoot } from '../verify/build.js';
 import { probeInfoPciSandboxed } from '../verify/qemu-probe.js';
 import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../kernel/model/policy.js';
@@ -402,7 +402,7 @@ async function cmdFirmwareCheck(
       // In the verify sandbox, as the sandbox user, in its scratch directory.
       const info = await probeInfoPciSandboxed(s.qemuArgs, {
         binary,
-        runFirmware: { done: seabiosDone },
+        runFirmware: SEABIOS_DONE,
         workDir: verifyRoot(io.env),
       });
       const m = buildScenarioMachine(s);

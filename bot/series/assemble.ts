@@ -14,9 +14,10 @@ import { createHash } from 'node:crypto';
 import { describeOrigin } from '../util/origin.js';
 import { resolveLimits, type InputLimits } from '../limits.js';
 import type { Assembly, Disposition, Message, ParseFailure, Series } from '../types.js';
+import { messageKind, unthreadedKey, UNTHREADED_WINDOW_MS, type MessageKind } from './identity.js';
 import { versionFamilies, versionReasons, type VersionNode } from './versions.js';
 
-type Kind = 'patch' | 'cover' | 'reply' | 'other';
+type Kind = MessageKind;
 
 interface Entry {
   msg: Message;
@@ -38,8 +39,8 @@ interface Posting {
   resolvedId?: string;
 }
 
-/** Unthreaded patches further apart than this are not taken for one posting. */
-const FALLBACK_WINDOW_MS = 60 * 60 * 1000;
+/** Unthreaded patches further apart than this are not taken for one posting (the service's too). */
+const FALLBACK_WINDOW_MS = UNTHREADED_WINDOW_MS;
 
 /**
  * An unthreaded patch looks at no more than this many of its nearest
@@ -52,17 +53,15 @@ export function seriesIdFor(rootMessageId: string): string {
   return 's-' + createHash('sha256').update(rootMessageId).digest('hex').slice(0, 16);
 }
 
-function isPatchLike(m: Message): boolean {
-  if (m.tags.isReply) return false;
-  if (m.tags.isPatch) return true;
-  // `[RFC] foo` or `[net-next 1/2] foo` carrying a diff: a patch whose sender dropped PATCH.
-  return m.diff !== null && (m.tags.rfc || m.tags.resend || m.tags.index !== null);
-}
-
+/**
+ * What a message is to the assembler: identity.ts messageKind, except that a
+ * message answering another without a Re: subject (no patch, no cover) is
+ * 'other' here: it is a reply only when a patch thread takes it (step 5),
+ * else not a patch.
+ */
 function classify(m: Message): Kind {
-  if (m.tags.isReply) return 'reply';
-  if (isPatchLike(m)) return m.tags.index === 0 ? 'cover' : 'patch';
-  return 'other';
+  const kind = messageKind(m);
+  return kind === 'reply' && !m.tags.isReply ? 'other' : kind;
 }
 
 /** Parsed dates, once per message (sorting a 100k-patch flood compares dates millions of times). */
@@ -251,8 +250,8 @@ export function assembleSeries(
   // its index. Neighbours are found by binary search in the group's members
   // sorted by time, looking at no more than FALLBACK_CANDIDATES of them.
   const unthreaded = (e: Entry) => e.msg.inReplyTo === null && e.msg.references.length === 0;
-  const groupKey = (e: Entry) =>
-    `${e.msg.from.address.toLowerCase()}\0${e.msg.tags.version}\0${e.msg.tags.total}\0${e.msg.tags.rfc}`;
+  // The same groups the service files such patches by (identity.ts unthreadedKey).
+  const groupKey = (e: Entry) => unthreadedKey(e.msg);
   const isSingle = (p: Posting) =>
     p.covers.length === 0 &&
     p.patches.length === 1 &&

@@ -42,16 +42,103 @@ export function unthreadedKey(m: Message): string {
 }
 
 /**
- * The thread bucket the service files a patch or cover under: the thread root;
- * numbered patches without threading headers share a bucket per
- * unthreadedKey() so the assembler can group them; anything else is its own.
+ * Unthreaded patches further apart than this are not taken for one posting
+ * (the assembler's fallback window; the service keeps a group's bucket open
+ * this long after its last patch).
  */
-export function bucketOf(m: Message): string {
-  const root = threadRoot(m);
-  if (root) return hashOf(`thread\0${root}`);
-  if (m.tags.total !== null && m.tags.total >= 2 && m.tags.index !== 0)
-    return hashOf(`unthreaded\0${unthreadedKey(m)}`);
-  return hashOf(`thread\0${m.messageId}`);
+export const UNTHREADED_WINDOW_MS = 60 * 60 * 1000;
+
+/**
+ * How the service files a patch or cover letter into a thread bucket (a set
+ * of messages the assembler sees together). A thread's bucket is decided by
+ * the first of its messages to arrive and kept (ServiceState.fileInBucket,
+ * one atomic step in Redis; fileInBucket below is the same steps over a map):
+ *
+ *  - A message belongs to the thread of its root: its first reference, else
+ *    what it answers, else itself. Patch 1/N sent without a cover letter has
+ *    no references and is the root of its thread, whose 2..N answer it: all
+ *    share one bucket, whichever arrives first.
+ *  - A new thread gets a bucket of its own, except for numbered patches
+ *    without threading headers (the assembler groups those by author,
+ *    version, length and RFC-ness, unthreadedKey(), and time): such a 2..N
+ *    joins the bucket its group used last (within UNTHREADED_WINDOW_MS), and
+ *    opens one when there is none; such a 1/N starts a bucket of its own
+ *    (its 2..N may answer it) unless the group's open bucket has parts
+ *    waiting for their 1/N and no 1/N yet.
+ */
+export interface BucketPlan {
+  /** The thread's root Message-ID. */
+  root: string;
+  /** The bucket a new thread gets. */
+  own: string;
+  /** For a numbered patch without threading headers: its group, and whether it may start a thread (1/N). */
+  unthreaded: { group: string; first: boolean } | null;
+}
+
+export function bucketPlan(m: Message): BucketPlan {
+  const root = threadRoot(m) ?? m.messageId;
+  const loose =
+    threadRoot(m) === null &&
+    messageKind(m) === 'patch' &&
+    m.tags.total !== null &&
+    m.tags.total >= 2;
+  return {
+    root,
+    own: hashOf(`thread\0${root}`),
+    unthreaded: loose
+      ? { group: hashOf(`unthreaded\0${unthreadedKey(m)}`), first: (m.tags.index ?? 1) <= 1 }
+      : null,
+  };
+}
+
+/** The open bucket of an unthreaded group, as kept between messages. */
+export interface OpenGroup {
+  bucket: string;
+  /** Whether a 1/N is in it. */
+  first: boolean;
+}
+
+/** Where fileInBucket keeps what it decided (ServiceState keeps the same in Redis). */
+export interface BucketMemory {
+  /** The bucket of a thread, by its root Message-ID. */
+  threads: Map<string, string>;
+  /** The open bucket of each unthreaded group (expiry is not modelled here). */
+  groups: Map<string, OpenGroup>;
+}
+
+/** The bucket a message is filed under, given what earlier arrivals decided (see BucketPlan). */
+export function fileInBucket(plan: BucketPlan, mem: BucketMemory): string {
+  const u = plan.unthreaded;
+  const open = u ? mem.groups.get(u.group) : undefined;
+  let bucket = mem.threads.get(plan.root);
+  if (bucket === undefined) {
+    bucket = open && (!u!.first || !open.first) ? open.bucket : plan.own;
+    mem.threads.set(plan.root, bucket);
+  }
+  if (u) {
+    if (u.first) mem.groups.set(u.group, { bucket, first: true });
+    else if (!open) mem.groups.set(u.group, { bucket, first: false });
+  }
+  return bucket;
+}
+
+/** A fresh BucketMemory. */
+export const bucketMemory = (): BucketMemory => ({ threads: new Map(), groups: new Map() });
+
+/**
+ * The buckets of messages filed in this order into an empty memory (what the
+ * service does when they arrive one after another); patches and covers only.
+ */
+export function bucketsOf(messages: readonly Message[]): Map<string, Message[]> {
+  const mem = bucketMemory();
+  const out = new Map<string, Message[]>();
+  for (const m of messages) {
+    const k = messageKind(m);
+    if (k !== 'patch' && k !== 'cover') continue;
+    const b = fileInBucket(bucketPlan(m), mem);
+    out.set(b, [...(out.get(b) ?? []), m]);
+  }
+  return out;
 }
 
 export function normaliseTitle(title: string): string {
@@ -228,10 +315,11 @@ export const sameChangeKey = (author: string, sig: ChangeSignature, version: num
  * the old titles its changelogs name (renamedFrom), and the changes of its
  * patches at its version and the one before (sameChangeKey). Entries are
  * written under every key and read from all, so the service finds a
- * predecessor where the assembler, given both versions, links them; the
- * assembler's guards (one parent per version, no family with two postings of
- * one version) need both postings at once and are the assembler's alone. A
- * series with no key at all (no change-id, no author) is a lineage of its own.
+ * predecessor where the assembler, given both versions, links them. Links
+ * through the weak keys (renames, changes) are guarded as the assembler
+ * guards them, never two parents or children of one version
+ * (strongLineageKeys, ServiceState.versions). A series with no key at all
+ * (no change-id, no author) is a lineage of its own.
  */
 export function lineageKeys(s: VersionSubject & Pick<Series, 'id'>): string[] {
   const keys = [...versionKeys(s), ...renamedFrom(s).map((c) => c.key)];
@@ -243,6 +331,19 @@ export function lineageKeys(s: VersionSubject & Pick<Series, 'id'>): string[] {
       );
   const unique = [...new Set(keys)];
   return unique.length ? unique.map(hashOf) : [hashOf(`series\0${s.id}`)];
+}
+
+/**
+ * The strong ones of a series' lineage keys (a subset of lineageKeys): the
+ * change-id and the author's titles (versionKeys), or the series' own key
+ * when it has none. Versions found only through the others (a renamed title,
+ * the same change) are guarded as the assembler guards them (ServiceState.versions).
+ */
+export function strongLineageKeys(s: VersionSubject & Pick<Series, 'id'>): string[] {
+  const strong = versionKeys(s);
+  if (strong.length) return [...new Set(strong)].map(hashOf);
+  const own = hashOf(`series\0${s.id}`);
+  return lineageKeys(s).filter((k) => k === own);
 }
 
 /** The first lineage key (the one a change-id gives, else the series title's). */

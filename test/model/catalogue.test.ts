@@ -12,7 +12,7 @@ import { parseQemuArgs, tokenizeShell } from '../../bot/kernel/model/qemu-args.j
 import type { BootArch } from '../../bot/kernel/vocabulary.js';
 import {
   parseInfoPci,
-  seabiosDone,
+  SEABIOS_DONE,
   type InfoPciFunction,
 } from '../../bot/kernel/model/qemu-info.js';
 
@@ -91,7 +91,7 @@ test('live: devices behind ports and bridges (virtio legacy off behind PCIe port
   const info = parseInfoPci(
     await probeInfoPciSandboxed(tokenizeShell(BEHIND_PORTS), {
       binary: 'qemu-system-x86_64',
-      runFirmware: { done: seabiosDone },
+      runFirmware: SEABIOS_DONE,
     }),
   );
   const fns = allFns(m.root.functions);

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { fixturesDir } from '../../bot/util/paths.js';
 import { runSeabios } from '../../bot/kernel/model/firmware/seabios.js';
 import { buildScenarioMachine } from '../../bot/kernel/model/place.js';
-import { compareFirmware, parseInfoPci, seabiosDone } from '../../bot/kernel/model/qemu-info.js';
+import {
+  compareFirmware,
+  parseInfoPci,
+  SEABIOS_DONE,
+  seabiosLogDone,
+} from '../../bot/kernel/model/qemu-info.js';
 import { loadScenarios } from '../../bot/kernel/model/scenario.js';
 
 const scenarioDir = join(fixturesDir, 'scenarios');
@@ -90,11 +95,26 @@ test('SeaBIOS details: 64-bit overflow, reserve capability, hotplug reserve, SMB
   assert.equal(rf.bars.get(smbus.uid)!.get(4), 0x700);
 });
 
+test('SeaBIOS is done with PCI when its log moves past pci_setup(), not when the SMBus has its base', () => {
+  // SeaBIOS enables decoding device by device; those behind a bridge come after the SMBus.
+  const during = ['PCI: init bdf=00:1f.3 id=8086:2930', 'PCI: init bdf=01:00.0 id=1b36:0005'].join(
+    '\n',
+  );
+  assert.equal(seabiosLogDone(during), false);
+  assert.equal(seabiosLogDone(`${during}\nPCI: Using 00:01.0 for primary VGA\n`), false);
+  assert.equal(
+    seabiosLogDone(`${during}\nFound 1 cpu(s) max supported 1 cpu(s)\n`),
+    true,
+    'smp_setup() runs right after pci_setup()',
+  );
+  assert.equal(seabiosLogDone('Found 8 PCI devices (max PCI bus is 01)\n'), false);
+});
+
 test("live: the installed QEMU 7.2 + SeaBIOS places seed 001's reproducer exactly as modelled", async () => {
   const s = scenarios.get('seed-001-reproducer')!;
   const text = await probeInfoPciSandboxed(s.qemuArgs, {
     binary: 'qemu-system-x86_64',
-    runFirmware: { done: seabiosDone },
+    runFirmware: SEABIOS_DONE,
   });
   const m = buildScenarioMachine(s);
   const info = parseInfoPci(text);

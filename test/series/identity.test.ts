@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assembleSeries } from '../../bot/series/assemble.js';
 import {
-  bucketOf,
+  bucketsOf,
   lineageKeys,
   lineageOf,
   messageKind,
@@ -19,16 +19,9 @@ const V2 = (n: number) => `20250114-toy-small-bars-v2-${n}-5c1d2e3f4a5b@example.
 
 const shareKey = (a: Series, b: Series) => lineageKeys(a).some((k) => lineageKeys(b).includes(k));
 
-/** What the service sees: each thread bucket assembled alone. */
+/** What the service sees: each thread bucket assembled alone (messages filed in input order). */
 function perBucket(messages: Message[]): Series[] {
-  const buckets = new Map<string, Message[]>();
-  for (const m of messages) {
-    const k = messageKind(m);
-    if (k !== 'patch' && k !== 'cover') continue;
-    const b = bucketOf(m);
-    buckets.set(b, [...(buckets.get(b) ?? []), m]);
-  }
-  return [...buckets.values()].flatMap((ms) => assembleSeries(ms).series);
+  return [...bucketsOf(messages).values()].flatMap((ms) => assembleSeries(ms).series);
 }
 
 describe('series identity', () => {
@@ -86,10 +79,52 @@ describe('series identity', () => {
   it('buckets: the thread root, else unthreaded numbered patches by author, version and length', async () => {
     const { messages } = await parseInputs([mailPath('unthreaded.mbox')]);
     const patches = messages.filter((m) => messageKind(m) === 'patch');
-    const buckets = new Set(patches.map(bucketOf));
-    // Three unthreaded 1/3, 2/3, 3/3 and a stray 2/3 of the same author and length: one bucket.
-    assert.equal(buckets.size, 1);
+    // Three unthreaded 1/3, 2/3, 3/3 and a stray 2/3 of the same author and length: one bucket,
+    // whatever the order they arrive in.
+    for (const order of [patches, [...patches].reverse()])
+      assert.equal(bucketsOf(order).size, 1, order.map((m) => m.messageId).join(' '));
     const threaded = (await parseInputs([mailPath('missing-part.mbox')])).messages;
-    assert.equal(new Set(threaded.map(bucketOf)).size, 1, 'one thread, one bucket');
+    assert.equal(bucketsOf(threaded).size, 1, 'one thread, one bucket');
+  });
+
+  it('buckets: a series without a cover letter (1/N the thread root) is one bucket in any arrival order', () => {
+    const mk = (i: number, id: string, parent: string | null, title = `t${i}`): Message =>
+      ({
+        messageId: id,
+        inReplyTo: parent,
+        references: parent ? [parent] : [],
+        from: { name: 'A', address: 'a@example.org' },
+        subject: `[PATCH ${i}/3] ${title}`,
+        diff: 'diff --git a/x b/x\n',
+        tags: {
+          isPatch: true,
+          isReply: false,
+          rfc: false,
+          resend: false,
+          version: 1,
+          index: i,
+          total: 3,
+          title,
+        },
+      }) as unknown as Message;
+    const a = [mk(1, 'a1', null), mk(2, 'a2', 'a1'), mk(3, 'a3', 'a1')];
+    const b = [mk(1, 'b1', null), mk(2, 'b2', 'b1'), mk(3, 'b3', 'b1')];
+    for (const order of [a, [a[1]!, a[2]!, a[0]!], [a[2]!, a[0]!, a[1]!]]) {
+      const buckets = bucketsOf(order);
+      assert.equal(buckets.size, 1, order.map((m) => m.messageId).join(' '));
+    }
+    // Two such series of one author, one after the other: a bucket each.
+    const both = bucketsOf([...a, ...b]);
+    assert.deepEqual(
+      [...both.values()].map((ms) => ms.map((m) => m.messageId).sort()),
+      [
+        ['a1', 'a2', 'a3'],
+        ['b1', 'b2', 'b3'],
+      ],
+    );
+    // The same series' 2/3 and 3/3 sent without threading headers join 1/3, in either order.
+    const loose = [mk(1, 'c1', null), mk(2, 'c2', null), mk(3, 'c3', null)];
+    assert.equal(bucketsOf(loose).size, 1);
+    assert.equal(bucketsOf([loose[2]!, loose[1]!, loose[0]!]).size, 1);
   });
 });

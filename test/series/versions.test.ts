@@ -8,22 +8,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assembleSeries } from '../../bot/series/assemble.js';
-import { bucketOf, lineageKeys, messageKind } from '../../bot/series/identity.js';
+import { bucketsOf, lineageKeys } from '../../bot/series/identity.js';
 import type { Assembly, Message, Series } from '../../bot/types.js';
 import { CHANGES, postings, type PostingSpec } from './version-mails.js';
 
 const BOB = 'Bob Dev <bob.dev@example.org>';
 
-/** What the service sees: each thread bucket assembled alone. */
+/** What the service sees: each thread bucket assembled alone (messages filed in input order). */
 function perBucket(messages: Message[]): Series[] {
-  const buckets = new Map<string, Message[]>();
-  for (const m of messages) {
-    const k = messageKind(m);
-    if (k !== 'patch' && k !== 'cover') continue;
-    const b = bucketOf(m);
-    buckets.set(b, [...(buckets.get(b) ?? []), m]);
-  }
-  return [...buckets.values()].flatMap((ms) => assembleSeries(ms).series);
+  return [...bucketsOf(messages).values()].flatMap((ms) => assembleSeries(ms).series);
 }
 
 const shareKey = (a: Series, b: Series) => lineageKeys(a).some((k) => lineageKeys(b).includes(k));

@@ -173,6 +173,8 @@ export class FaultRig {
   /** Cover letter -> replies pcibot should have sent to it. */
   readonly expected = new Map<string, number>();
   private relayed = new Set<string>();
+  /** SMTP files the list has delivered into the archive (public-inbox-mda done). */
+  private delivered = new Set<string>();
   private relayTimer: NodeJS.Timeout | null = null;
   private relaying: Promise<void> = Promise.resolve();
   private seriesCount = 0;
@@ -240,6 +242,40 @@ export class FaultRig {
       if (this.relayed.has(m.file) || !m.envelope.to.includes(LIST)) continue;
       this.relayed.add(m.file);
       await this.inbox.deliver(m.raw);
+      this.delivered.add(m.file);
+    }
+  }
+
+  /** Wait until the list has delivered into the archive every mail the SMTP server got for it. */
+  async relayedAll(timeoutMs = 60_000): Promise<void> {
+    await waitFor(
+      'the list to deliver what the SMTP server got into the archive',
+      async () =>
+        (await this.smtp.messages()).every(
+          (m) => !m.envelope.to.includes(LIST) || this.delivered.has(m.file),
+        ),
+      timeoutMs,
+      100,
+    );
+  }
+
+  /** Wait for `n` more follow rounds of the worker (each fetches the mirror). */
+  async followRounds(n: number, timeoutMs = 60_000): Promise<void> {
+    const c = await this.redis.client();
+    const follow = new FollowState(c, this.prefix);
+    try {
+      const seen = new Set([(await follow.status('linux-pci')).lastFetchAt]);
+      await waitFor(
+        `${n} more follow rounds`,
+        async () => {
+          seen.add((await follow.status('linux-pci')).lastFetchAt);
+          return seen.size > n;
+        },
+        timeoutMs,
+        100,
+      );
+    } finally {
+      c.disconnect();
     }
   }
 

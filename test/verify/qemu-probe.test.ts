@@ -3,7 +3,15 @@
 // and firmware-check --record saves that answer.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RefusedQemuOptionError } from '../../bot/kernel/model/errors.js';
@@ -35,6 +43,12 @@ function fakeQemu(root: string): string {
     bin,
     [
       '#!/bin/sh',
+      // As SeaBIOS would, say on the debug console (when asked for one) that PCI setup is done.
+      "prev=''",
+      'for a in "$@"; do',
+      '  [ "$prev" = -debugcon ] && echo "Found 1 cpu(s) max supported 1 cpu(s)" > "${a#file:}"',
+      '  prev=$a',
+      'done',
       'while read -r line; do',
       '  case "$line" in quit) exit 0 ;; esac',
       '  echo "Bus  0, device   0, function 0:"',
@@ -116,4 +130,12 @@ test('scenario firmware-check: QEMU runs in the sandbox (recorded answer of a st
   const info = readFileSync(join(record, 'probe.info-pci'), 'utf8');
   checkSandboxed(info);
   assert.match(info, /args -M q35 -m 512 -vga none -nic none -device pci-testdev,membar=32 /);
+  // The firmware log QEMU wrote in the probe directory is removed once it has exited.
+  const log = new RegExp(`-debugcon file:${SANDBOX_ROOT}/${PROBE_DIR}/(fwlog-[\\w-]+\\.log)`).exec(
+    info,
+  );
+  assert.ok(log, info);
+  for (let i = 0; i < 50 && existsSync(join(dir, 'cache', 'verify', PROBE_DIR, log[1]!)); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!existsSync(join(dir, 'cache', 'verify', PROBE_DIR, log[1]!)));
 });

@@ -4,7 +4,7 @@
 // deadline, the rest are scheduled for review.
 import { Job } from 'bullmq';
 import { assembleSeries } from '../../bot/series/assemble.js';
-import { lineageKeys } from '../../bot/series/identity.js';
+import { lineageKeys, strongLineageKeys } from '../../bot/series/identity.js';
 import { scopeSeries } from '../../bot/series/scope.js';
 import type { JobContext } from '../context.js';
 import { jobIds, messageKey, reviewKeyOf, type AssembleJob } from '../jobs.js';
@@ -32,9 +32,11 @@ export async function assemble(job: Job<AssembleJob>, ctx: JobContext) {
     }
     const rk = reviewKeyOf(s.id, s.version, 'a');
     if (await state.isScheduled(rk)) continue;
-    const newer = [...(await state.lineage(lineageKeys(s))).entries()].find(
-      ([v, e]) => v > s.version && e.status !== 'dropped',
-    );
+    const { versions } = await state.versions(lineageKeys(s), strongLineageKeys(s), {
+      seriesId: s.id,
+      version: s.version,
+    });
+    const newer = [...versions.entries()].find(([v, e]) => v > s.version && e.status !== 'dropped');
     if (newer) {
       out.push(`v${s.version} superseded by v${newer[0]}`);
       continue;

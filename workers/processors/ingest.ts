@@ -1,9 +1,10 @@
 // ingest (per message): parse; patches and cover letters are filed in their
-// thread bucket (bot/series/identity.ts) and the thread is (re)assembled;
+// thread's bucket (bot/series/identity.ts bucketPlan, decided atomically in
+// Redis by ServiceState.fileInBucket) and the bucket is (re)assembled;
 // replies from others may carry a maintainer's command (trigger.ts).
 import { UnrecoverableError, type Job } from 'bullmq';
 import { isParseFailure, parseMail } from '../../bot/mail/parse.js';
-import { bucketOf, messageKind } from '../../bot/series/identity.js';
+import { bucketPlan, messageKind } from '../../bot/series/identity.js';
 import type { JobContext } from '../context.js';
 import { jobIds, messageKey, type AssembleJob, type IngestJob } from '../jobs.js';
 import { handleTrigger } from './trigger.js';
@@ -36,7 +37,7 @@ export async function ingest(job: Job<IngestJob>, ctx: JobContext) {
     ...(backfill ? { backfill: true } : {}),
   };
   if (kind === 'patch' || kind === 'cover') {
-    const bucket = bucketOf(parsed);
+    const bucket = await state.fileInBucket(bucketPlan(parsed));
     await state.putMessage(mk, parsed, { ...meta, bucket, kind });
     await state.addToBucket(bucket, mk);
     await queues.queues.assemble.add(

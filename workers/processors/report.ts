@@ -29,7 +29,11 @@ export async function report(job: Job<ReportJob>, ctx: JobContext) {
   const outcome = decision.verify ? await state.getVerify(req.reviewKey) : null;
 
   // The previous reviewed version: what it had that this one no longer has.
-  const prev = [...(await state.lineage(req.lineage)).entries()]
+  const { versions } = await state.versions(req.lineage, req.lineageStrong ?? req.lineage, {
+    seriesId: req.seriesId,
+    version: req.version,
+  });
+  const prev = [...versions.entries()]
     .filter(([v, e]) => v < req.version && e.status === 'reviewed')
     .sort((a, b) => b[0] - a[0])[0];
   const list = ctx.list(req.list);
@@ -115,12 +119,17 @@ export async function report(job: Job<ReportJob>, ctx: JobContext) {
   };
   await state.putReview(record);
   if (req.round === 'a')
-    await state.setLineage(req.lineage, req.version, {
-      reviewKey: req.reviewKey,
-      seriesId: series.id,
-      status: 'reviewed',
-      findings: all.map((f) => ({ rule: f.rule, file: f.file, title: f.title })),
-    });
+    await state.setLineage(
+      req.lineage,
+      req.version,
+      {
+        reviewKey: req.reviewKey,
+        seriesId: series.id,
+        status: 'reviewed',
+        findings: all.map((f) => ({ rule: f.rule, file: f.file, title: f.title })),
+      },
+      req.lineageStrong,
+    );
   await state.count('series_reviewed');
   log(
     `reviewed ${req.reviewKey} "${series.title}" v${series.version}: ${all.length} findings, ${replyKeys.length} replies`,

@@ -3,6 +3,7 @@
 // addresses firmware programmed. The catalogue and the SeaBIOS model are
 // checked against it; nothing here boots a kernel.
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { FirmwareState } from './firmware/types.js';
 import type { Machine, MFunction } from './machine.js';
 
@@ -110,8 +111,19 @@ export type QemuLauncher = (argv: string[]) => { child: ChildProcess; kill(): vo
 export interface ProbeOptions {
   binary: string;
   launch: QemuLauncher;
-  /** Let firmware run and wait until `done(text)` holds; otherwise use -S and ask at once. */
-  runFirmware?: { done: (infoPci: string) => boolean };
+  /**
+   * Let firmware run and wait until `done(text)` holds; otherwise use -S and
+   * ask at once. `logDone`: the firmware's debug console (QEMU's
+   * isa-debugcon at 0x402, where SeaBIOS writes its log) must first say this
+   * (it has finished setting PCI up), and only `info pci` asked after that counts.
+   */
+  runFirmware?: { done: (infoPci: string) => boolean; logDone?: (log: string) => boolean };
+  /**
+   * Where the debug console is written, for `logDone`: the path QEMU is told
+   * (inside the launcher's sandbox) and the path this process reads. The
+   * launcher's owner makes and removes it.
+   */
+  firmwareLog?: { qemuPath: string; readPath: string };
   timeoutMs?: number;
 }
 
@@ -158,6 +170,18 @@ export function probeInfoPci(args: string[], opts: ProbeOptions): Promise<string
     'tcg',
   ];
   if (!opts.runFirmware) argv.push('-S');
+  const logDone = opts.runFirmware?.logDone;
+  if (logDone && !opts.firmwareLog)
+    throw new Error('probeInfoPci: runFirmware.logDone needs a firmwareLog to read');
+  // The firmware's debug console goes to a file, read while we wait.
+  const logFile = logDone ? opts.firmwareLog!.readPath : null;
+  if (logDone)
+    argv.push(
+      '-debugcon',
+      `file:${opts.firmwareLog!.qemuPath}`,
+      '-global',
+      'isa-debugcon.iobase=0x402',
+    );
   return new Promise((resolvePromise, reject) => {
     const { child, kill } = opts.launch([opts.binary, ...argv]);
     const stdin = child.stdin!;
@@ -165,6 +189,14 @@ export function probeInfoPci(args: string[], opts: ProbeOptions): Promise<string
     const stderr = child.stderr!;
     let out = '';
     let err = '';
+    let asked = 0;
+    /**
+     * The first question whose answer counts (1-based): with `logDone`, the
+     * first asked after the firmware log said so. The monitor answers in
+     * order, each answer followed by a prompt, after its first prompt.
+     */
+    let counts = logDone ? Infinity : 1;
+    const answered = () => out.split('(qemu)').length - 2;
     let settled = false;
     const finish = (fn: () => void) => {
       if (settled) return;
@@ -182,7 +214,7 @@ export function probeInfoPci(args: string[], opts: ProbeOptions): Promise<string
     const lastBlock = () => {
       const i = out.lastIndexOf('Bus  0, device   0, function 0:');
       const j = out.lastIndexOf('(qemu)');
-      return i >= 0 && j > i ? out.slice(i, j) : null;
+      return i >= 0 && j > i && answered() >= counts ? out.slice(i, j) : null;
     };
     stdin.on('error', () => {
       // QEMU exited while we wrote; the exit handler reports it.
@@ -201,6 +233,17 @@ export function probeInfoPci(args: string[], opts: ProbeOptions): Promise<string
       ),
     );
     const ask = () => {
+      if (logFile && counts === Infinity) {
+        let log = '';
+        try {
+          log = readFileSync(logFile, 'latin1');
+        } catch {
+          // not written yet
+        }
+        // This question is the first whose answer counts.
+        if (logDone!(log)) counts = asked + 1;
+      }
+      asked++;
       try {
         stdin.write('info pci\n');
       } catch {
@@ -286,10 +329,26 @@ export function compareFirmware(m: Machine, fw: FirmwareState, info: InfoPciFunc
   return diffs;
 }
 
-/** SeaBIOS has finished pci_setup() once the ICH9 SMBus has its fixed I/O base. */
+/**
+ * SeaBIOS has set the ICH9 SMBus's fixed I/O base (or, without one, a
+ * bridge's secondary bus). Not enough on its own: SeaBIOS enables each
+ * device's decoding one after the other, and devices behind bridges come
+ * after the SMBus; seabiosLogDone says when all are.
+ */
 export function seabiosDone(infoPci: string): boolean {
   return (
     /SMBus[\s\S]*?BAR4: I\/O at 0x0700/.test(infoPci) ||
     (!/SMBus/.test(infoPci) && /secondary bus [1-9]/.test(infoPci))
   );
 }
+
+/**
+ * SeaBIOS's log says pci_setup() has returned: smp_setup(), which runs right
+ * after it, reports the CPUs ("Found 1 cpu(s) max supported 1 cpu(s)").
+ */
+export function seabiosLogDone(log: string): boolean {
+  return /^Found \d+ cpu\(s\)/m.test(log);
+}
+
+/** Wait for SeaBIOS to have set PCI up (probeInfoPci's runFirmware). */
+export const SEABIOS_DONE = { done: seabiosDone, logDone: seabiosLogDone } as const;
