@@ -155,6 +155,9 @@ export class GitRepo {
 
   /** The absolute git directory (commands that must not see a work tree run with GIT_DIR). */
   gitDir(): Promise<string> {
+    // A repository made with its GIT_DIR (a scratch repository) needs no git to say where it is.
+    if (this.env.GIT_DIR)
+      return (this.gitDirPromise ??= Promise.resolve(resolve(this.env.GIT_DIR)));
     if (!existsSync(this.path)) {
       return Promise.reject(new Error(`${this.path} is not a git repository: no such directory`));
     }
