@@ -415,7 +415,12 @@ export class CSource {
         return best;
       };
       const out = new Set<string>();
-      for (const m of t.matchAll(new RegExp(`\\b${ident}\\b`, 'g'))) {
+      // indexOf, then the word boundaries by hand: a \\b-anchored regex walks
+      // every position of a 200 KB file, a literal search skips ahead.
+      const word = (c: string | undefined) => c !== undefined && /\w/.test(c);
+      for (let at = t.indexOf(ident); at >= 0; at = t.indexOf(ident, at + 1)) {
+        if (word(t[at - 1]) || word(t[at + ident.length])) continue;
+        const m = { index: at };
         const open = lastBefore(opens, m.index);
         if (open < 0 || lastBefore(closes, m.index) > open) continue;
         const name = this.memo(`fnAt:${open}`, () => {

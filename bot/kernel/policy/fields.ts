@@ -1596,6 +1596,48 @@ export async function readAcsQuirks(ctx: ReadCtx): Promise<string[]> {
 const DMA_FIELDS =
   /\.(driver_managed_dma|no_kernel_api_dma|suppress_auto_claim_dma_owner)\s*=\s*(true|1)\b/;
 
+/**
+ * The functions of one source that set PCI_REASSIGN_ALL_RSRC, per parsed
+ * source (a blob is read for every patched state and both arches; most name
+ * the flag nowhere, and scanning them again was a few ms of every review).
+ */
+const reassignAllIn = new WeakMap<CSource, { function: string; conditional: boolean }[]>();
+
+function reassignAllSetters(src: CSource): { function: string; conditional: boolean }[] {
+  const out: { function: string; conditional: boolean }[] = [];
+  // The cheap test first: the regex alone backtracks over every pci_*_flags( in big files.
+  if (!src.text.includes('PCI_REASSIGN_ALL_RSRC')) return out;
+  if (!/\bpci_(?:add|set)_flags\s*\([^;]*PCI_REASSIGN_ALL_RSRC/.test(src.text)) return out;
+  // Where the flag is named, found once: searching from each function's
+  // start instead scans to the next mention for every function of the file.
+  const mentions: number[] = [];
+  let at = src.bare.indexOf('PCI_REASSIGN_ALL_RSRC');
+  while (at >= 0) {
+    mentions.push(at);
+    at = src.bare.indexOf('PCI_REASSIGN_ALL_RSRC', at + 1);
+  }
+  for (const d of src.defs) {
+    if (d.kind !== 'function') continue;
+    // Only functions that name the flag (most of a big file does not).
+    if (!mentions.some((m) => m >= d.open && m <= d.close)) continue;
+    const body = src.bare.slice(d.open, d.close + 1);
+    const re = /\bpci_(?:add|set)_flags\s*\(([^;]*)\)\s*;/g;
+    for (const m of body.matchAll(re)) {
+      if (!m[1]!.includes('PCI_REASSIGN_ALL_RSRC')) continue;
+      // Nested deeper than the function's own block, or after an if: conditional.
+      let depth = 0;
+      for (let i = 0; i < m.index; i++) {
+        if (body[i] === '{') depth++;
+        else if (body[i] === '}') depth--;
+      }
+      const before = body.slice(0, m.index).replace(/\s+/g, ' ').trimEnd();
+      const conditional = depth > 1 || /\)$/.test(before) || /\belse$/.test(before);
+      out.push({ function: d.name, conditional });
+    }
+  }
+  return out;
+}
+
 /** Drivers that declare they manage DMA ownership themselves. */
 export async function readDriverManagedDma(ctx: ReadCtx): Promise<string[]> {
   const files = new Set<string>([F.portdrv, F.pciStub, F.vfioPci]);
@@ -1654,29 +1696,10 @@ export async function readReassignAll(
   const srcs = await Promise.all(list.map((f) => ctx.src.c(f)));
   for (const [i, file] of list.entries()) {
     const src = srcs[i];
-    // The cheap test first: the regex alone backtracks over every pci_*_flags( in big files.
-    if (!src || !src.text.includes('PCI_REASSIGN_ALL_RSRC')) continue;
-    if (!/\bpci_(?:add|set)_flags\s*\([^;]*PCI_REASSIGN_ALL_RSRC/.test(src.text)) continue;
-    for (const d of src.defs) {
-      if (d.kind !== 'function') continue;
-      // Only functions that name the flag (most of a big file does not).
-      const at = src.bare.indexOf('PCI_REASSIGN_ALL_RSRC', d.open);
-      if (at < 0 || at > d.close) continue;
-      const body = src.bare.slice(d.open, d.close + 1);
-      const re = /\bpci_(?:add|set)_flags\s*\(([^;]*)\)\s*;/g;
-      for (const m of body.matchAll(re)) {
-        if (!m[1]!.includes('PCI_REASSIGN_ALL_RSRC')) continue;
-        // Nested deeper than the function's own block, or after an if: conditional.
-        let depth = 0;
-        for (let i = 0; i < m.index; i++) {
-          if (body[i] === '{') depth++;
-          else if (body[i] === '}') depth--;
-        }
-        const before = body.slice(0, m.index).replace(/\s+/g, ' ').trimEnd();
-        const conditional = depth > 1 || /\)$/.test(before) || /\belse$/.test(before);
-        out.push({ file, function: d.name, conditional });
-      }
-    }
+    if (!src) continue;
+    let found = reassignAllIn.get(src);
+    if (!found) reassignAllIn.set(src, (found = reassignAllSetters(src)));
+    for (const f of found) out.push({ file, ...f });
   }
   return out;
 }
