@@ -168,7 +168,9 @@ async function main(): Promise<number> {
     // Figures.
     const ids = stream.map((m) => rawMessageId(m)!);
     let ingested = 0;
-    for (const id of ids) if (await state.isIngested(messageKey(id))) ingested++;
+    // The follower's jobs mark messages ingested per Redis generation (workers/jobs.ts genSuffix).
+    const gen = (await state.generation()) ?? undefined;
+    for (const id of ids) if (await state.isIngested(messageKey(id), gen)) ingested++;
     const d = await queues.depths();
     const failedJobs = Object.fromEntries(Object.entries(d).map(([q, s]) => [q, s.failed ?? 0]));
     const reviews = await state.listReviews();

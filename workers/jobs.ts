@@ -23,9 +23,19 @@ export function rawMessageId(raw: string): string | null {
   return m ? m[1]! : null;
 }
 
-export const ingestJobId = (raw: string): string => {
+/**
+ * The suffix of the ids (and markers) of jobs made in a Redis generation
+ * (bot/lore/follow.ts FollowState.generation): what a Redis restarted empty
+ * got of an earlier generation's jobs (writes of jobs under way, replayed onto
+ * it by the client) never stands in for the work done again from the archive.
+ * Empty for jobs without one (spools, GitHub, tests that queue directly).
+ */
+export const genSuffix = (generation: string | undefined): string =>
+  generation ? `-g${generation}` : '';
+
+export const ingestJobId = (raw: string, generation?: string): string => {
   const mid = rawMessageId(raw);
-  return `in-${mid ? messageKey(mid) : hashOf(`raw\0${raw}`)}`;
+  return `in-${mid ? messageKey(mid) : hashOf(`raw\0${raw}`)}${genSuffix(generation)}`;
 };
 
 export interface FollowJob {
@@ -41,10 +51,13 @@ export interface IngestJob {
   list: string;
   /** In the archive when following started from the beginning: reviewed, not answered (unless the list asks). */
   backfill?: boolean;
+  /** The Redis generation the job was made in (genSuffix): a job of another one is an orphan. */
+  generation?: string;
 }
 
 export interface AssembleJob {
   bucket: string;
+  generation?: string;
   /** 'deadline': the completeness timeout passed, review what arrived. */
   reason: 'arrival' | 'deadline' | 'trigger';
 }
@@ -76,6 +89,8 @@ export interface ReviewRequest {
   backfill?: boolean;
   /** A pull request's head (workers/github.ts): reported by the GitHub sink, not by mail. */
   github?: GithubTarget;
+  /** The Redis generation the review was scheduled in (genSuffix). */
+  generation?: string;
 }
 
 /** The pull request head a review is of, and the installation that may post on it. */
@@ -108,6 +123,7 @@ export type ReportJob = ReviewRequest;
 /** Analyse one review's series: patch checks, then series checks (one job per review). */
 export interface AnalyseJob {
   reviewKey: string;
+  generation?: string;
   /** A maintainer asked for these scenarios (`pcibot: scenarios a,b`): the model runs only them. */
   scenarios?: string[];
 }
@@ -132,13 +148,14 @@ export interface SendJob {
 export const reviewKeyOf = (seriesId: string, version: number, round: string): string =>
   `${hashOf(seriesId, 16)}-v${version}-${round}`;
 
+/** Deterministic ids; those of the mail pipeline scoped by the Redis generation (genSuffix). */
 export const jobIds = {
-  assemble: (bucket: string, what: string) => `as-${bucket}-${what}`,
-  apply: (reviewKey: string) => `ap-${reviewKey}`,
-  analyse: (reviewKey: string) => `an-${reviewKey}`,
-  report: (reviewKey: string) => `rp-${reviewKey}`,
+  assemble: (bucket: string, what: string, gen?: string) => `as-${bucket}-${what}${genSuffix(gen)}`,
+  apply: (reviewKey: string, gen?: string) => `ap-${reviewKey}${genSuffix(gen)}`,
+  analyse: (reviewKey: string, gen?: string) => `an-${reviewKey}${genSuffix(gen)}`,
+  report: (reviewKey: string, gen?: string) => `rp-${reviewKey}${genSuffix(gen)}`,
   send: (replyKey: string) => `sd-${replyKey}`,
-  verify: (reviewKey: string) => `vf-${reviewKey}`,
+  verify: (reviewKey: string, gen?: string) => `vf-${reviewKey}${genSuffix(gen)}`,
   /** One job per PR head: the pushes of a burst each get their own, and only the newest does anything. */
   githubPr: (prKey: string, headSha: string) => `gh-${prKey}-${headSha.slice(0, 16)}`,
   githubCommand: (deliveryId: string) => `gc-${hashOf(deliveryId, 20)}`,
@@ -150,6 +167,7 @@ export const jobIds = {
 /** Build and boot one review's patched kernel (service verify queue). */
 export interface VerifyJob {
   reviewKey: string;
+  generation?: string;
   /** Scenarios a maintainer asked for; else the configured ones. */
   scenarios?: string[];
 }

@@ -35,14 +35,20 @@ export class ServiceQueues {
   async enqueueMails(
     mails: RawMail[],
     list: string,
-    opts: { backfill?: boolean } = {},
+    opts: { backfill?: boolean; generation?: string } = {},
   ): Promise<void> {
     if (mails.length === 0) return;
+    const gen = opts.generation ? { generation: opts.generation } : {};
     await this.queues.ingest.addBulk(
       mails.map((raw) => ({
         name: 'ingest',
-        data: { raw, list, ...(opts.backfill ? { backfill: true } : {}) } satisfies IngestJob,
-        opts: { jobId: ingestJobId(raw.raw) },
+        data: {
+          raw,
+          list,
+          ...(opts.backfill ? { backfill: true } : {}),
+          ...gen,
+        } satisfies IngestJob,
+        opts: { jobId: ingestJobId(raw.raw, opts.generation) },
       })),
     );
   }

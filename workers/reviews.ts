@@ -9,11 +9,16 @@ import type { JobContext } from './context.js';
 import { jobIds, reviewKeyOf, type ApplyJob, type ReviewRequest } from './jobs.js';
 
 /** Drop a review that is not to happen any more: remembered, and its pending jobs removed. */
-export async function dropReview(ctx: JobContext, reviewKey: string, why: string): Promise<void> {
+export async function dropReview(
+  ctx: JobContext,
+  reviewKey: string,
+  why: string,
+  generation?: string,
+): Promise<void> {
   await ctx.state.markDropped(reviewKey, why);
   for (const [queue, id] of [
-    ['apply', jobIds.apply(reviewKey)],
-    ['report', jobIds.report(reviewKey)],
+    ['apply', jobIds.apply(reviewKey, generation)],
+    ['report', jobIds.report(reviewKey, generation)],
   ] as const) {
     const job = await Job.fromId(ctx.queues.queues[queue], id);
     if (!job) continue;
@@ -47,12 +52,12 @@ export async function scheduleReview(
   };
   await state.putSeries(reviewKey, series);
   await queues.queues.apply.add('apply', full satisfies ApplyJob, {
-    jobId: jobIds.apply(reviewKey),
+    jobId: jobIds.apply(reviewKey, req.generation),
   });
   // Concurrent assemble jobs of one thread may all get here; the claim picks
   // one to record the lineage and drop older versions (the apply job above
   // is deduplicated by its id anyway).
-  const first = await state.claimReview(reviewKey);
+  const first = await state.claimReview(reviewKey, req.generation);
   if (!first) return reviewKey;
   if (req.round === 'a') {
     await state.setLineage(
@@ -74,7 +79,7 @@ export async function scheduleReview(
         );
     for (const [v, e] of versions) {
       if (v < series.version && e.status === 'scheduled') {
-        await dropReview(ctx, e.reviewKey, `superseded by v${series.version}`);
+        await dropReview(ctx, e.reviewKey, `superseded by v${series.version}`, req.generation);
         // Recorded where that version's own lineage is, not under this one's keys.
         const old = await state.getSeries(e.reviewKey);
         await state.setLineage(

@@ -19,6 +19,7 @@ import { resultJson } from '../bot/report/json.js';
 import type { ReviewResult } from '../bot/report/types.js';
 import type { Applied, Finding, Message, ParseFailure, Series } from '../bot/types.js';
 import type { VerifyOutcome } from '../bot/verify/series.js';
+import { genSuffix } from './jobs.js';
 
 export interface MessageMeta {
   messageId: string;
@@ -148,12 +149,31 @@ export class ServiceState {
     return s === null ? null : (JSON.parse(s) as T);
   }
 
-  // -- messages
-  async isIngested(msgKey: string): Promise<boolean> {
-    return (await this.redis.exists(this.key('done', msgKey))) === 1;
+  // -- Redis's generation (bot/lore/follow.ts FollowState.generation, jobs.ts genSuffix)
+  /** The generation marker Redis holds (null: none, Redis lost its state). */
+  generation(): Promise<string | null> {
+    return this.redis.get(this.key('generation'));
   }
-  async markIngested(msgKey: string): Promise<void> {
-    await this.redis.set(this.key('done', msgKey), '1', 'EX', this.ttl);
+  /**
+   * Why a job made in `generation` is an orphan, or null when it is not (or
+   * has no generation): Redis lost its state since the job was made, and what
+   * the job finds (or got of it: it may be a replayed write) is not the state
+   * it was made for. The follower walks the archive again from its durable
+   * cursor and the work is done again under the new generation's ids.
+   */
+  async orphan(generation: string | undefined): Promise<string | null> {
+    if (!generation) return null;
+    const now = await this.generation();
+    if (now === generation) return null;
+    return `made in Redis generation ${generation}, Redis now ${now ? `at ${now}` : 'without one'} (it lost its state): left to the walk of the archive again`;
+  }
+
+  // -- messages (the done marker and the claim of a review are per generation: see orphan)
+  async isIngested(msgKey: string, generation?: string): Promise<boolean> {
+    return (await this.redis.exists(this.key('done', msgKey + genSuffix(generation)))) === 1;
+  }
+  async markIngested(msgKey: string, generation?: string): Promise<void> {
+    await this.redis.set(this.key('done', msgKey + genSuffix(generation)), '1', 'EX', this.ttl);
   }
   async putMessage(msgKey: string, msg: Message, meta: MessageMeta): Promise<void> {
     const m = this.redis.multi();
@@ -287,13 +307,21 @@ export class ServiceState {
     return out;
   }
   /** Claim a review key (true the first time only). */
-  async claimReview(reviewKey: string): Promise<boolean> {
+  async claimReview(reviewKey: string, generation?: string): Promise<boolean> {
     return (
-      (await this.redis.set(this.key('scheduled', reviewKey), '1', 'EX', this.ttl, 'NX')) === 'OK'
+      (await this.redis.set(
+        this.key('scheduled', reviewKey + genSuffix(generation)),
+        '1',
+        'EX',
+        this.ttl,
+        'NX',
+      )) === 'OK'
     );
   }
-  async isScheduled(reviewKey: string): Promise<boolean> {
-    return (await this.redis.exists(this.key('scheduled', reviewKey))) === 1;
+  async isScheduled(reviewKey: string, generation?: string): Promise<boolean> {
+    return (
+      (await this.redis.exists(this.key('scheduled', reviewKey + genSuffix(generation)))) === 1
+    );
   }
 
   // -- lineage (versions of one series). A series has several lineage keys

@@ -13,6 +13,7 @@
 // work Redis may have lost is queued again (the job ids and the reply ledger
 // make the repeat harmless). A list followed from the beginning marks the
 // archive as it was then a backfill, reviewed but not answered by default.
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RawMail } from '../types.js';
 import {
@@ -49,6 +50,18 @@ export interface MirrorStatus {
   caughtUpAt: number | null;
 }
 
+/**
+ * FollowState.generation's step: KEYS generation; ARGV a new id. The marker
+ * Redis holds, or, when it has none (restarted empty, wiped), the new id set
+ * as the marker; returns [id, 1 when set now].
+ */
+const GENERATION = `
+local g = redis.call('GET', KEYS[1])
+if g then return {g, 0} end
+redis.call('SET', KEYS[1], ARGV[1])
+return {ARGV[1], 1}
+`;
+
 export class FollowState {
   constructor(
     private readonly redis: Redis,
@@ -56,6 +69,23 @@ export class FollowState {
   ) {}
   private key(kind: string, list: string) {
     return `${this.prefix}:svc:${kind}:${list}`;
+  }
+  /**
+   * Redis's generation marker: written once into a Redis without one (no
+   * expiry) and never else, so a Redis that lost its state (restarted empty,
+   * wiped) has none or a new one, whatever writes of jobs under way were
+   * replayed onto it. Jobs carry the generation they were made in
+   * (workers/jobs.ts); their ids and markers are scoped by it.
+   */
+  async generation(): Promise<{ id: string; created: boolean }> {
+    const id = randomBytes(6).toString('hex');
+    const [g, created] = (await this.redis.eval(
+      GENERATION,
+      1,
+      `${this.prefix}:svc:generation`,
+      id,
+    )) as [string, number];
+    return { id: g, created: created === 1 };
   }
   async getCursor(list: string): Promise<Cursor | null> {
     const s = await this.redis.get(this.key('cursor', list));
@@ -137,8 +167,12 @@ export interface FollowOptions {
   mirrorDir: string;
   startFrom: 'now' | 'beginning';
   state: FollowState;
-  /** Queue the messages; `backfill`: they were in the archive when following started from the beginning. */
-  enqueue: (mails: RawMail[], info: { backfill: boolean }) => Promise<void>;
+  /**
+   * Queue the messages; `backfill`: they were in the archive when following
+   * started from the beginning; `generation`: Redis's generation marker
+   * (FollowState.generation) this round read.
+   */
+  enqueue: (mails: RawMail[], info: { backfill: boolean; generation: string }) => Promise<void>;
   /** Messages per enqueue (and cursor move). */
   batch?: number;
   /** Skip the fetch (the mirror is updated by someone else, e.g. the bench). */
@@ -203,15 +237,30 @@ export async function followOnce(opts: FollowOptions): Promise<FollowResult> {
   if (epochs.length === 0) return result;
   const newest = epochs[epochs.length - 1]!;
 
+  // The generation first: a Redis restarted empty after this read has none,
+  // and the next round sees it, whatever this round writes there.
+  const gen = await state.generation();
   const redisCursor = await state.getCursor(list);
   const durable = journal ? await journal.read() : null;
   let cursor: Cursor;
   let backfill = durable ? durable.backfill : await state.getBackfill(list);
   let moved = false;
-  if (durable && !sameCursor(redisCursor, durable.cursor)) {
+  const genLost =
+    durable?.generation !== undefined && durable.generation !== gen.id
+      ? gen.created
+        ? 'Redis lost its generation marker (restarted empty or wiped)'
+        : `Redis holds another generation (${gen.id}, not ${durable.generation}; restored from a snapshot?)`
+      : null;
+  if (durable && (genLost || !sameCursor(redisCursor, durable.cursor))) {
     const cp = rewindPoint(durable, lookbackMs);
     result.recovered =
-      `${redisCursor ? `Redis holds another cursor (${fmtCursor(redisCursor)}; restored from an older snapshot?)` : 'Redis has no cursor (restarted empty or wiped)'}` +
+      `${
+        !redisCursor
+          ? 'Redis has no cursor (restarted empty or wiped)'
+          : genLost && sameCursor(redisCursor, durable.cursor)
+            ? `${genLost}, its cursor a replayed write`
+            : `Redis holds another cursor (${fmtCursor(redisCursor)}; restored from an older snapshot?)`
+      }` +
       ` than the durable one (${fmtCursor(durable.cursor)}): walking again from ${fmtCursor(cp.cursor)} of ${new Date(cp.at).toISOString()}`;
     cursor = cp.cursor;
     moved = true;
@@ -232,7 +281,7 @@ export async function followOnce(opts: FollowOptions): Promise<FollowResult> {
   }
   await state.setBackfill(list, backfill);
   const d: DurableFollow = durable
-    ? { ...durable, source: opts.source, backfill }
+    ? { ...durable, source: opts.source, backfill, generation: gen.id }
     : {
         source: opts.source,
         cursor,
@@ -241,6 +290,7 @@ export async function followOnce(opts: FollowOptions): Promise<FollowResult> {
         backfill,
         fetchedAt: null,
         caughtUpAt: null,
+        generation: gen.id,
       };
   // The durable cursor first, then Redis: a crash between the two is seen as a
   // difference next time, and only makes the walk start further back.
@@ -286,8 +336,8 @@ export async function followOnce(opts: FollowOptions): Promise<FollowResult> {
           if (id && opts.isOwn(id)) own.push(id);
         }
       });
-      if (old.length) await opts.enqueue(old, { backfill: true });
-      if (fresh.length) await opts.enqueue(fresh, { backfill: false });
+      if (old.length) await opts.enqueue(old, { backfill: true, generation: gen.id });
+      if (fresh.length) await opts.enqueue(fresh, { backfill: false, generation: gen.id });
       if (own.length && journal) await journal.noteSeen(own);
       // Only now, with the batch durably queued, does the cursor move.
       cursor = { epoch, commit: part[part.length - 1]! };

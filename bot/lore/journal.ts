@@ -40,6 +40,13 @@ export interface DurableFollow {
   fetchedAt: number | null;
   /** The fetch time of the last walk that reached the head (ms): the archive is known up to then. */
   caughtUpAt: number | null;
+  /**
+   * The generation marker Redis held when the cursor was last written
+   * (FollowState.generation): another one, or none, in Redis means Redis lost
+   * its state since, even if a cursor write replayed onto it looks right.
+   * Absent in journals written before generations.
+   */
+  generation?: string;
 }
 
 export const sameCursor = (a: Cursor | null, b: Cursor | null): boolean =>

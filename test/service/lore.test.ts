@@ -14,6 +14,8 @@ import { checkHealth } from '../../bot/service/health.js';
 import type { RawMail } from '../../bot/types.js';
 import { rawMessageId } from '../../workers/jobs.js';
 import { ServiceQueues } from '../../workers/queues.js';
+import { ServiceState } from '../../workers/state.js';
+import { ListJournal } from '../../bot/lore/journal.js';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { syntheticMessages, writeSyntheticEpoch } from '../../scripts/bench/ingest.js';
@@ -164,6 +166,26 @@ describe('lore follower against public-inbox-httpd', () => {
     } finally {
       await queues.close();
     }
+  });
+
+  it('sees that Redis lost its state although a replayed write put the cursor back', async () => {
+    const journal = new ListJournal(join(dir, 'journal-replay'));
+    const list = 'replay';
+    const mirrorDir = join(dir, 'mirror-replay');
+    await follow({ list, mirrorDir, journal });
+    const gen = await state.generation();
+    assert.equal(gen.created, false, 'the first round set the marker');
+    assert.equal((await journal.read())?.generation, gen.id);
+    const cursor = (await state.getCursor(list))!;
+    // Redis restarted empty; the client replays a follow round's cursor write onto it.
+    await ServiceState.wipe(redis, prefix);
+    await state.setCursor(list, cursor);
+    const r = await follow({ list, mirrorDir, journal });
+    assert.match(String(r.recovered), /lost its generation marker \(restarted empty or wiped\)/);
+    const now = await state.generation();
+    assert.notEqual(now.id, gen.id);
+    assert.equal((await journal.read())?.generation, now.id);
+    assert.equal((await follow({ list, mirrorDir, journal })).recovered, null);
   });
 });
 

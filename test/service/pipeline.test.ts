@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Job } from 'bullmq';
 import type { RawMail } from '../../bot/types.js';
-import { jobIds } from '../../workers/jobs.js';
+import { isParseFailure, parseMail } from '../../bot/mail/parse.js';
+import { assembleSeries } from '../../bot/series/assemble.js';
+import { jobIds, messageKey, reviewKeyOf } from '../../workers/jobs.js';
 import { lineageOf, startWorkers, type ServiceHandle } from '../../workers/service.js';
 import { removeDir, tempDir, testConfig, testRedis, uniquePrefix, waitFor } from './helpers.js';
 import { repoRoot } from '../../bot/util/paths.js';
@@ -58,6 +60,79 @@ describe('service pipeline over time (dry run)', () => {
       mail: { from: 'pcibot@example.org', outbox },
       ...over,
     });
+
+  it('a review done again after Redis lost its state is not blocked by what the client replayed onto it', async () => {
+    const prefix = uniquePrefix('pipe-gen');
+    const { redis, cleanup } = await testRedis(prefix);
+    const outbox = join(dir, 'outbox-gen');
+    const h = await startWorkers({
+      config: config(prefix, outbox),
+      connection: redis,
+      log: () => {},
+      schedule: false,
+    });
+    try {
+      // Redis restarted empty and the follower set a new generation, g2; the
+      // client replayed onto it, from generation g1: the ingested and
+      // review-scheduled markers of the series, and its review's flow (a
+      // report waiting for its analyse job), without the series.
+      await redis.set(`${prefix}:svc:generation`, 'g2');
+      const messages = [];
+      for (const m of fx.series) {
+        const p = await parseMail(raw(m, 0));
+        assert.ok(!isParseFailure(p));
+        messages.push(p);
+        await h.state.markIngested(messageKey(p.messageId), 'g1');
+      }
+      const s = assembleSeries(messages).series[0]!;
+      const rk = reviewKeyOf(s.id, s.version, 'a');
+      await h.state.claimReview(rk, 'g1');
+      const req = {
+        reviewKey: rk,
+        bucket: 'b',
+        seriesId: s.id,
+        version: s.version,
+        round: 'a',
+        list: 'linux-pci',
+        lineage: [],
+        partial: false,
+        generation: 'g1',
+      };
+      await h.queues.flow.add({
+        name: 'report',
+        queueName: 'report',
+        prefix,
+        data: req,
+        opts: { jobId: jobIds.report(rk, 'g1') },
+        children: [
+          {
+            name: 'analyse',
+            queueName: 'analyse',
+            prefix,
+            data: { reviewKey: rk, generation: 'g1' },
+            opts: { jobId: jobIds.analyse(rk, 'g1') },
+          },
+        ],
+      });
+      // The follower walks the archive again, in generation g2.
+      await h.queues.enqueueMails(fx.series.map(raw), 'linux-pci', { generation: 'g2' });
+      await waitFor(
+        'the reply',
+        async () => (await idle(h)) && (await outboxFiles(outbox)).length === 1,
+        30_000,
+      );
+      const orphan = await Job.fromId(h.queues.queues.report, jobIds.report(rk, 'g1'));
+      assert.equal(await orphan?.getState(), 'completed');
+      assert.match(
+        String(orphan?.returnvalue?.orphan),
+        /made in Redis generation g1, Redis now at g2/,
+      );
+      assert.equal((await h.state.getReview(rk))?.status, 'reviewed');
+    } finally {
+      await h.close(5_000);
+      await cleanup();
+    }
+  });
 
   it('waits for the missing patch until the deadline, reviews what arrived, and v2 says what it fixed', async () => {
     const prefix = uniquePrefix('pipe-time');

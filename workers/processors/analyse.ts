@@ -12,6 +12,11 @@ import type { AnalyseJob } from '../jobs.js';
 export async function analyse(job: Job<AnalyseJob>, ctx: JobContext) {
   const { state } = ctx;
   const { reviewKey, scenarios } = job.data;
+  const orphan = await state.orphan(job.data.generation);
+  if (orphan) {
+    ctx.log(`analyse job ${job.id} ${orphan}`);
+    return { orphan };
+  }
   if (await state.isDropped(reviewKey)) return { dropped: true };
   const series = await state.getSeries(reviewKey);
   const applied = await state.getApplied(reviewKey);

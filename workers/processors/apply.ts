@@ -12,6 +12,11 @@ export async function apply(job: Job<ApplyJob>, ctx: JobContext) {
   const { state, queues, config } = ctx;
   const req = job.data;
   const prefix = config.redis.prefix;
+  const orphan = await state.orphan(req.generation);
+  if (orphan) {
+    ctx.log(`apply job ${job.id} ${orphan}`);
+    return { orphan };
+  }
   if (await state.isDropped(req.reviewKey)) return { dropped: true };
   const series = await state.getSeries(req.reviewKey);
   if (!series) throw new UnrecoverableError(`series of review ${req.reviewKey} is gone from Redis`);
@@ -42,6 +47,8 @@ export async function apply(job: Job<ApplyJob>, ctx: JobContext) {
   }
   await state.putApplied(req.reviewKey, applied);
   const scenarios = req.scenarios?.length ? { scenarios: req.scenarios } : {};
+  const gen = req.generation;
+  const generation = gen ? { generation: gen } : {};
   const verify = whenToVerify(config.verify.enabled, applied).verify;
   // A pull request's review reports through the GitHub sink (github-report.ts), a series from a list by mail.
   await queues.flow.add({
@@ -49,7 +56,9 @@ export async function apply(job: Job<ApplyJob>, ctx: JobContext) {
     queueName: req.github ? 'github-report' : 'report',
     prefix,
     data: req satisfies ReportJob,
-    opts: { jobId: req.github ? jobIds.githubReport(req.reviewKey) : jobIds.report(req.reviewKey) },
+    opts: {
+      jobId: req.github ? jobIds.githubReport(req.reviewKey) : jobIds.report(req.reviewKey, gen),
+    },
     children: [
       ...(verify
         ? [
@@ -57,9 +66,9 @@ export async function apply(job: Job<ApplyJob>, ctx: JobContext) {
               name: 'verify',
               queueName: 'verify',
               prefix,
-              data: { reviewKey: req.reviewKey, ...scenarios } satisfies VerifyJob,
+              data: { reviewKey: req.reviewKey, ...scenarios, ...generation } satisfies VerifyJob,
               opts: {
-                jobId: jobIds.verify(req.reviewKey),
+                jobId: jobIds.verify(req.reviewKey, gen),
                 attempts: 2,
                 backoff: { type: 'fixed' as const, delay: 30_000 },
               },
@@ -70,9 +79,9 @@ export async function apply(job: Job<ApplyJob>, ctx: JobContext) {
         name: 'analyse',
         queueName: 'analyse',
         prefix,
-        data: { reviewKey: req.reviewKey, ...scenarios } satisfies AnalyseJob,
+        data: { reviewKey: req.reviewKey, ...scenarios, ...generation } satisfies AnalyseJob,
         opts: {
-          jobId: jobIds.analyse(req.reviewKey),
+          jobId: jobIds.analyse(req.reviewKey, gen),
           attempts: 4,
           backoff: { type: 'exponential' as const, delay: 2000 },
         },

@@ -12,7 +12,13 @@ import { scheduleReview } from '../reviews.js';
 
 export async function assemble(job: Job<AssembleJob>, ctx: JobContext) {
   const { state, queues, config, log } = ctx;
-  const { bucket } = job.data;
+  const { bucket, generation } = job.data;
+  const orphan = await state.orphan(generation);
+  if (orphan) {
+    log(`assemble job ${job.id} ${orphan}`);
+    return { orphan };
+  }
+  const gen = generation ? { generation } : {};
   const messages = await state.bucketMessages(bucket);
   if (messages.length === 0) return { empty: true };
   const assembly = assembleSeries(messages);
@@ -31,7 +37,7 @@ export async function assemble(job: Job<AssembleJob>, ctx: JobContext) {
       continue;
     }
     const rk = reviewKeyOf(s.id, s.version, 'a');
-    if (await state.isScheduled(rk)) continue;
+    if (await state.isScheduled(rk, generation)) continue;
     const { versions } = await state.versions(lineageKeys(s), strongLineageKeys(s), {
       seriesId: s.id,
       version: s.version,
@@ -54,8 +60,8 @@ export async function assemble(job: Job<AssembleJob>, ctx: JobContext) {
     if ((!s.complete || coverMissing) && now < deadline) {
       await queues.queues.assemble.add(
         'assemble',
-        { bucket, reason: 'deadline' } satisfies AssembleJob,
-        { jobId: jobIds.assemble(bucket, 'deadline'), delay: deadline - now },
+        { bucket, reason: 'deadline', ...gen } satisfies AssembleJob,
+        { jobId: jobIds.assemble(bucket, 'deadline', generation), delay: deadline - now },
       );
       out.push(
         `waiting for ${s.missing.join(',') || 'patches'} of "${s.title}" until ${new Date(deadline).toISOString()}`,
@@ -78,12 +84,16 @@ export async function assemble(job: Job<AssembleJob>, ctx: JobContext) {
         list,
         partial: !s.complete,
         ...(backfill ? { backfill: true } : {}),
+        ...gen,
       }),
     );
   }
   if (!waiting && job.data.reason !== 'deadline') {
     // Nothing in this thread waits for missing parts any more: the deadline job is moot.
-    const pending = await Job.fromId(queues.queues.assemble, jobIds.assemble(bucket, 'deadline'));
+    const pending = await Job.fromId(
+      queues.queues.assemble,
+      jobIds.assemble(bucket, 'deadline', generation),
+    );
     if (pending && (await pending.isDelayed())) await pending.remove().catch(() => {});
   }
   return out;

@@ -16,7 +16,10 @@ import { jobIds, type FollowJob, type SendJob } from '../jobs.js';
 export async function follow(job: Job<FollowJob>, ctx: JobContext) {
   const { kind, list } = job.data;
   const l = ctx.list(list);
-  const enqueue = async (mails: RawMail[], info: { backfill: boolean } = { backfill: false }) => {
+  const enqueue = async (
+    mails: RawMail[],
+    info: { backfill: boolean; generation?: string } = { backfill: false },
+  ) => {
     await ctx.queues.enqueueMails(mails, list, info);
     await ctx.hooks.afterEnqueue?.();
   };

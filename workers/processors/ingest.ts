@@ -11,7 +11,12 @@ import { handleTrigger } from './trigger.js';
 
 export async function ingest(job: Job<IngestJob>, ctx: JobContext) {
   const { state, queues, config } = ctx;
-  const { raw, list, backfill } = job.data;
+  const { raw, list, backfill, generation } = job.data;
+  const orphan = await state.orphan(generation);
+  if (orphan) {
+    ctx.log(`ingest job ${job.id} ${orphan}`);
+    return { orphan };
+  }
   const parsed = await parseMail(raw);
   if (isParseFailure(parsed)) {
     await state.recordFailure({ ...parsed, list });
@@ -21,7 +26,7 @@ export async function ingest(job: Job<IngestJob>, ctx: JobContext) {
     );
   }
   const mk = messageKey(parsed.messageId);
-  if (await state.isIngested(mk)) {
+  if (await state.isIngested(mk, generation)) {
     await state.count('messages_duplicate');
     return { duplicate: parsed.messageId };
   }
@@ -42,15 +47,20 @@ export async function ingest(job: Job<IngestJob>, ctx: JobContext) {
     await state.addToBucket(bucket, mk);
     await queues.queues.assemble.add(
       'assemble',
-      { bucket, reason: 'arrival' } satisfies AssembleJob,
-      { jobId: jobIds.assemble(bucket, mk) },
+      { bucket, reason: 'arrival', ...(generation ? { generation } : {}) } satisfies AssembleJob,
+      { jobId: jobIds.assemble(bucket, mk, generation) },
     );
   } else {
     await state.putMessage(mk, parsed, { ...meta, bucket: null, kind });
     if (kind === 'reply' && !own)
-      await handleTrigger(parsed, ctx, { raw: raw.raw, backfill: backfill === true, list });
+      await handleTrigger(parsed, ctx, {
+        raw: raw.raw,
+        backfill: backfill === true,
+        list,
+        ...(generation ? { generation } : {}),
+      });
   }
-  await state.markIngested(mk);
+  await state.markIngested(mk, generation);
   await state.count('messages_ingested');
   return { kind, messageId: parsed.messageId };
 }

@@ -19,6 +19,11 @@ import type { ReviewRecord } from '../state.js';
 export async function report(job: Job<ReportJob>, ctx: JobContext) {
   const { state, queues, config, log } = ctx;
   const req = job.data;
+  const orphan = await state.orphan(req.generation);
+  if (orphan) {
+    log(`report job ${job.id} ${orphan}`);
+    return { orphan };
+  }
   if (await state.isDropped(req.reviewKey)) return { dropped: true };
   const series = await state.getSeries(req.reviewKey);
   if (!series) throw new UnrecoverableError(`series of review ${req.reviewKey} is gone from Redis`);

@@ -27,7 +27,7 @@ const USAGE =
 export async function handleTrigger(
   msg: Message,
   ctx: JobContext,
-  opts: { raw: string; backfill: boolean; list: string },
+  opts: { raw: string; backfill: boolean; list: string; generation?: string },
 ): Promise<void> {
   const { state, log, config } = ctx;
   const t = parseTrigger(msg.body);
@@ -116,6 +116,7 @@ export async function handleTrigger(
     baseCommit: cmd.kind === 'review' ? cmd.base : null,
     ...(cmd.kind === 'scenarios' ? { scenarios: cmd.names } : {}),
     trigger: { messageId: msg.messageId, from, command: t.line, target: targetId },
+    ...(opts.generation ? { generation: opts.generation } : {}),
   });
   await state.count('triggers_honoured');
   await state.recordTrigger({ ...honoured, reviewKey });

@@ -11,6 +11,11 @@ import type { VerifyJob } from '../jobs.js';
 export async function verify(job: Job<VerifyJob>, ctx: JobContext) {
   const { state, config, log } = ctx;
   const { reviewKey } = job.data;
+  const orphan = await state.orphan(job.data.generation);
+  if (orphan) {
+    log(`verify job ${job.id} ${orphan}`);
+    return { orphan };
+  }
   if (await state.isDropped(reviewKey)) return { dropped: true };
   const applied = await state.getApplied(reviewKey);
   if (!applied?.applied)
