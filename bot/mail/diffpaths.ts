@@ -62,5 +62,5 @@ export function sectionsTouchedPaths(sections: readonly FileSection[]): TouchedP
 
 /** The paths a diff touches, checked (see sectionsTouchedPaths). */
 export function touchedPaths(diff: string): TouchedPaths {
-  return sectionsTouchedPaths(readFileSections(diff));
+  return sectionsTouchedPaths(readFileSections(diff, { keepBody: false }));
 }

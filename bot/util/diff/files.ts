@@ -18,7 +18,7 @@
 // lines alike.
 import { HunkReader, readHunkHeader } from './hunks.js';
 import { nameOnFileLine, splitGitNames, stripSidePrefix, unquoteName } from './names.js';
-import { noFileChange, type FileChange } from './sections.js';
+import type { FileChange } from './sections.js';
 
 /** Where a name was read. */
 export type NameSource =
@@ -56,7 +56,24 @@ export interface FileSection extends FileChange {
 }
 
 function newFileSection(line: number, started: boolean): FileSection {
-  return { ...noFileChange(), line, started, lines: [], names: [], unreadable: [], binary: false };
+  // Fields spelled out, not spread: one of these is made for every file of every mail.
+  return {
+    oldPath: null,
+    newPath: null,
+    isNew: false,
+    isDelete: false,
+    isRename: false,
+    isCopy: false,
+    oldMode: null,
+    newMode: null,
+    hunks: [],
+    line,
+    started,
+    lines: [],
+    names: [],
+    unreadable: [],
+    binary: false,
+  };
 }
 
 /** Read one header line of a section into it (anything unknown is left as text). */
@@ -116,8 +133,12 @@ function settlePaths(s: FileSection): void {
 /**
  * The file sections of `diff` as a reader sees them (see the header comment).
  * Lines are split on LF; a trailing empty line is kept, as in the text.
+ * `keepBody: false` is for callers that want names only (every mail's paths
+ * are read at parse time): hunks are counted, their lines not kept, so the
+ * sections' `lines` hold the headers and hunk headers alone.
  */
-export function readFileSections(diff: string): FileSection[] {
+export function readFileSections(diff: string, opts: { keepBody?: boolean } = {}): FileSection[] {
+  const keepBody = opts.keepBody ?? true;
   const lines = diff.split('\n');
   const sections: FileSection[] = [];
   let cur: FileSection | null = null;
@@ -129,7 +150,7 @@ export function readFileSections(diff: string): FileSection[] {
     if (hunk && cur) {
       if (hunk.open || hunk.isMarker(line)) {
         if (hunk.read(line) !== null) {
-          cur.lines.push(line);
+          if (keepBody) cur.lines.push(line);
           continue;
         }
       }
@@ -148,7 +169,7 @@ export function readFileSections(diff: string): FileSection[] {
     cur.lines.push(line);
     const h = readHunkHeader(line);
     if (h) {
-      hunk = new HunkReader(line, h, i + 1);
+      hunk = new HunkReader(line, h, i + 1, 'git', keepBody);
       cur.hunks.push(hunk.hunk);
     } else readHeaderLine(cur, line);
   }

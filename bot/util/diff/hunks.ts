@@ -139,7 +139,18 @@ export class HunkReader {
     private readonly form: 'git' | 'parse-diff' = 'git',
     private readonly keepBody = true,
   ) {
-    this.hunk = { ...h, header, line, body: [], lines: [] };
+    // Fields spelled out, not spread: one of these is made for every hunk of every mail.
+    this.hunk = {
+      oldStart: h.oldStart,
+      oldLines: h.oldLines,
+      newStart: h.newStart,
+      newLines: h.newLines,
+      section: h.section,
+      header,
+      line,
+      body: [],
+      lines: [],
+    };
     this.oldLeft = h.oldLines;
     this.newLeft = h.newLines;
     this.oldNext = h.oldStart;
