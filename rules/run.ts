@@ -2,7 +2,7 @@
 // failure is returned separately (it is pcibot's bug, not a finding about the
 // patch, and must never reach a maintainer as one).
 import type { Finding } from '../bot/types.js';
-import type { Rule, RuleContext } from './types.js';
+import type { Rule, RuleContext, RuleHit } from './types.js';
 
 export interface RuleError {
   rule: string;
@@ -20,26 +20,35 @@ export async function runRules(
 ): Promise<{ findings: Finding[]; errors: RuleError[] }> {
   const findings: Finding[] = [];
   const errors: RuleError[] = [];
-  for (const rule of rules) {
-    try {
-      for (const hit of await rule.check(ctx)) {
-        findings.push({
-          rule: rule.id,
-          severity: hit.severity ?? rule.severity,
-          title: hit.title,
-          detail: hit.detail,
-          patch: ctx.index,
-          ...(hit.file !== undefined ? { file: hit.file } : {}),
-          ...(hit.line !== undefined ? { line: hit.line } : {}),
-          evidence: hit.evidence ?? {},
-          references: rule.references,
-        });
+  // All rules at once: they only read, and one rule's wait for git (a blob from
+  // cat-file) is another's time to parse. Results are kept in rule order.
+  type Outcome = { rule: Rule; hits: RuleHit[] } | { rule: Rule; error: string };
+  const outcomes = await Promise.all(
+    rules.map(async (rule): Promise<Outcome> => {
+      try {
+        return { rule, hits: await rule.check(ctx) };
+      } catch (err) {
+        return { rule, error: err instanceof Error ? err.message : String(err) };
       }
-    } catch (err) {
-      errors.push({
+    }),
+  );
+  for (const o of outcomes) {
+    const { rule } = o;
+    if ('error' in o) {
+      errors.push({ rule: rule.id, patch: ctx.index, error: o.error });
+      continue;
+    }
+    for (const hit of o.hits) {
+      findings.push({
         rule: rule.id,
+        severity: hit.severity ?? rule.severity,
+        title: hit.title,
+        detail: hit.detail,
         patch: ctx.index,
-        error: err instanceof Error ? err.message : String(err),
+        ...(hit.file !== undefined ? { file: hit.file } : {}),
+        ...(hit.line !== undefined ? { line: hit.line } : {}),
+        evidence: hit.evidence ?? {},
+        references: rule.references,
       });
     }
   }

@@ -14,6 +14,7 @@ import { parseUnifiedDiff, type DiffFile } from '../mail/diffparse.js';
 import { anyApplied, isApplied } from '../tree/apply.js';
 import { landedDiffText, mailLine } from '../tree/landing.js';
 import { adoptApplied } from '../tree/objects.js';
+import { mapLimit } from '../util/concurrency.js';
 import { openTreeReader, type TreeReader } from '../tree/reader.js';
 import { patchIndex, type Applied, type Finding, type Series } from '../types.js';
 
@@ -53,6 +54,9 @@ const emptyTree: TreeReader = {
   list: async () => [],
 };
 
+/** Patches whose rules run at once (see patchChecks). */
+const PATCHES_IN_FLIGHT = 4;
+
 /** The patch checks: every rule over each patch, with the tree before and after it. */
 export async function patchChecks(
   input: Pick<AnalyseInput, 'series' | 'applied' | 'rules'>,
@@ -83,9 +87,13 @@ export async function patchChecks(
   input.series.patches.forEach((p, pos) => {
     if (!only || only.includes(patchIndex(p, pos))) perPatch[patchIndex(p, pos)] = [];
   });
-  for (const [pos, patch] of input.series.patches.entries()) {
+  // A few patches at once (each reads its own two states, shared with its
+  // neighbours through `readers`): one patch's wait for git is another's time
+  // to parse; bounded, so a long series does not hold every state's parsed
+  // sources at once. Results are gathered in patch order.
+  const checked = await mapLimit(input.series.patches, PATCHES_IN_FLIGHT, async (patch, pos) => {
     const index = patchIndex(patch, pos);
-    if (only && !only.includes(index)) continue;
+    if (only && !only.includes(index)) return null;
     const result = applied?.patches.find((r) => r.messageId === patch.messageId);
     const ok = result !== undefined && isApplied(result.status);
     const before = stateAfter(pos);
@@ -96,14 +104,12 @@ export async function patchChecks(
     // rule numbers lines as the trees before and after the patch do.
     const landed = ok ? result.landed : undefined;
     let diff: DiffFile[] = [];
+    let diffError: string | null = null;
     try {
       diff = parseUnifiedDiff(patch.diff === null ? null : landedDiffText(patch.diff, landed));
     } catch (err) {
       // parseUnifiedDiff does not throw; should it ever, this patch's rules go on without the diff.
-      diffErrors.push({
-        patch: index,
-        reason: `the diff could not be read (${err instanceof Error ? err.message : String(err)}); the rules saw the commit message only`,
-      });
+      diffError = `the diff could not be read (${err instanceof Error ? err.message : String(err)}); the rules saw the commit message only`;
     }
     const { findings, errors: e } = await runRules(rules, {
       series: input.series,
@@ -115,8 +121,13 @@ export async function patchChecks(
       after,
     });
     if (landed?.length && patch.diff) withMailLines(findings, parseUnifiedDiff(patch.diff), diff);
-    perPatch[index] = findings;
-    errors.push(...e);
+    return { index, findings, errors: e, diffError };
+  });
+  for (const c of checked) {
+    if (!c) continue;
+    if (c.diffError) diffErrors.push({ patch: c.index, reason: c.diffError });
+    perPatch[c.index] = c.findings;
+    errors.push(...c.errors);
   }
   return { perPatch, errors, ...(diffErrors.length ? { diffErrors } : {}) };
 }
