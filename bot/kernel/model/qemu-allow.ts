@@ -14,7 +14,7 @@
 // itself; a scenario says which firmware with `firmware:` or a -bios naming one
 // of the known firmware files, never a path QEMU would read.
 import { RefusedQemuOptionError, QemuArgError } from './errors.js';
-import { splitOptList } from './qemu-args.js';
+import { MACHINE_PROPS_IGNORED, splitOptList } from './qemu-args.js';
 
 /** What a scenario may not do with an option, one reason per refused option. */
 const REFUSED: Record<string, string> = {
@@ -238,41 +238,20 @@ function optList(
     throw refused(option, value, `only ${rule.needImplied} is allowed`);
 }
 
+/**
+ * -machine keys a scenario may give: the ones the parser knows, except those
+ * that name another object (a memory backend can be a host file; a
+ * confidential-guest object reaches the host too).
+ */
+const MACHINE_KEYS = [
+  'type',
+  ...[...MACHINE_PROPS_IGNORED].filter(
+    (k) => k !== 'memory-backend' && k !== 'confidential-guest-support',
+  ),
+];
+
 function machine(v: string): void {
-  optList('-machine', v, {
-    implied: /^[\w.-]+$/,
-    keys: [
-      'type',
-      'accel',
-      'kernel-irqchip',
-      'kernel_irqchip',
-      'smm',
-      'vmport',
-      'dump-guest-core',
-      'mem-merge',
-      'graphics',
-      'hpet',
-      'pit',
-      'pic',
-      'sata',
-      'smbus',
-      'iommu',
-      'gic-version',
-      'its',
-      'highmem',
-      'acpi',
-      'ras',
-      'secure',
-      'virtualization',
-      'mte',
-      'dtb-randomness',
-      'default-bus-bypass-iommu',
-      'max-ram-below-4g',
-      'suppress-vmdesc',
-      'usb',
-      'nvdimm',
-    ],
-  });
+  optList('-machine', v, { implied: /^[\w.-]+$/, keys: MACHINE_KEYS });
 }
 
 /** Checks one `prop=value` of a device (or a -global); the model checks that it knows the property. */

@@ -237,7 +237,7 @@ const IGNORED_NO_ARG = new Set([
 ]);
 
 /** -machine properties the model reads or that cannot affect PCI placement. */
-const MACHINE_PROPS_IGNORED = new Set([
+export const MACHINE_PROPS_IGNORED: ReadonlySet<string> = new Set([
   'accel',
   'kernel-irqchip',
   'kernel_irqchip',
