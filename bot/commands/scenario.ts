@@ -17,7 +17,8 @@ import { evaluate, runModel } from '../kernel/model/run.js';
 import {
   loadScenariosLenient,
   parsePageSizes,
-  readScenarioFile,
+  FileOverLimitError,
+  readBoundedFile,
   type Scenario,
 } from '../kernel/model/scenario.js';
 import { DEFAULT_LIMITS, formatBytes } from '../limits.js';
@@ -299,10 +300,10 @@ async function readResourceDir(dir: string, max: number): Promise<string> {
     let text: string;
     try {
       // Regular files only, read no further than what is left of the limit.
-      text = readScenarioFile(f, left);
+      text = readBoundedFile(f, left, overLayoutLimit(max));
     } catch (err) {
-      if (err instanceof ModelInputError && /limit/.test(err.message))
-        throw new Error(overLayoutLimit(max));
+      if (err instanceof FileOverLimitError)
+        throw new FileOverLimitError(dir, undefined, overLayoutLimit(max));
       continue; // not a device directory
     }
     left -= Buffer.byteLength(text);
@@ -310,17 +311,6 @@ async function readResourceDir(dir: string, max: number): Promise<string> {
   }
   if (!parts.length) throw new Error(`${dir}: no <bdf>/resource files inside`);
   return parts.join('\n');
-}
-
-/** One pasted layout file: a regular file within the limit (a FIFO or device is refused). */
-function readLayoutFile(file: string, max: number): string {
-  try {
-    return readScenarioFile(file, max);
-  } catch (err) {
-    if (err instanceof ModelInputError && /limit/.test(err.message))
-      throw new Error(overLayoutLimit(max));
-    throw err;
-  }
 }
 
 async function cmdCheckLspci(
@@ -339,10 +329,14 @@ async function cmdCheckLspci(
       file = '<stdin>';
     } else {
       const p = resolve(io.cwd, arg);
-      text = (await stat(p)).isDirectory() ? await readResourceDir(p, max) : readLayoutFile(p, max);
+      text = (await stat(p)).isDirectory()
+        ? await readResourceDir(p, max)
+        : readBoundedFile(p, max, overLayoutLimit(max));
     }
   } catch (e) {
-    io.stderr(`pcibot scenario: ${arg}: ${(e as Error).message}\n`);
+    // A ModelInputError names its file already.
+    const why = e instanceof ModelInputError ? e.message : `${arg}: ${(e as Error).message}`;
+    io.stderr(`pcibot scenario: ${why}\n`);
     return EXIT_USAGE;
   }
   let pageSizes = [4096];

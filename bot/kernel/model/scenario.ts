@@ -280,33 +280,52 @@ function bootBlocker(arch: Arch, firmware: Firmware, drivers: string[]): string 
   return null;
 }
 
+/** A file over the byte limit its reader was given. */
+export class FileOverLimitError extends ModelInputError {}
+
+/**
+ * Reads a regular file of at most `maxBytes`, never reading past the limit
+ * (FileOverLimitError, saying `overLimit`); anything but a regular file is
+ * refused without waiting on it. The buffer is sized by what the file says it
+ * holds, not by the limit.
+ */
+export function readBoundedFile(file: string, maxBytes: number, overLimit: string): string {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ModelInputError(file, undefined, 'not a regular file');
+    // One byte more than expected, to see the end (the file may also grow as it is read).
+    let buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let got = 0;
+    for (;;) {
+      if (got === buf.length) {
+        if (got > maxBytes) throw new FileOverLimitError(file, undefined, overLimit);
+        const bigger = Buffer.alloc(Math.min(buf.length * 2, maxBytes + 1));
+        buf.copy(bigger);
+        buf = bigger;
+      }
+      const n = readSync(fd, buf, got, buf.length - got, null);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Reads a scenario (or ground-truth .cmd) file, refusing one over
  * `maxScenarioBytes` (bot/limits.ts) or that is not a regular file, without
  * reading more than the limit: scenario files are input.
  */
 export function readScenarioFile(file: string, maxBytes = DEFAULT_LIMITS.maxScenarioBytes): string {
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
-  const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-  try {
-    if (!fstatSync(fd).isFile()) throw new ModelInputError(file, undefined, 'not a regular file');
-    const buf = Buffer.alloc(maxBytes + 1);
-    let got = 0;
-    for (;;) {
-      const n = readSync(fd, buf, got, buf.length - got, null);
-      if (n === 0) break;
-      got += n;
-      if (got > maxBytes)
-        throw new ModelInputError(
-          file,
-          undefined,
-          `scenario is over the maxScenarioBytes limit (${formatBytes(maxBytes)})`,
-        );
-    }
-    return buf.subarray(0, got).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
+  return readBoundedFile(
+    file,
+    maxBytes,
+    `scenario is over the maxScenarioBytes limit (${formatBytes(maxBytes)})`,
+  );
 }
 
 /** Load one .scenario file or every .scenario file in a directory (sorted by name). */
