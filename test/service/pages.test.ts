@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { readInputs } from '../../bot/ingest/read.js';
 import { isParseFailure, parseMail } from '../../bot/mail/parse.js';
 import { replyText, signature } from '../../bot/outbound/compose.js';
-import { startHttp, type HttpHandle } from '../../bot/service/http.js';
+import { AdminExposedError, startHttp, type HttpHandle } from '../../bot/service/http.js';
 import { PAGE_CSP } from '../../bot/report/html.js';
 import type { ReviewResult } from '../../bot/report/types.js';
 import type { Series } from '../../bot/types.js';
@@ -193,6 +193,46 @@ describe('the routes', () => {
         assert.equal((await fetch(`${guarded.url}/admin/queues`)).status, 401);
       } finally {
         await guarded.close();
+      }
+    }
+  });
+
+  it('the dashboard behind basic auth: refused without or with wrong credentials, read-only unless told', async () => {
+    const basicAuth = { user: 'ops', pass: 'pass-0123456789' };
+    const basic = (user: string, pass: string) => ({
+      authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`,
+    });
+    // Beyond loopback without credentials: refused before anything listens.
+    await assert.rejects(
+      startHttp(testConfig(prefix), queues.connection, queues, { host: '0.0.0.0', port: 0 }),
+      (e: unknown) => e instanceof AdminExposedError && /beyond loopback/.test(e.message),
+    );
+    for (const readOnly of [true, false]) {
+      const config = testConfig(prefix, { http: { admin: { basicAuth, readOnly } } });
+      const h = await startHttp(config, queues.connection, queues, { host: '127.0.0.1', port: 0 });
+      const pause = `${h.url}/admin/queues/api/queues/send/pause`;
+      try {
+        const anon = await fetch(`${h.url}/admin/queues`);
+        assert.equal(anon.status, 401);
+        assert.equal(anon.headers.get('www-authenticate'), 'Basic realm="pcibot admin"');
+        assert.equal(
+          (await fetch(`${h.url}/admin/queues`, { headers: basic('ops', 'wrong-pass-0123') }))
+            .status,
+          401,
+        );
+        assert.equal(
+          (await fetch(pause, { method: 'PUT', headers: basic('ops', 'wrong-pass-0123') })).status,
+          401,
+          'a change without credentials never reaches the queues',
+        );
+        const ok = basic(basicAuth.user, basicAuth.pass);
+        assert.equal((await fetch(`${h.url}/admin/queues`, { headers: ok })).status, 200);
+        const put = await fetch(pause, { method: 'PUT', headers: ok });
+        assert.equal(put.status, readOnly ? 405 : 200, `readOnly=${readOnly}`);
+        assert.equal(await queues.queues.send.isPaused(), !readOnly);
+      } finally {
+        await queues.queues.send.resume();
+        await h.close();
       }
     }
   });
