@@ -200,7 +200,7 @@ describe('maintainer commands', () => {
     }
   });
 
-  it('ignores a command older than triggers.maxAgeHours, without a word', async () => {
+  it('ignores a command older than triggers.maxAgeHours or dated in the future, without a word', async () => {
     const before = (await outboxFiles()).length;
     await feed(
       await sign(
@@ -214,10 +214,23 @@ describe('maintainer commands', () => {
     const t = await triggerRecord('t-old@example.org');
     assert.equal(t.outcome, 'ignored');
     assert.match(String(t.reason), /older than triggers\.maxAgeHours \(48 h\)/);
+    // A command dated days ahead would stay "young" through every replay of the archive.
+    await feed(
+      await sign(
+        trigger('t-future@example.org', 'pcibot: quiet', {
+          inReplyTo: fx.ids.patches[0]!,
+          references: [fx.ids.cover, fx.ids.patches[0]!],
+          date: mailDate(Date.now(), 3 * 86400),
+        }),
+      ),
+    );
+    const future = await triggerRecord('t-future@example.org');
+    assert.equal(future.outcome, 'ignored');
+    assert.match(String(future.reason), /ahead of this machine's clock, so its age is unknown/);
     await waitFor('idle', () => idle(h));
     assert.equal((await outboxFiles()).length, before, 'no notice for a stale command');
     const counters = await h.state.counters();
-    assert.equal(counters.triggers_too_old, 1);
+    assert.equal(counters.triggers_too_old, 2);
     // The thread was not silenced by it.
     const bucketQuiet = await h.state.quietRules(
       (await h.state.getMeta((await import('../../workers/jobs.js')).messageKey(fx.ids.cover)))!

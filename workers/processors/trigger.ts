@@ -1,7 +1,9 @@
 // Trigger handling (from ingest, for replies by others): a maintainer's
 // "pcibot: ..." command in a reply to a patch, a cover letter, or pcibot's own
 // reply (mapped back to the patch it answered). In order:
-//   - a command older than triggers.maxAgeHours (or without a readable Date),
+//   - a command older than triggers.maxAgeHours (or without a readable Date,
+//     or dated more than FUTURE_SKEW_HOURS ahead: its age is unknown, and a
+//     future date would keep it young through every replay of the archive),
 //     or read in a backfill, is history: recorded, never honoured, never
 //     answered (a replayed archive must not act on old commands);
 //   - its DKIM result is checked and recorded (bot/triggers/dkim.ts);
@@ -24,6 +26,9 @@ import type { MessageMeta } from '../state.js';
 const USAGE =
   'Commands, alone on the first line of a reply to a patch, the cover letter or a mail of pcibot\'s: "pcibot: review", "pcibot: review base=<commit>", "pcibot: scenarios <name>,<name>", "pcibot: quiet" or "pcibot: quiet <rule>".';
 
+/** How far ahead of our clock a command's Date may be (senders' clocks drift). */
+const FUTURE_SKEW_HOURS = 2;
+
 export async function handleTrigger(
   msg: Message,
   ctx: JobContext,
@@ -43,7 +48,9 @@ export async function handleTrigger(
       ? 'it has no readable Date, so its age is unknown'
       : ageHours > config.triggers.maxAgeHours
         ? `older than triggers.maxAgeHours (${config.triggers.maxAgeHours} h): sent ${msg.date}`
-        : null;
+        : ageHours < -FUTURE_SKEW_HOURS
+          ? `dated ${msg.date}, more than ${FUTURE_SKEW_HOURS} h ahead of this machine's clock, so its age is unknown`
+          : null;
   if (stale) {
     await state.count('triggers_too_old');
     await state.recordTrigger({ ...base, outcome: 'ignored', reason: stale });
