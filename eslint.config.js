@@ -113,4 +113,26 @@ export default tseslint.config(
       'import-x/no-unresolved': ['error', { ignore: ['^node:'] }],
     },
   },
+  {
+    // One diff reader in production: parse-diff's shapes (types) are the
+    // rules' vocabulary, but its parser is quadratic on a long header line and
+    // throws on a stray `\ No newline` marker; bot/mail/diffparse.ts is the
+    // port every reader calls. Tests and the fuzzer compare against the real one.
+    files: ['bot/**/*.ts', 'rules/**/*.ts', 'workers/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'parse-diff',
+              allowTypeImports: true,
+              message:
+                "parse-diff's parser is not for production code: call parseUnifiedDiff() (bot/mail/diffparse.ts).",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -130,7 +130,8 @@ export interface ParseFailure {
  * position (a lone `[PATCH]` is patch 1). Findings, apply results, replies and
  * job ids all use this number.
  */
-export const patchIndex = (patch: Message, pos: number): number => patch.tags.index ?? pos + 1;
+export const patchIndex = (patch: Pick<Message, 'tags'>, pos: number): number =>
+  patch.tags.index ?? pos + 1;
 
 export interface Series {
   /** Stable id: derived from the cover letter's (else first patch's) Message-ID. */

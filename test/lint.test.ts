@@ -57,6 +57,23 @@ test('an upward import is refused: mail may not import series, rules may not imp
   assert.deepEqual(ok!.messages, []);
 });
 
+test("parse-diff's parser is refused in production code; its types are not", () => {
+  const [value] = lint(
+    ['--stdin', '--stdin-filename', 'bot/report/probe.ts'],
+    "import parseDiff from 'parse-diff';\nexport const x = parseDiff('');\n",
+  );
+  assert.deepEqual(
+    value!.messages.map((m) => m.ruleId),
+    ['@typescript-eslint/no-restricted-imports'],
+  );
+  assert.match(value!.messages[0]!.message, /parseUnifiedDiff/);
+  const [types] = lint(
+    ['--stdin', '--stdin-filename', 'rules/probe.ts'],
+    "import type { File } from 'parse-diff';\nexport type X = File;\n",
+  );
+  assert.deepEqual(types!.messages, []);
+});
+
 test('the program is compiled without the DOM library (in-page code types its globals locally)', () => {
   const tsconfig = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.json'), 'utf8')) as {
     compilerOptions: { lib?: string[] };

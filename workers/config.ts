@@ -404,7 +404,7 @@ export function validateConfig(
       'sendBackfill',
     ]);
     const minSeverity = r.str(reply.minSeverity, `${f}.reply.minSeverity`, 'warning');
-    if (!['error', 'warning', 'info'].includes(minSeverity))
+    if (!SEVERITIES.includes(minSeverity))
       r.fail(`${f}.reply.minSeverity`, 'expected "error", "warning" or "info"');
     const mode = r.str(reply.mode, `${f}.reply.mode`, 'series');
     if (mode !== 'series' && mode !== 'patch')

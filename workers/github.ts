@@ -4,8 +4,8 @@
 // never reviewed or reported), per review the PR head it is of, its check
 // run and how many annotation batches were sent (a retried job goes on where
 // it stopped), and the API's health (rate limit, failures in a row, the last
-// error) for /healthz and /metrics. Also the keys: a PR's key and a review
-// key per PR head and round.
+// error) for /healthz and /metrics, and the review under way per PR. Also
+// the keys: a PR's key and a review key per PR head and round.
 import type { Redis } from 'ioredis';
 import type { ApiEvents } from '../bot/github/client.js';
 import type { PrRef } from '../bot/github/pr.js';
@@ -45,6 +45,14 @@ export class GithubState {
   }
   head(prKey: string): Promise<string | null> {
     return this.redis.get(this.key('head', prKey));
+  }
+
+  /** The review under way for a PR (the newest head's), to drop an older one's. */
+  async setCurrentReview(prKey: string, reviewKey: string): Promise<void> {
+    await this.redis.set(this.key('current', prKey), reviewKey, 'EX', this.ttl);
+  }
+  currentReview(prKey: string): Promise<string | null> {
+    return this.redis.get(this.key('current', prKey));
   }
 
   async putTarget(reviewKey: string, t: GithubTarget): Promise<void> {

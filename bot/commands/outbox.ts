@@ -10,6 +10,7 @@ import { Job } from 'bullmq';
 import { ArchiveLookup } from '../lore/archive.js';
 import { ListJournal } from '../lore/journal.js';
 import { FINAL_STATES, ReplyJournal } from '../outbound/journal.js';
+import { ledgerKey } from '../outbound/ledger.js';
 import { connectRedis, RedisUnavailableError } from '../service/redis.js';
 import { EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE } from '../util/exit.js';
 import { ConfigError, loadConfig, stateRoot, type ServiceConfig } from '../../workers/config.js';
@@ -120,7 +121,7 @@ async function resolve(
         by: 'hand',
         detail: 'settled by hand: pcibot outbox resolve --sent',
       });
-      await redis?.set(`${config.redis.prefix}:svc:ledger:${k}`, JSON.stringify(e));
+      await redis?.set(ledgerKey(config.redis.prefix, k), JSON.stringify(e));
       io.stdout(`${k}: marked sent\n`);
     }
     redis?.disconnect();
@@ -149,7 +150,7 @@ async function resolve(
         by: 'hand',
         detail: 'settled by hand: pcibot outbox resolve --not-sent',
       });
-      await redis.del(`${config.redis.prefix}:svc:ledger:${k}`);
+      await redis.del(ledgerKey(config.redis.prefix, k));
       const id = jobIds.send(k);
       const old = await Job.fromId(queues.queues.send, id);
       if (old && (await old.getState()) !== 'active') await old.remove();

@@ -17,6 +17,10 @@ import {
 export type LedgerState = JournalState;
 export type LedgerEntry = Pick<JournalEntry, 'state' | 'messageId' | 'at' | 'detail' | 'by'>;
 
+/** The Redis key of a reply's claim (also `pcibot outbox resolve`'s, which settles one by hand). */
+export const ledgerKey = (prefix: string, replyKey: string): string =>
+  `${prefix}:svc:ledger:${replyKey}`;
+
 export class ReplyLedger {
   constructor(
     private readonly redis: Redis,
@@ -25,7 +29,7 @@ export class ReplyLedger {
   ) {}
 
   private key(replyKey: string): string {
-    return `${this.prefix}:svc:ledger:${replyKey}`;
+    return ledgerKey(this.prefix, replyKey);
   }
 
   /** The reply's state: the durable journal's, else what Redis holds (older deployments). */

@@ -5,7 +5,7 @@
 // on, and the lineage the service remembers reviews under).
 import { createHash } from 'node:crypto';
 import { parseUnifiedDiff } from '../mail/diffparse.js';
-import type { Message, Series } from '../types.js';
+import { patchIndex, type Message, type Series } from '../types.js';
 import { titleAliases, type TitleAlias } from './changelog.js';
 
 const hashOf = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 24);
@@ -236,7 +236,7 @@ export function renamedFrom(s: VersionSubject): RenameClaim[] {
     }
   };
   if (s.cover) add(s.cover, 0);
-  s.patches?.forEach((p, pos) => add(p, p.tags.index ?? pos + 1));
+  s.patches?.forEach((p, pos) => add(p, patchIndex(p, pos)));
   return out;
 }
 
@@ -282,7 +282,7 @@ function signatureOf(p: VersionPatch, pos: number): ChangeSignature | null {
     const names = [...files.keys()].sort();
     const text = names.map((n) => `${n}\n${files.get(n)!.sort().join('\n')}`).join('\n\0\n');
     sig = {
-      index: p.tags.index ?? pos + 1,
+      index: patchIndex(p, pos),
       total: p.tags.total,
       files: names,
       hash: hashOf(text),

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  balancedParens,
   evalInt,
   evalInteger,
   expandMacros,
@@ -105,5 +106,12 @@ describe('helpers', () => {
     assert.equal(tidyExpr(' (unsigned long) 1UL << BIT(2) '), '1<<(1<<2)');
     assert.equal(expandMacros('A+B', [new Map([['A', '1 + 1']])]), '(1+1)+B');
     assert.deepEqual(splitArgs('a,f(b,c),d'), ['a', 'f(b,c)', 'd']);
+  });
+  test('balancedParens: every ( closed, no ) before its (', () => {
+    assert.equal(balancedParens('a & (b | c)'), true);
+    assert.equal(balancedParens(''), true);
+    // `(a) & (b)` has outer parentheses that are not one pair: its inside is not balanced.
+    assert.equal(balancedParens('a) & (b'), false);
+    assert.equal(balancedParens('f(a'), false);
   });
 });

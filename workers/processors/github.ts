@@ -72,10 +72,10 @@ async function reviewPr(
   const reviewKey = githubReviewKey(pr, pr.headSha, round);
   if (await gh.state.isPosted(reviewKey)) return { reviewKey, already: 'posted' };
   // A review of an older head of this PR still under way is dropped (its check run is cancelled when it reports).
-  const current = await state.redis.get(gh.state.key('current', pk));
+  const current = await gh.state.currentReview(pk);
   if (current && current !== reviewKey && !current.includes(pr.headSha.slice(0, 12)))
     await state.markDropped(current, `superseded by ${pr.headSha.slice(0, 12)}`);
-  await state.redis.set(gh.state.key('current', pk), reviewKey, 'EX', state.ttl);
+  await gh.state.setCurrentReview(pk, reviewKey);
 
   const pageUrl = config.http.publicUrl ? `${config.http.publicUrl}/series/${reviewKey}` : null;
   let checkId = await gh.state.checkRun(reviewKey);

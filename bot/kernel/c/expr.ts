@@ -54,6 +54,16 @@ export function splitArgs(args: string): string[] {
   return out;
 }
 
+/** Whether every `(` in `s` is closed by a later `)` and no `)` closes nothing. */
+export function balancedParens(s: string): boolean {
+  let d = 0;
+  for (const ch of s) {
+    if (ch === '(') d++;
+    else if (ch === ')' && --d < 0) return false;
+  }
+  return d === 0;
+}
+
 export interface IntOptions {
   /** Object-like macros, expanded as text before evaluating (first map that has a name wins). */
   macros?: Map<string, string>[];

@@ -2,7 +2,7 @@
 // max(SZ_4K, PAGE_SIZE), a byte count, evaluated for every PAGE_SIZE at once.
 // The integer part is the shared C evaluator (bot/kernel/c/expr.ts).
 import type { DefaultAlignment } from '../model/policy.js';
-import { evalInt, expandMacros, splitArgs, tidyExpr } from '../c/expr.js';
+import { balancedParens, evalInt, expandMacros, splitArgs, tidyExpr } from '../c/expr.js';
 
 const isPageSize = (e: string) => /^\(*(PAGE_SIZE|1<<PAGE_SHIFT)\)*$/.test(e);
 
@@ -16,13 +16,17 @@ export function evalAlignment(
   macros: Map<string, string>[] = [],
 ): DefaultAlignment | null {
   let e = tidyExpr(expandMacros(tidyExpr(expr), macros));
-  while (/^\(.*\)$/.test(e) && splitArgs(e.slice(1, -1)).length === 1 && balanced(e.slice(1, -1)))
+  while (
+    /^\(.*\)$/.test(e) &&
+    splitArgs(e.slice(1, -1)).length === 1 &&
+    balancedParens(e.slice(1, -1))
+  )
     e = e.slice(1, -1);
   if (isPageSize(e)) return 'page';
   const n = evalInt(e);
   if (n !== null) return n === 0 ? 'zero' : { bytes: n };
   const m = /^(max_t|max|max3)\((.*)\)$/.exec(e);
-  if (m && balanced(m[2]!)) {
+  if (m && balancedParens(m[2]!)) {
     let args = splitArgs(m[2]!);
     if (m[1] === 'max_t') args = args.slice(1);
     let page = false;
@@ -40,15 +44,6 @@ export function evalAlignment(
     return null;
   }
   return null;
-}
-
-function balanced(s: string): boolean {
-  let d = 0;
-  for (const ch of s) {
-    if (ch === '(') d++;
-    else if (ch === ')' && --d < 0) return false;
-  }
-  return d === 0;
 }
 
 export function describeAlignment(d: DefaultAlignment): string {

@@ -12,7 +12,7 @@
 // shows up as "not understood".
 import type { DefaultAlignment, KernelPolicy } from '../model/policy.js';
 import { skipStatement } from '../c/body.js';
-import { evalInt } from '../c/expr.js';
+import { balancedParens, evalInt } from '../c/expr.js';
 import { skipBraces, skipParens } from '../c/lex.js';
 import type { CDef, CSource } from '../c/source.js';
 import { clauses, parseBody, statementsOf, walk, type PathCond, type Stmt } from '../c/stmt.js';
@@ -1151,7 +1151,7 @@ function startAlignLiteral(lit: string): 'has' | 'lacks' | 'other' | 'unknown' {
   let l = lit;
   let neg = false;
   for (;;) {
-    l = l.replace(/^\((.*)\)$/, (m, x: string) => (balanced(x) ? x : m));
+    l = l.replace(/^\((.*)\)$/, (m, x: string) => (balancedParens(x) ? x : m));
     if (l.startsWith('!') && !l.startsWith('!=')) {
       neg = !neg;
       l = l.slice(1);
@@ -1166,15 +1166,6 @@ function startAlignLiteral(lit: string): 'has' | 'lacks' | 'other' | 'unknown' {
   if (!m) return 'unknown';
   if (m[1] === '==0') neg = !neg;
   return neg ? 'lacks' : 'has';
-}
-
-function balanced(x: string): boolean {
-  let d = 0;
-  for (const ch of x) {
-    if (ch === '(') d++;
-    else if (ch === ')' && --d < 0) return false;
-  }
-  return d === 0;
 }
 
 /** Whether the path conditions keep STARTALIGN resources out (null: a condition the reader does not know). */
