@@ -158,7 +158,12 @@ export const jobIds = {
   verify: (reviewKey: string, gen?: string) => `vf-${reviewKey}${genSuffix(gen)}`,
   /** One job per PR head: the pushes of a burst each get their own, and only the newest does anything. */
   githubPr: (prKey: string, headSha: string) => `gh-${prKey}-${headSha.slice(0, 16)}`,
-  githubCommand: (deliveryId: string) => `gc-${hashOf(deliveryId, 20)}`,
+  /**
+   * One job per PR comment, not per delivery: a comment is created once, so a
+   * captured delivery replayed under a fresh X-GitHub-Delivery finds its job
+   * (kept for a week) and runs nothing again.
+   */
+  githubCommand: (prKey: string, commentId: number) => `gc-${prKey}-${commentId}`,
   githubReport: (reviewKey: string) => `gr-${reviewKey}`,
   follow: (kind: string, list: string, path?: string) =>
     `fo-${kind}-${hashOf(`${list}\0${path ?? ''}`, 12)}`,

@@ -4,7 +4,7 @@
 // neutral for a warning, success otherwise; neutral for a skipped PR), a
 // title with the counts, the Markdown sink's report as the summary (cut at a
 // line to GitHub's 65,535 characters, with a link to the report page when
-// longer), and one annotation per finding with a file, at its line at the
+// longer, and the model's table kept after the cut), and one annotation per finding with a file, at its line at the
 // series head (the check run is on the head commit).
 //
 // The PR review: one line comment per finding worth a comment that sits on a
@@ -20,7 +20,8 @@
 import type { DiffPlace } from '../github/diffmap.js';
 import { atLeast, bySeverity, type Severity } from '../types.js';
 import { toolVersion } from '../util/version.js';
-import { renderMarkdown } from './text.js';
+import { modelTableMarkdown } from './model-text.js';
+import { mdEscape, renderMarkdown } from './text.js';
 import {
   REVIEW_SCHEMA,
   type ReportedFinding,
@@ -150,10 +151,17 @@ export function checkOutput(r: ReviewResult, opts: { pageUrl: string | null }): 
   const md = resultMarkdown(r);
   const link = opts.pageUrl ? `[${opts.pageUrl}](${opts.pageUrl})` : null;
   const withLink = link ? `${md}\nReport page: ${link}\n` : md;
+  let summary = truncateSummary(withLink, MAX_SUMMARY, link);
+  if (summary !== withLink && r.model) {
+    // The model's table comes late in the report: a report cut short keeps it, after the cut.
+    const table = modelTableMarkdown(r.model, mdEscape).join('\n').trim();
+    if (!summary.includes(table))
+      summary = `${truncateSummary(withLink, MAX_SUMMARY - table.length - 2, link)}\n${table}\n`;
+  }
   return {
     conclusion: conclusionOf(r),
     title: checkTitle(r),
-    summary: truncateSummary(withLink, MAX_SUMMARY, link),
+    summary,
     annotations: r.status === 'reviewed' ? annotations(r) : [],
   };
 }

@@ -166,11 +166,8 @@ export function modelSectionText(
   return out;
 }
 
-/** Markdown of the model section: a table, and one line per item. */
-export function modelSectionMarkdown(
-  model: ModelBeforeAfter,
-  esc: (t: string) => string,
-): string[] {
+/** Markdown of the model's table: its heading, the policy change, the architectures, the totals per page size. */
+export function modelTableMarkdown(model: ModelBeforeAfter, esc: (t: string) => string): string[] {
   const out: string[] = ['', '### Model before/after', ''];
   for (const l of model.policyChange) out.push(`- ${esc(l)}`);
   for (const a of model.arches) out.push(`- ${a.arch}: \`${a.before}\` against \`${a.after}\``);
@@ -185,6 +182,15 @@ export function modelSectionMarkdown(
     );
   const note = unverifiedNote(model);
   if (note) out.push('', `*${esc(note)}*`);
+  return out;
+}
+
+/** Markdown of the model section: the table, and the text maps of the pages that changed. */
+export function modelSectionMarkdown(
+  model: ModelBeforeAfter,
+  esc: (t: string) => string,
+): string[] {
+  const out = modelTableMarkdown(model, esc);
   const runs = changedRuns(model);
   if (runs.length) {
     out.push('', 'Pages whose sharing changed:', '');

@@ -239,7 +239,8 @@ export function verifySummary(v: NonNullable<SeriesReport['verify']>): string {
   );
 }
 
-const mdEscape = (t: string) => t.replace(/([\\`*_[\]<>|])/g, '\\$1');
+/** Markdown-safe text, as the Markdown sink writes it. */
+export const mdEscape = (t: string) => t.replace(/([\\`*_[\]<>|])/g, '\\$1');
 
 /**
  * A Markdown code span around text that may come from a mail (a file name, a

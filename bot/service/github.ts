@@ -7,7 +7,8 @@
 // journal: <stateDir>/<prefix>/github/deliveries.jsonl), a JSON object (400).
 // Then the event is classified (bot/github/events.ts) and the job queued
 // (202): a PR head, delayed by github.debounceSec (one job per head; the job
-// does nothing unless its head is still the PR's), or a comment command. The
+// does nothing unless its head is still the PR's), or a comment command (one
+// job per comment, so a replay under a fresh delivery id runs nothing). The
 // delivery is recorded once Redis holds the job, so a delivery that could
 // not be queued (503) is taken again when GitHub redelivers it.
 import { join } from 'node:path';
@@ -124,7 +125,7 @@ export function githubWebhookRouter(opts: {
             commentId: action.commentId,
             user: action.user,
           };
-          const id = jobIds.githubCommand(delivery);
+          const id = jobIds.githubCommand(prKeyOf(action.ref), action.commentId);
           await queues.queues.github.add('github', data, { jobId: id });
           outcome = `queued ${id}: /pcibot ${action.command} on ${prLabel(action.ref)} by ${action.user}`;
         }

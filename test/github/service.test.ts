@@ -326,6 +326,37 @@ describe('GitHub App: webhook to check run and review', { timeout: 240_000 }, ()
     assert.equal(h2.github.failuresInRow, 0);
   });
 
+  test('a captured delivery replayed under a new X-GitHub-Delivery changes nothing', async () => {
+    await githubIdle();
+    const runs = gh.checkRuns.size;
+    const reviews = gh.reviews.length;
+    const comments = botComments().map((c) => `${c.id}:${c.body}`);
+    const firstHead = gh.reviews[0]!.commitId;
+    assert.notEqual(firstHead, pr.headSha, 'the PR moved on since its first push');
+    // The same signed bodies as before (a replayer cannot sign anew), fresh delivery ids.
+    const opened = await deliver(
+      http.url,
+      'pull_request',
+      prPayload('opened', { ...pr, headSha: firstHead }),
+    );
+    assert.equal(opened.status, 202, opened.text);
+    const command = await deliver(
+      http.url,
+      'issue_comment',
+      commentPayload(pr, 'maintainer', '/pcibot review', 503),
+    );
+    assert.equal(command.status, 202, command.text);
+    // Let the debounce of the replayed push run out, then everything settle.
+    await new Promise((r) => setTimeout(r, 1500));
+    await githubIdle();
+    assert.equal(gh.checkRuns.size, runs, 'no check run for a replayed push or comment');
+    assert.equal(gh.reviews.length, reviews);
+    assert.deepEqual(
+      botComments().map((c) => `${c.id}:${c.body}`),
+      comments,
+    );
+  });
+
   test('a PR that touches nothing in scope gets a neutral "skipped" check', async () => {
     const other: StandinPr = {
       ...standinPr(repo),

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { checkOutput, MAX_SUMMARY } from '../../bot/report/github.js';
 import { archiveUrl, diffHtml, lineAnchor } from '../../bot/report/html.js';
 import type { ReviewReport, ReviewResult } from '../../bot/report/types.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
@@ -209,6 +210,59 @@ describe('pcibot review --html on the bundled example', () => {
       [...afterMap!.matchAll(/<g class="page" data-page="0x11000[012]000">/g)].length,
       3,
     );
+  });
+
+  it("the GitHub check run's summary carries the model table, within GitHub's limit", () => {
+    const out = checkOutput(result, { pageUrl: 'https://pcibot.example.org/series/k' });
+    assert.ok(out.summary.length <= MAX_SUMMARY, `${out.summary.length} characters`);
+    assert.match(out.summary, /^# pcibot review/);
+    assert.match(
+      out.summary,
+      /\| page size \| fixed \| introduced \| remain \| scenario runs \|\n\|---\|/,
+    );
+    for (const ps of [4096, 16384, 65536]) {
+      const rows = result.model!.table.filter((t) => t.pageSize === ps);
+      const sum = (k: 'fixed' | 'introduced' | 'remaining') => rows.reduce((n, r) => n + r[k], 0);
+      const label = { 4096: '4K', 16384: '16K', 65536: '64K' }[ps];
+      assert.match(
+        out.summary,
+        new RegExp(
+          `^\\| ${label} \\| ${sum('fixed')} \\| ${sum('introduced')} \\| ${sum('remaining')} \\| \\d+ \\|$`,
+          'm',
+        ),
+        label,
+      );
+    }
+  });
+
+  it('a check run summary cut to fit GitHub still carries the model table', () => {
+    // The same result with 200 more findings of 400 characters: past GitHub's limit.
+    const at = result.patches.findIndex((p) => p.findings.length > 0);
+    const patch = result.patches[at]!;
+    const extra = Array.from({ length: 200 }, (_, i) => ({
+      ...patch.findings[0]!,
+      detail: `padding ${i} ${'x'.repeat(400)}`,
+      fingerprint: i.toString(16).padStart(16, '0'),
+    }));
+    const patches = result.patches.map((p, i) =>
+      i === at ? { ...p, findings: [...p.findings, ...extra] } : p,
+    );
+    const long = { ...result, patches };
+    const url = 'https://pcibot.example.org/series/k';
+    const out = checkOutput(long, { pageUrl: url });
+    assert.ok(out.summary.length <= MAX_SUMMARY, `${out.summary.length} characters`);
+    assert.match(
+      out.summary,
+      /cut here\.\*\* The whole report: \[https:\/\/pcibot\.example\.org\/series\/k\]/,
+    );
+    assert.match(out.summary, /padding 0 x/, 'the report up to the cut');
+    assert.doesNotMatch(out.summary, /padding 199 x/, 'it was cut');
+    const table = out.summary.slice(out.summary.indexOf('cut here'));
+    assert.match(table, /\n### Model before\/after\n/);
+    for (const m of checkOutput(result, { pageUrl: url }).summary.matchAll(
+      /^\| (4K|16K|64K) \| .*$/gm,
+    ))
+      assert.ok(table.includes(m[0]), m[0]);
   });
 
   it('the terminal report: the model as a short table, text maps of what changed', () => {
