@@ -5,8 +5,9 @@
 // browser) follows the link in the reply to the series page. The test reads
 // the rendered DOM: the seed reproducer's three 32-byte BARs in one red page
 // before the series and in three pages after, the numbers equal the stored
-// JSON, findings link into the diffs, nothing from the hostile mail runs, no
-// request leaves the server, the 50-device SR-IOV map loads. Screenshots go to
+// JSON, findings link into the diffs, nothing from the hostile mail runs, the
+// 50-device SR-IOV map loads, and no request leaves the server (the queue
+// dashboard's included). Screenshots go to
 // test-artifacts/ (gitignored) and their paths are printed.
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
@@ -16,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { readInputs } from '../../bot/ingest/read.js';
 import type { ReviewResult } from '../../bot/report/types.js';
-import { startHttp, type HttpHandle } from '../../bot/service/http.js';
+import { DASHBOARD_CSP, startHttp, type HttpHandle } from '../../bot/service/http.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import { cacheDir } from '../../bot/util/cache.js';
 import { repoRoot } from '../../bot/util/paths.js';
@@ -60,6 +61,8 @@ describe('the report pages in a browser', () => {
   let base = '';
   let outbox = '';
   const foreign: string[] = [];
+  /** Requests the page's Content-Security-Policy stopped in the browser: they never left it. */
+  const blockedByCsp: string[] = [];
   const dialogs: string[] = [];
 
   before(async () => {
@@ -122,6 +125,10 @@ describe('the report pages in a browser', () => {
     browser.ctx.on('request', (req) => {
       if (!req.url().startsWith(`${base}/`) && !req.url().startsWith('data:'))
         foreign.push(req.url());
+    });
+    browser.ctx.on('requestfailed', (req) => {
+      // Chromium's blocked reason, as playwright reports it: "csp" (net::ERR_BLOCKED_BY_CSP).
+      if (/^csp$|BLOCKED_BY_CSP/.test(req.failure()?.errorText ?? '')) blockedByCsp.push(req.url());
     });
     browser.ctx.on('page', (p) =>
       p.on('dialog', (d) => void (dialogs.push(d.message()), d.dismiss())),
@@ -378,8 +385,22 @@ describe('the report pages in a browser', () => {
   });
 
   it('the queue dashboard is served beside them; no request left the server', async () => {
-    const res = await fetch(`${base}/admin/queues`);
-    assert.equal(res.status, 200);
-    assert.deepEqual(foreign, []);
+    // The dashboard in the browser too: bull-board's page links Google Fonts,
+    // which its Content-Security-Policy keeps the browser from fetching.
+    const page = await browser!.ctx.newPage();
+    const res = await page.goto(`${base}/admin/queues`, { waitUntil: 'load' });
+    assert.equal(res?.status(), 200);
+    assert.equal(res?.headers()['content-security-policy'], DASHBOARD_CSP);
+    // It still works under that policy: its scripts run and list the queues.
+    await page.getByText('github-report', { exact: true }).first().waitFor({ timeout: 15_000 });
+    await page.close();
+    assert.ok(
+      blockedByCsp.some((u) => u.startsWith('https://fonts.googleapis.com/')),
+      `the dashboard's font stylesheet is stopped by the policy: ${blockedByCsp.join(' ')}`,
+    );
+    assert.deepEqual(
+      foreign.filter((u) => !blockedByCsp.includes(u)),
+      [],
+    );
   });
 });
