@@ -5,9 +5,9 @@
 // browser) follows the link in the reply to the series page. The test reads
 // the rendered DOM: the seed reproducer's three 32-byte BARs in one red page
 // before the series and in three pages after, the numbers equal the stored
-// JSON, findings link into the diffs, nothing from the hostile mail runs, the
-// 50-device SR-IOV map loads, and no request leaves the server (the queue
-// dashboard's included). Screenshots go to
+// JSON, the page loads in under a second, findings link into the diffs,
+// nothing from the hostile mail runs, the 50-device SR-IOV map loads, and no
+// request leaves the server (the queue dashboard's included). Screenshots go to
 // test-artifacts/ (gitignored) and their paths are printed.
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
@@ -31,6 +31,7 @@ import type {
   PageHTMLElement,
   PageImage,
   PageElement,
+  PagePerformance,
   PageStyle,
 } from '../page-dom.js';
 import { hostileMbox } from '../report/hostile.js';
@@ -168,6 +169,15 @@ describe('the report pages in a browser', () => {
     return page;
   }
 
+  /** ms from navigation start to the load event of the page's last navigation, by the browser's clock. */
+  async function loadMs(page: Page): Promise<number> {
+    return page.evaluate(() => {
+      // Runs in the page: its performance has navigation entries (typed in test/page-dom.ts).
+      const [nav] = (performance as unknown as PagePerformance).getEntriesByType('navigation');
+      return nav!.loadEventEnd - nav!.startTime;
+    });
+  }
+
   async function shot(page: Page, selector: string, name: string): Promise<string> {
     const file = join(ARTIFACTS, name);
     await page.locator(selector).first().screenshot({ path: file });
@@ -178,6 +188,10 @@ describe('the report pages in a browser', () => {
   it("the reply's link opens the series page; the seed reproducer's BARs share a red page before, three pages after", async (t) => {
     const url = await linkFromReply();
     const page = await open(url);
+    // The first load: the server renders the page from the stored result.
+    t.diagnostic(
+      `series page, first load: ${(await loadMs(page)).toFixed(0)} ms to the load event`,
+    );
     assert.match(await page.title(), /PCI: Align small BARs v3/);
     assert.equal(await page.evaluate(() => document.scripts.length), 0, 'no script on the page');
     const run = page.locator('#map-seed-001-reproducer-qboot-x86_64-4K');
@@ -241,9 +255,14 @@ describe('the report pages in a browser', () => {
     await page.close();
   });
 
-  it('the numbers on the page are the stored JSON, and findings link into the diffs', async () => {
+  it('the page loads in under a second; its numbers are the stored JSON, and findings link into the diffs', async (t) => {
     const url = await linkFromReply();
     const page = await open(url);
+    // Served again (the router keeps the rendered page): the bundled example's
+    // page, its inline maps and styles, to the browser's load event.
+    const ms = await loadMs(page);
+    t.diagnostic(`series page, served again: ${ms.toFixed(0)} ms to the load event`);
+    assert.ok(ms > 0 && ms < 1000, `${ms.toFixed(0)} ms`);
     const json = (await (await page.request.get(`${url}.json`)).json()) as ReviewResult;
     const model = json.model!;
     const rows = await page.locator('table.model-table tr.check').evaluateAll((trs) =>
