@@ -63,6 +63,14 @@ export class GithubState {
     return s === null ? null : (JSON.parse(s) as GithubTarget);
   }
 
+  /** The PR's page on GitHub (its html_url), for the review's report page. */
+  async putPrUrl(reviewKey: string, url: string): Promise<void> {
+    await this.redis.set(this.key('prurl', reviewKey), url, 'EX', this.ttl);
+  }
+  prUrl(reviewKey: string): Promise<string | null> {
+    return this.redis.get(this.key('prurl', reviewKey));
+  }
+
   async setCheckRun(reviewKey: string, id: number): Promise<void> {
     await this.redis.set(this.key('check', reviewKey), String(id), 'EX', this.ttl);
   }

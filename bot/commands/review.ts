@@ -7,7 +7,7 @@ import { diffsOf, reviewSite } from '../report/html.js';
 import { renderJson, resultJson } from '../report/json.js';
 import { renderMarkdown, renderTerminal } from '../report/text.js';
 import { findThreadInMirror } from '../lore/find.js';
-import { fetchPr, parsePrRef, prLabel, prMails } from '../github/pr.js';
+import { coverMessageId, fetchPr, parsePrRef, prLabel, prMails } from '../github/pr.js';
 import { RequestError, tokenClient } from '../github/client.js';
 import { resolveTree } from '../tree/kernel.js';
 import type { RawMail } from '../types.js';
@@ -162,6 +162,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     }
   }
 
+  /** A PR's cover letter -> the PR's page, linked from its report page. */
+  const pullRequests = new Map<string, string>();
   if (values.github !== undefined) {
     const ref = parsePrRef(values.github);
     if (!ref) throw new UsageError('--github: expected owner/repo#N (or the pull request URL)');
@@ -173,7 +175,9 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       log: (line) => io.stderr(`pcibot review: ${line}\n`),
     });
     try {
-      mails = [...mails, ...prMails(await fetchPr(octokit, ref))];
+      const fetched = await fetchPr(octokit, ref);
+      mails = [...mails, ...prMails(fetched)];
+      pullRequests.set(coverMessageId(fetched.pr, fetched.pr.headSha), fetched.pr.htmlUrl);
     } catch (err) {
       const why =
         err instanceof RequestError ? `${err.status} ${err.message}` : (err as Error).message;
@@ -238,7 +242,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     for (const s of report.series)
       if (!pages.some((p) => p.result === s)) pages.push({ result: s, json: resultJson(s) });
     await mkdir(htmlDir, { recursive: true });
-    for (const [file, text] of reviewSite(pages, { archiveBase: archive })) {
+    for (const [file, text] of reviewSite(pages, { archiveBase: archive, pullRequests })) {
       await mkdir(dirname(join(htmlDir, file)), { recursive: true });
       await writeFile(join(htmlDir, file), text);
     }

@@ -145,6 +145,8 @@ export interface SeriesPageInput {
   diffs?: Record<number, string | null>;
   /** The thread: an archive URL of the cover letter or first patch, or a PR; null: no link. */
   threadUrl?: string | null;
+  /** What threadUrl is: a list thread (the default) or a GitHub pull request. */
+  threadKind?: 'thread' | 'pull request';
   /** The result's JSON (same origin), linked from the page; null: none. */
   jsonHref?: string | null;
   /** The list of reviews, linked from the page; null: none. */
@@ -282,7 +284,7 @@ export function seriesPage(input: SeriesPageInput): string {
       `<span class="counts" data-error="${r.counts.error}" data-warning="${r.counts.warning}" data-info="${r.counts.info}">` +
       `${r.counts.error} error, ${r.counts.warning} warning, ${r.counts.info} info</span>` +
       (input.threadUrl
-        ? `<span><a class="thread"${attr('href', safeHref(input.threadUrl))}>the thread</a></span>`
+        ? `<span><a class="thread"${attr('href', safeHref(input.threadUrl))}>the ${input.threadKind ?? 'thread'}</a></span>`
         : '') +
       (input.jsonHref ? `<span><a${attr('href', safeHref(input.jsonHref))}>JSON</a></span>` : '') +
       '</p>',
@@ -502,13 +504,30 @@ export function diffsOf(
   return Object.fromEntries(result.patches.map((p) => [p.index, byId.get(p.messageId) ?? null]));
 }
 
+/** The page's link to where the series was posted: its pull request, or its thread in the archive. */
+function threadOf(
+  first: string | undefined,
+  opts: { archiveBase?: string | null; pullRequests?: ReadonlyMap<string, string> },
+): Pick<SeriesPageInput, 'threadUrl' | 'threadKind' | 'archiveBase'> {
+  const pr = first === undefined ? undefined : opts.pullRequests?.get(first);
+  if (pr) return { threadUrl: pr, threadKind: 'pull request', archiveBase: null };
+  return {
+    threadUrl: opts.archiveBase && first ? archiveUrl(opts.archiveBase, first) : null,
+    archiveBase: opts.archiveBase ?? null,
+  };
+}
+
 /**
  * The static site of one `pcibot review` run: index.html listing the series,
  * `<series id>.html` per series and `<series id>.json` (its ReviewResult).
  */
 export function reviewSite(
   results: { result: ReviewResult; diffs?: Record<number, string | null>; json: string }[],
-  opts: { archiveBase?: string | null } = {},
+  opts: {
+    archiveBase?: string | null;
+    /** First message id (a PR's cover letter) -> the pull request's page: linked instead of a thread. */
+    pullRequests?: ReadonlyMap<string, string>;
+  } = {},
 ): Map<string, string> {
   const files = new Map<string, string>();
   const safeName = (id: string) => id.replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -527,8 +546,7 @@ export function reviewSite(
         result,
         mapHref: (i) => `${name}-maps/${i}.svg`,
         ...(diffs ? { diffs } : {}),
-        threadUrl: opts.archiveBase && first ? archiveUrl(opts.archiveBase, first) : null,
-        archiveBase: opts.archiveBase ?? null,
+        ...threadOf(first, opts),
         jsonHref: `${name}.json`,
         indexHref: 'index.html',
       }),

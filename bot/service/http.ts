@@ -5,7 +5,9 @@
 // are refused in read-only mode before bull-board sees them), and it is
 // behind the bearer token or basic auth of http.admin when one is set.
 // Without either, the dashboard is for loopback only: binding to another
-// address without auth is refused at start (AdminExposedError).
+// address without auth is refused at start (AdminExposedError). Its pages
+// may load from this server only (DASHBOARD_CSP): bull-board's page asks for
+// Google Fonts, and nothing pcibot serves loads anything from the internet.
 import { timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
@@ -26,6 +28,15 @@ export interface HttpHandle {
 }
 
 export class AdminExposedError extends Error {}
+
+/**
+ * The dashboard's Content-Security-Policy: its own scripts, styles and API
+ * from this server, nothing from another origin (bull-board's page links a
+ * stylesheet on fonts.googleapis.com; the browser skips it, the system fonts
+ * are used).
+ */
+export const DASHBOARD_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 /** Whether a listen address stays on this machine. */
 export function isLoopback(host: string): boolean {
@@ -89,6 +100,10 @@ export async function startHttp(
       if (req.method === 'GET' || req.method === 'HEAD') return next();
       res.status(405).type('text/plain').send('pcibot admin is read-only (http.admin.readOnly)\n');
     });
+  app.use('/admin/queues', (_req, res, next) => {
+    res.set('Content-Security-Policy', DASHBOARD_CSP);
+    next();
+  });
   app.use('/admin/queues', board.getRouter());
   app.get('/healthz', async (_req, res) => {
     try {

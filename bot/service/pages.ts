@@ -4,7 +4,7 @@
 //   /series/<review>     one review's page (bot/report/html.ts): findings with
 //                        links into the diffs, apply status, the model's table,
 //                        the address maps before and after, the verify outcome,
-//                        the thread in the list archive
+//                        the thread in the list archive, or the pull request
 //   /series/<review>.json  its ReviewResult, exactly as stored
 //   /series/<review>/maps/<n>.svg  the map of a run the page links (runs the
 //                        series left as they were; the others are inline)
@@ -34,6 +34,7 @@ import { libraryMaps, type LibraryMaps } from '../report/library.js';
 import { fixturesDir } from '../util/paths.js';
 import type { ServiceConfig } from '../../workers/config.js';
 import type { ReviewResult } from '../report/types.js';
+import { GithubState } from '../../workers/github.js';
 import { ServiceState } from '../../workers/state.js';
 
 export interface PagesOptions {
@@ -69,6 +70,7 @@ const below = (req: Request, last: string) => (req.path.endsWith('/') ? '' : `${
 export function pagesRouter(opts: PagesOptions): Router {
   const { config } = opts;
   const state = new ServiceState(opts.redis, config.redis.prefix, config.retentionDays);
+  const github = new GithubState(opts.redis, config.redis.prefix, 0);
   const router = express.Router();
   const scenariosDir = opts.scenariosDir ?? join(fixturesDir, 'scenarios');
   const policy = NAMED_POLICIES['6.12']!();
@@ -148,11 +150,17 @@ export function pagesRouter(opts: PagesOptions): Router {
       const archive = config.lists.find((l) => l.name === record?.list)?.archive ?? null;
       const first = result.cover?.messageId ?? result.patches[0]?.messageId;
       const messages = series ? [...series.patches, ...(series.cover ? [series.cover] : [])] : [];
+      // A pull request's review links the pull request (stored when it was fetched).
+      const pr = record?.list === 'github' ? await github.prUrl(key) : null;
       e.html = seriesPage({
         result,
         diffs: diffsOf(result, messages),
-        threadUrl: archive && first ? archiveUrl(archive, first) : null,
-        archiveBase: archive,
+        ...(pr
+          ? { threadUrl: pr, threadKind: 'pull request' as const, archiveBase: null }
+          : {
+              threadUrl: archive && first ? archiveUrl(archive, first) : null,
+              archiveBase: archive,
+            }),
         jsonHref: `${key}.json`,
         indexHref: '../series',
         mapHref: (i) => `${key}/maps/${i}.svg`,

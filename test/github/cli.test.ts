@@ -1,7 +1,7 @@
 // `pcibot review --github owner/repo#N`: a pull request served by the stand-in
 // reviewed in one process, read-only, with the token from the environment.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -41,22 +41,18 @@ describe('pcibot review --github', () => {
   });
 
   const env = () => ({ PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_TOKEN: TOKEN });
+  /** `pcibot review` of the stand-in's PR #7 on the fixture tree, with more options. */
+  const reviewPr = (...more: string[]) =>
+    runCli(
+      ['review', '--github', 'pci-vendor/linux#7', '--github-api', gh.url, '--tree', tree, ...more],
+      {
+        env: env(),
+      },
+    );
 
   test('reviews the PR commits as a series on the first commit parent, posting nothing', async () => {
     const before = gh.requests.length;
-    const r = await runCli(
-      [
-        'review',
-        '--github',
-        'pci-vendor/linux#7',
-        '--github-api',
-        gh.url,
-        '--tree',
-        tree,
-        '--json',
-      ],
-      { env: env() },
-    );
+    const r = await reviewPr('--json');
     assert.equal(r.code, 1, r.err); // the portdrv commit's error finding
     const report = JSON.parse(r.out) as ReviewReport;
     assert.equal(report.series.length, 1);
@@ -88,6 +84,21 @@ describe('pcibot review --github', () => {
     assert.ok(
       mine.every((q) => q.method === 'GET' && q.headers.authorization === `token ${TOKEN}`),
     );
+  });
+
+  test('--html: the page links the pull request, not a list thread', async () => {
+    const out = join(work, 'site');
+    const r = await reviewPr('--html', out, '--archive', 'https://lore.kernel.org/linux-pci');
+    assert.equal(r.code, 1, r.err);
+    const pages = (await readdir(out)).filter((f) => f.endsWith('.html') && f !== 'index.html');
+    assert.equal(pages.length, 1, pages.join(' '));
+    const html = await readFile(join(out, pages[0]!), 'utf8');
+    assert.match(
+      html,
+      /<a class="thread" href="https:\/\/github\.com\/pci-vendor\/linux\/pull\/7">the pull request<\/a>/,
+    );
+    // A PR's commits are no mails in the list archive: no archive link for them.
+    assert.doesNotMatch(html, /lore\.kernel\.org/);
   });
 
   test('a PR that does not exist is a clear error, and a bad reference a usage error', async () => {

@@ -175,7 +175,15 @@ describe('GitHub App: webhook to check run and review', { timeout: 240_000 }, ()
     assert.equal((await fetch(page)).status, 401);
     const res = await fetch(page, { headers: { authorization: `Bearer ${ADMIN}` } });
     assert.equal(res.status, 200);
-    assert.match(await res.text(), /PCI\/VFIO: three commits/);
+    const html = await res.text();
+    assert.match(html, /PCI\/VFIO: three commits/);
+    // The page links the pull request (as the API gave its page), not a list thread.
+    assert.match(
+      html,
+      new RegExp(
+        `<a class="thread" href="https://github\\.com/${pr.owner}/${pr.repo}/pull/${pr.number}">the pull request</a>`,
+      ),
+    );
   });
 
   test('a synchronize push updates the comments in place, never a second one per finding', async () => {

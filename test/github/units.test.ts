@@ -21,6 +21,7 @@ import {
   mdText,
   planReview,
   readMarker,
+  reviewBody,
   truncateSummary,
   MAX_SUMMARY,
 } from '../../bot/report/github.js';
@@ -310,6 +311,37 @@ describe('the check run', () => {
     assert.match(a[0]!.message, /line 7 after patch 1; a later commit changed that line/);
     assert.equal(a[1]!.annotation_level, 'notice');
     assert.equal(a[1]!.start_line, 11);
+  });
+
+  test('the report page is linked through the public URL, and nothing is linked without one', () => {
+    const url = 'https://pcibot.example.org/series/k-v1-a';
+    const r = result([finding()]);
+    const plan = planReview(r, {
+      place: () => ({ path: 'a.c', line: 11, side: 'RIGHT' as const }),
+      minSeverity: 'warning',
+      headSha: HEAD,
+      pageUrl: url,
+      existing: [],
+    });
+    const linked = [
+      checkOutput(r, { pageUrl: url }).summary,
+      commentBody(finding(), { pageUrl: url }),
+      reviewBody(r, plan, url),
+    ];
+    assert.match(
+      linked[0]!,
+      /\nReport page: \[https:\/\/pcibot\.example\.org\/series\/k-v1-a\]\(https:\/\/pcibot\.example\.org\/series\/k-v1-a\)\n$/,
+    );
+    assert.match(linked[1]!, /· \[report\]\(https:\/\/pcibot\.example\.org\/series\/k-v1-a\)/);
+    assert.match(linked[2]!, /The whole report: https:\/\/pcibot\.example\.org\/series\/k-v1-a/);
+    const unlinked = [
+      checkOutput(r, { pageUrl: null }).summary,
+      commentBody(finding(), { pageUrl: null }),
+      reviewBody(r, plan, null),
+    ];
+    for (const text of unlinked) {
+      assert.doesNotMatch(text, /https?:|Report page|\[report\]|whole report/);
+    }
   });
 
   test('the summary fits GitHub: cut at a line, with a link to the whole report', () => {

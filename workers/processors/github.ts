@@ -124,6 +124,7 @@ async function reviewPr(
     installationId,
   };
   await gh.state.putTarget(reviewKey, target);
+  await gh.state.putPrUrl(reviewKey, pr.htmlUrl);
   await state.putSeries(reviewKey, series);
   await startCheckRun(o, pr, checkId);
   await ctx.queues.queues.apply.add(
