@@ -503,6 +503,9 @@ export function validateConfig(
     };
     if (basicAuth.user.includes(':'))
       r.fail('http.admin.basicAuth.user', 'may not contain ":" (basic auth splits on it)');
+    // Near the token's bar (16): a short password is hardly a lock.
+    if (basicAuth.pass.length < 12)
+      r.fail('http.admin.basicAuth.pass', 'too short: use at least 12 characters');
   }
   const token = r.strOrNull(admin.token, 'http.admin.token');
   if (token !== null && token.length < 16)

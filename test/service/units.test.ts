@@ -134,6 +134,15 @@ describe('config', () => {
     assert.equal(c.triggers.requireDkim, false);
     assert.deepEqual(c.http.admin, { readOnly: true, token: null, basicAuth: null });
     assert.throws(() => validateConfig({ http: { admin: { token: 'short' } } }), /too short/);
+    const basic = (user: string, pass: string) =>
+      validateConfig({ http: { admin: { basicAuth: { user, pass } } } });
+    assert.throws(() => basic('admin', ''), /basicAuth\.pass: expected a non-empty string/);
+    assert.throws(() => basic('admin', 'hunter2'), /basicAuth\.pass: too short/);
+    assert.throws(() => basic('', 'a long enough secret'), /basicAuth\.user: expected a non-empty/);
+    assert.deepEqual(basic('admin', 'a long enough secret').http.admin.basicAuth, {
+      user: 'admin',
+      pass: 'a long enough secret',
+    });
     assert.throws(
       () =>
         validateConfig({ lists: [{ name: 'l', address: 'l@example.org', reply: { mode: 'x' } }] }),
