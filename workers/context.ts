@@ -53,6 +53,8 @@ export interface JobContext {
     state: GithubState;
     /** An installation's client; a bad job (not retried) when the App is not configured. */
     installation(id: number): Promise<Octokit>;
+    /** The App's own login ("<slug>[bot]"), to tell its comments from other bots'. */
+    botLogin(): Promise<string>;
   };
 }
 
@@ -80,31 +82,33 @@ export function makeContext(opts: {
   const state = new ServiceState(connection, prefix, config.retentionDays);
   const ghState = new GithubState(connection, prefix, config.retentionDays * 86400);
   let app: GithubApp | null = null;
+  const theApp = (): GithubApp => {
+    const g = config.github;
+    if (!g.enabled || !g.appId || !g.privateKey)
+      throw new UnrecoverableError(
+        'github is not configured (github.appId, privateKeyFile, webhookSecret)',
+      );
+    app ??= new GithubApp({
+      appId: g.appId,
+      privateKey: g.privateKey,
+      baseUrl: g.apiUrl,
+      rateLimitRetries: g.rateLimitRetries,
+      retries: g.retries,
+      retryAfterUnitMs: g.retryAfterUnitMs,
+      writeIntervalMs: g.writeIntervalMs,
+      events: ghState.apiEvents(state, opts.log),
+      log: opts.log,
+    });
+    return app;
+  };
   return {
     config,
     queues: new ServiceQueues(connection, prefix),
     state,
     github: {
       state: ghState,
-      installation(id) {
-        const g = config.github;
-        if (!g.enabled || !g.appId || !g.privateKey)
-          throw new UnrecoverableError(
-            'github is not configured (github.appId, privateKeyFile, webhookSecret)',
-          );
-        app ??= new GithubApp({
-          appId: g.appId,
-          privateKey: g.privateKey,
-          baseUrl: g.apiUrl,
-          rateLimitRetries: g.rateLimitRetries,
-          retries: g.retries,
-          retryAfterUnitMs: g.retryAfterUnitMs,
-          writeIntervalMs: g.writeIntervalMs,
-          events: ghState.apiEvents(state, opts.log),
-          log: opts.log,
-        });
-        return app.installation(id);
-      },
+      installation: (id) => theApp().installation(id),
+      botLogin: () => theApp().botLogin(),
     },
     log: opts.log,
     list(name) {

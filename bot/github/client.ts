@@ -135,6 +135,7 @@ export class GithubApp {
   private readonly app: App;
   private readonly events: ApiEvents;
   private readonly clients = new Map<number, Promise<Octokit>>();
+  private login: Promise<string> | null = null;
 
   constructor(opts: ClientOptions & { appId: string | number; privateKey: string }) {
     this.events = opts.events ?? {};
@@ -154,5 +155,24 @@ export class GithubApp {
       this.clients.set(id, c);
     }
     return c;
+  }
+
+  /**
+   * The App's own login, "<slug>[bot]" (GET /app, once): pcibot's earlier
+   * comments are the ones by this login with a marker, never another bot's
+   * that copied one.
+   */
+  botLogin(): Promise<string> {
+    if (!this.login) {
+      const login = this.app.octokit.request('GET /app').then(({ data }) => {
+        if (!data?.slug) throw new Error("GET /app answered without the App's slug");
+        return `${data.slug}[bot]`;
+      });
+      login.catch(() => {
+        if (this.login === login) this.login = null;
+      });
+      this.login = login;
+    }
+    return this.login;
   }
 }

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { startHttp, type HttpHandle } from '../../bot/service/http.js';
-import { readMarker } from '../../bot/report/github.js';
+import { marker, readMarker } from '../../bot/report/github.js';
 import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
 import { githubReviewKey } from '../../workers/github.js';
 import { jobIds } from '../../workers/jobs.js';
@@ -36,7 +36,7 @@ import {
   standinPr,
   type PrRepo,
 } from './fixtures.js';
-import { GithubStandin, type StandinPr } from './standin.js';
+import { BOT, GithubStandin, type StandinPr } from './standin.js';
 
 const PUBLIC = 'https://pcibot.example.org';
 const ADMIN = 'dashboard-token-0123456789';
@@ -133,7 +133,7 @@ describe('GitHub App: webhook to check run and review', { timeout: 240_000 }, ()
     assert.equal(d.status, 202, d.text);
     return d;
   };
-  const botComments = () => [...gh.comments.values()].filter((c) => c.userType === 'Bot');
+  const botComments = () => [...gh.comments.values()].filter((c) => c.user === BOT);
 
   test('a signed pull_request webhook: one check run and one review on the known line', async () => {
     const head = pr.headSha;
@@ -189,6 +189,10 @@ describe('GitHub App: webhook to check run and review', { timeout: 240_000 }, ()
   test('a synchronize push updates the comments in place, never a second one per finding', async () => {
     const before = botComments().map((c) => ({ id: c.id, fp: readMarker(c.body)!.fingerprint }));
     const reviews = gh.reviews.length;
+    // Another App's comment carrying pcibot's marker (a finding no longer current, so
+    // pcibot would "resolve" it if it took the comment for its own): not pcibot's to edit.
+    const copied = `Quoting pcibot:\n${marker('0123456789abcdef')}`;
+    const foreign = gh.addHumanComment(pr, VFIO_FILE, VFIO_LINE, copied, 'other-app[bot]', 'Bot');
     const head = await pushCommit(repo, 'A second comment.');
     await push(head);
     await reported(head);
@@ -206,6 +210,10 @@ describe('GitHub App: webhook to check run and review', { timeout: 240_000 }, ()
     );
     assert.ok(patched.length >= before.length);
     assert.ok(now.every((c) => c.body.includes(githubReviewKey(ref(), head, 'a'))));
+    assert.equal(gh.comments.get(foreign)?.body, copied, "the other App's comment is untouched");
+    assert.ok(!patched.some((r) => r.path.endsWith(`/pulls/comments/${foreign}`)));
+    // pcibot's login was asked of the API once (GET /app), not per review.
+    assert.equal(gh.requests.filter((r) => r.method === 'GET' && r.path === '/app').length, 1);
 
     // A push that fixes the vfio finding: its comment is marked resolved, nothing new.
     const fixed = await pushFix(repo);

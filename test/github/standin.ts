@@ -120,7 +120,8 @@ export interface StoredReview {
   comments: number;
 }
 
-const BOT = 'pcibot-test[bot]';
+/** The App's login as the stand-in gives it (GET /app's slug + "[bot]"). */
+export const BOT = 'pcibot-test[bot]';
 
 function git(dir: string, args: string[]): string {
   const env: NodeJS.ProcessEnv = {};
@@ -360,6 +361,30 @@ export class GithubStandin {
       };
       return [201, out];
     }
+    if (method === 'GET' && path === '/app') {
+      // The App itself, asked with the App's JWT: pcibot reads its slug (its login is "<slug>[bot]").
+      this.appJwt(rec);
+      const out: Schemas['integration'] = {
+        id: Number(this.appId),
+        slug: BOT.replace(/\[bot\]$/, ''),
+        node_id: 'A_kwHO',
+        owner: this.user('pci-vendor'),
+        name: 'pcibot (test)',
+        description: null,
+        external_url: 'https://example.org/pcibot',
+        html_url: `https://github.com/apps/${BOT.replace(/\[bot\]$/, '')}`,
+        created_at: iso(0),
+        updated_at: iso(0),
+        permissions: {
+          checks: 'write',
+          pull_requests: 'write',
+          contents: 'read',
+          metadata: 'read',
+        },
+        events: ['pull_request', 'issue_comment'],
+      };
+      return [200, out];
+    }
     this.auth(rec);
     const repoPath = /^\/repos\/([^/]+)\/([^/]+)(\/.*)$/.exec(path);
     if (!repoPath) throw new HttpError(404, 'Not Found');
@@ -542,13 +567,14 @@ export class GithubStandin {
     throw new HttpError(404, 'Not Found');
   }
 
-  /** A human's review comment on the PR (for tests: pcibot must leave it alone). */
+  /** Someone else's review comment on the PR (for tests: pcibot must leave it alone). */
   addHumanComment(
     pr: StandinPr,
     path: string,
     line: number,
     body: string,
     user = 'someone',
+    userType: 'User' | 'Bot' = 'User',
   ): number {
     const id = this.nextId++;
     this.comments.set(id, {
@@ -563,7 +589,7 @@ export class GithubStandin {
       commitId: pr.headSha,
       body,
       user,
-      userType: 'User',
+      userType,
       createdAt: iso(),
       updatedAt: iso(),
     });

@@ -78,8 +78,11 @@ export async function githubReport(job: Job<ReportJob>, ctx: JobContext) {
   });
 
   const map = new PrDiffMap(await prDiff(o, ref));
+  // pcibot's own earlier comments: by its login, not by any bot (another App
+  // could copy a marker, and pcibot would then try to edit its comment).
+  const login = await gh.botLogin();
   const existing = (await listReviewComments(o, ref)).filter(
-    (c) => c.user?.type === 'Bot' && readMarker(c.body) !== null,
+    (c) => c.user?.login === login && readMarker(c.body) !== null,
   );
   const plan = planReview(result, {
     place: (p, l) => map.place(p, l),
