@@ -8,6 +8,12 @@
 export interface InputLimits {
   /** Bytes read from one input (a file, or stdin); reading stops there. */
   maxInputBytes: number;
+  /**
+   * Messages read from all inputs together; reading stops there. Each message
+   * costs a few KiB however small it is, so maxInputBytes alone lets a stream of
+   * tiny mails grow without a useful bound (60-byte mails: about 75x their bytes).
+   */
+  maxMessages: number;
   /** Bytes of one message (an mbox entry, a file, a Maildir entry, a lore blob). */
   maxMessageBytes: number;
   /** Bytes of a message's header block (up to the first empty line). */
@@ -34,6 +40,8 @@ const MiB = 1024 * 1024;
 
 export const DEFAULT_LIMITS: Readonly<InputLimits> = Object.freeze({
   maxInputBytes: 512 * MiB,
+  // About twice the 200 MB mbox of list traffic the bench reads (129,935 messages).
+  maxMessages: 250_000,
   maxMessageBytes: 64 * MiB,
   maxHeaderBytes: 256 * 1024,
   maxMimeDepth: 12,

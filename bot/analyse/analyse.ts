@@ -10,7 +10,7 @@ import {
   policyBeforeAfter,
   type ModelBeforeAfter,
 } from '../../rules/series/model-before-after/check.js';
-import { parseUnifiedDiff, type DiffFile } from '../mail/diffparse.js';
+import { parseAppliedDiff, type DiffFile } from '../mail/diffparse.js';
 import { anyApplied, isApplied } from '../tree/apply.js';
 import { landedDiffText, mailLine } from '../tree/landing.js';
 import { adoptApplied } from '../tree/objects.js';
@@ -106,9 +106,11 @@ export async function patchChecks(
     let diff: DiffFile[] = [];
     let diffError: string | null = null;
     try {
-      diff = parseUnifiedDiff(patch.diff === null ? null : landedDiffText(patch.diff, landed));
+      // Names as git read them at the strip level that applied the patch.
+      const text = patch.diff === null ? null : landedDiffText(patch.diff, landed);
+      diff = parseAppliedDiff(text, ok ? result.files : undefined);
     } catch (err) {
-      // parseUnifiedDiff does not throw; should it ever, this patch's rules go on without the diff.
+      // parseAppliedDiff does not throw; should it ever, this patch's rules go on without the diff.
       diffError = `the diff could not be read (${err instanceof Error ? err.message : String(err)}); the rules saw the commit message only`;
     }
     const { findings, errors: e } = await runRules(rules, {
@@ -120,7 +122,8 @@ export async function patchChecks(
       before,
       after,
     });
-    if (landed?.length && patch.diff) withMailLines(findings, parseUnifiedDiff(patch.diff), diff);
+    if (landed?.length && patch.diff)
+      withMailLines(findings, parseAppliedDiff(patch.diff, result?.files), diff);
     return { index, findings, errors: e, diffError };
   });
   for (const c of checked) {

@@ -602,6 +602,28 @@ export async function* iterateInputs(
 ): AsyncGenerator<ReadItem> {
   const limits = resolveLimits(opts.limits);
   await checkInputs(inputs);
+  let count = 0;
+  for await (const item of eachInput(inputs, opts, limits)) {
+    if (++count > limits.maxMessages) {
+      // Returning closes the input being read (a stream's iterator destroys it).
+      const origin = 'mail' in item ? item.mail.origin : item.failure.origin;
+      yield {
+        failure: {
+          origin,
+          reason: `more than maxMessages (${limits.maxMessages}) messages in the inputs; reading stopped at this one`,
+        },
+      };
+      return;
+    }
+    yield item;
+  }
+}
+
+async function* eachInput(
+  inputs: string[],
+  opts: ReadOptions,
+  limits: InputLimits,
+): AsyncGenerator<ReadItem> {
   const seen = new Set<string>();
   for (const input of inputs) {
     if (input === '-') {

@@ -14,6 +14,7 @@
 // '-' or '+' counts as context until both counts reach exactly zero.
 import type parseDiff from 'parse-diff';
 import { HunkReader, NO_NEWLINE_MARKER, readHunkHeader } from '../util/diff/hunks.js';
+import { parseDiffSections, sectionPaths } from '../util/diff/sections.js';
 
 export type DiffFile = parseDiff.File;
 export type DiffChunk = parseDiff.Chunk;
@@ -189,6 +190,41 @@ export function parseUnifiedDiff(input: string | null | undefined): DiffFile[] {
   for (const line of lines) {
     if (hunk?.open) inHunk(line);
     else header(line);
+  }
+  return files;
+}
+
+/**
+ * A diff that git applied, read as parseUnifiedDiff does but with each file's
+ * names as git read them at the strip level that applied it (`applied`: the
+ * paths git was given, PatchApplyResult.files). parse-diff's own reading keeps
+ * a date that has no time zone after a traditional name (`+++ b/x.c
+ * 2025-01-10 12:00:00`) and the first component of prefixless names that
+ * applied at -p1 (`--- linux.orig/x.c`), so rules and reports would see paths
+ * the tree does not have. The names are left as they are when they already
+ * are among `applied`, or when the diff's sections at neither level pair one
+ * to one with parse-diff's files and name only applied paths.
+ */
+export function parseAppliedDiff(
+  input: string | null | undefined,
+  applied: readonly string[] | undefined,
+): DiffFile[] {
+  const files = parseUnifiedDiff(input);
+  if (!input || !applied?.length || files.length === 0) return files;
+  const known = new Set(applied);
+  const isKnown = (name: string | undefined) =>
+    name === undefined || name === '/dev/null' || known.has(name);
+  if (files.every((f) => isKnown(f.from) && isKnown(f.to))) return files;
+  for (const p of [1, 0]) {
+    const { sections, error } = parseDiffSections(input, p);
+    if (error !== null || sections.length !== files.length) continue;
+    if (!sections.every((s) => sectionPaths(s).every((x) => known.has(x)))) continue;
+    sections.forEach((s, i) => {
+      const f = files[i]!;
+      f.from = s.oldPath ?? (s.isNew ? '/dev/null' : f.from);
+      f.to = s.newPath ?? (s.isDelete ? '/dev/null' : f.to);
+    });
+    break;
   }
   return files;
 }

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { AnalyseOutput } from '../analyse/analyse.js';
 import { ruleErrorText } from '../../rules/run.js';
-import { parseUnifiedDiff, type DiffFile } from '../mail/diffparse.js';
+import { parseAppliedDiff, type DiffFile } from '../mail/diffparse.js';
 import { isApplied } from '../tree/apply.js';
 import { landedDiffText } from '../tree/landing.js';
 import {
@@ -172,7 +172,12 @@ export function reviewResult(input: ReviewInput, options: ResultOptions = {}): R
       const x = patches[pos]!;
       const ok = x.apply !== null && isApplied(x.apply.status) && x.p.diff !== null;
       // As the patch landed: a later patch's hunks move the finding's line where git put them.
-      diffs.set(pos, (d = ok ? parseUnifiedDiff(landedDiffText(x.p.diff!, x.apply!.landed)) : []));
+      diffs.set(
+        pos,
+        (d = ok
+          ? parseAppliedDiff(landedDiffText(x.p.diff!, x.apply!.landed), x.apply!.files)
+          : []),
+      );
     }
     return d;
   };

@@ -51,6 +51,21 @@ function listPaths(paths: string[]): string {
   return paths.length > SHOW ? `${shown} and ${paths.length - SHOW} more` : shown;
 }
 
+/**
+ * The path a name written without git's a/ b/ prefix has at -p1 (its first
+ * component removed), or null: a name with the prefix is read at -p1 already.
+ */
+function atStripOne(section: FileSection, path: string): string | null {
+  const unprefixed = section.names.some(
+    (n) =>
+      n.path === path &&
+      n.name === path &&
+      (n.source === '---' || n.source === '+++' || n.source === 'diff --git'),
+  );
+  const slash = path.indexOf('/');
+  return unprefixed && slash > 0 ? path.slice(slash + 1) : null;
+}
+
 export function scopeSeries(series: Series): ScopeDecision {
   const diffs = series.patches.map((p) => p.diff).filter((d): d is string => d !== null);
   const decision = (inScope: boolean, reason: string, paths: string[]): ScopeDecision => ({
@@ -71,20 +86,27 @@ export function scopeSeries(series: Series): ScopeDecision {
       const { paths, invalid: bad } = sectionsTouchedPaths([section]);
       const { changed, context } = sectionText(section);
       invalid.push(...bad);
-      for (const path of paths) {
-        if (!all.includes(path)) all.push(path);
-        if (matching.includes(path)) continue;
-        if (PCI_PATHS.some((re) => re.test(path))) matching.push(path);
+      for (const written of paths) {
+        if (!all.includes(written)) all.push(written);
+        if (matching.includes(written)) continue;
+        // A name written without a/ b/ is applied at -p0 or -p1, whichever the
+        // tree confirms (bot/tree/prepare.ts): `diff -u linux.orig/ linux/` and
+        // quilt name the kernel's path after their first component.
+        const stripped = atStripOne(section, written);
+        const known = (x: string) =>
+          PCI_PATHS.some((re) => re.test(x)) || IOMMU_PATH.test(x) || KERNEL_PARAMETERS.test(x);
+        const path = stripped !== null && !known(written) && known(stripped) ? stripped : written;
+        if (PCI_PATHS.some((re) => re.test(path))) matching.push(written);
         else if (IOMMU_PATH.test(path)) {
-          if (changed.some((l) => IOMMU_PCI_WORDS.test(l))) matching.push(path);
-          else notes.push(`${path}: no IOMMU group, ACS or PCI change`);
+          if (changed.some((l) => IOMMU_PCI_WORDS.test(l))) matching.push(written);
+          else notes.push(`${written}: no IOMMU group, ACS or PCI change`);
         } else if (KERNEL_PARAMETERS.test(path)) {
           const pciOption = changed.some(
             (l) => /\bpci=|\bpcie?_\w+=|\bPCI(?:e|E)?\b/.test(l) || /vfio/i.test(l),
           );
           const inPciBlock = context.some((l) => /^\s*pci=/.test(l));
-          if (pciOption || inPciBlock) matching.push(path);
-          else notes.push(`${path}: no pci= or VFIO option changed`);
+          if (pciOption || inPciBlock) matching.push(written);
+          else notes.push(`${written}: no pci= or VFIO option changed`);
         }
       }
     }

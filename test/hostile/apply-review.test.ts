@@ -104,3 +104,46 @@ test('hostile apply cases in one mbox: every series reported, exit 0 or 1', asyn
     [],
   );
 });
+
+test('the rules and the report read the names git applied, whatever the header form', async () => {
+  // One change (a new boot parameter: new-kernel-parameter fires on its line) in
+  // the forms authors send: git's, --no-prefix, a traditional header with a date
+  // (no time zone, which parse-diff kept as part of the name) and quilt's
+  // linux.orig/ linux/ (applied at -p1, which parse-diff does not strip).
+  const pci = files[PCI]!;
+  const anchor = 'static bool pci_bridge_d3_force;';
+  const added = `${anchor}\n\nstatic int __init pci_hostile_setup(char *str)\n{\n\treturn 1;\n}\n__setup("pci_hostile=", pci_hostile_setup);`;
+  const good = makeDiff([{ path: PCI, before: pci, after: edit(pci, anchor, added) }]);
+  const bare = good.replace(/^diff --git .*\n(?:index .*\n)?/m, '');
+  const forms: [string, string][] = [
+    ['PCI: Parameter (git)', good],
+    ['PCI: Parameter (no prefix)', good.replace(/ [ab]\/drivers/g, ' drivers')],
+    [
+      'PCI: Parameter (traditional, dated)',
+      bare
+        .replace(/^(--- a\/\S+)$/m, '$1 2025-01-10 12:00:00')
+        .replace(/^(\+\+\+ b\/\S+)$/m, '$1 2025-01-10 12:00:00'),
+    ],
+    [
+      'PCI: Parameter (quilt)',
+      bare.replace(/^--- a\//m, '--- linux.orig/').replace(/^\+\+\+ b\//m, '+++ linux/'),
+    ],
+  ];
+  const mbox = join(tmp.path, 'forms.mbox');
+  writeFileSync(mbox, forms.map(([s, d], i) => mail(20 + i, s, d)).join(''));
+  const r = await runCli(['review', mbox, '--tree', tree, '--json']);
+  assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}: ${r.err}`);
+  const report = JSON.parse(r.out) as ReviewReport;
+  const seen = forms.map(([title]) => {
+    const s = report.series.find((x) => x.title === title);
+    assert.ok(s, `${title} is reported`);
+    const p = s.patches[0]!;
+    assert.equal(p.apply?.status, 'applied', `${title}: ${p.apply?.detail}`);
+    const f = p.findings.find((x) => x.rule === 'new-kernel-parameter');
+    assert.ok(f, `${title}: new-kernel-parameter fires`);
+    return [f.file, f.line, f.headLine];
+  });
+  const line =
+    edit(pci, anchor, added).split('\n').indexOf('__setup("pci_hostile=", pci_hostile_setup);') + 1;
+  for (const [i, s] of seen.entries()) assert.deepEqual(s, [PCI, line, line], forms[i]![0]);
+});

@@ -109,6 +109,52 @@ describe('hostile input: what is read, and how much', () => {
     assert.ok(stdin.served() < 8 * 1024 * 1024, `read ${stdin.served()} bytes`);
   });
 
+  it('an endless stdin of tiny mails stops at maxMessages, well before maxInputBytes', async () => {
+    // 60-byte mails cost a few KiB each: by bytes alone, 512 MiB of them would need tens of GB.
+    const tiny = Buffer.from(
+      Array.from(
+        { length: 100 },
+        () => 'From x Mon Jan  6 10:00:00 2025\nFrom: a@b\nSubject: x\n\nb\n\n',
+      ).join(''),
+    );
+    const stdin = endless(tiny);
+    const report = await runReview({
+      inputs: ['-'],
+      stdin,
+      tree: null,
+      model: false,
+      limits: { maxMessages: 5000 },
+    });
+    assert.deepEqual(
+      report.failures.map((f) => f.reason),
+      ['more than maxMessages (5000) messages in the inputs; reading stopped at this one'],
+    );
+    assert.equal(report.summary.messages, 5001, 'the 5,000 read, and the one that stopped it');
+    assert.ok(stdin.destroyed, 'the stream is closed, not drained');
+    assert.ok(stdin.served() < 2 * 1024 * 1024, `read ${stdin.served()} bytes`);
+  });
+
+  it('maxMessages counts across inputs: the later input is not read past it', async () => {
+    const a = join(dir, 'count-a.mbox');
+    const b = join(dir, 'count-b.mbox');
+    await writeFile(a, [0, 1, 2].map(small).join(''));
+    await writeFile(b, [3, 4, 5].map(small).join(''));
+    const r = await readInputs([a, b], { limits: { maxMessages: 4 } });
+    assert.deepEqual(
+      r.mails.map((m) => [m.origin.file, m.origin.index]),
+      [
+        [a, 1],
+        [a, 2],
+        [a, 3],
+        [b, 1],
+      ],
+    );
+    assert.deepEqual(
+      r.failures.map((f) => [f.origin.file, f.origin.index, f.reason]),
+      [[b, 2, 'more than maxMessages (4) messages in the inputs; reading stopped at this one']],
+    );
+  });
+
   it('an endless single message from stdin stops at maxMessageBytes', async () => {
     const stdin = endless(Buffer.from('From: a\n'.repeat(8192)));
     const report = await runReview({

@@ -204,9 +204,8 @@ export function hostileMails(): HostileMail[] {
       messageId: 'noprefix@hostile',
       diff: 'diff --git drivers/pci/np.c drivers/pci/np.c\nnew file mode 100644\n--- /dev/null\n+++ drivers/pci/np.c\n@@ -0,0 +1 @@\n+int np;\n',
     }),
-    // today the apply stage fails for this series (someone else is fixing apply);
-    // either way it is reported against this series and the batch goes on
-    { disposition: 'patch', reason: /./, where: 'series-error' },
+    // read at -p0, as git apply -p0 would: the new file is made where it says
+    { disposition: 'patch', reason: /^applied$/, where: 'apply' },
   );
   add(
     'traditional-header',
@@ -216,7 +215,8 @@ export function hostileMails(): HostileMail[] {
       messageId: 'trad@hostile',
       diff: '--- /dev/null\n+++ b/drivers/pci/trad.c 2025-01-10 12:00:00\n@@ -0,0 +1 @@\n+int trad;\n',
     }),
-    { disposition: 'patch', reason: /./, where: 'series-error' },
+    // the date after the name is not part of it
+    { disposition: 'patch', reason: /^applied$/, where: 'apply' },
   );
   return out;
 }

@@ -174,6 +174,11 @@ test('lspci: long runs of blanks parse in linear time (80 KB and 1 MB header and
     assert.equal(l.devices.length, 2);
     assert.deepEqual([l.devices[0]!.vendor, l.devices[0]!.device], [0x8086, 0x10d3]);
     assert.equal(l.devices[0]!.name, `Ethernet${blanks}controller [8086:10d3]`);
+    // The padded Region line is read, not dropped: its BAR is there, with its size.
+    assert.deepEqual(
+      l.devices[0]!.bars.map((b) => [b.index, b.start, b.size]),
+      [[0, 0xfe000000, 128 * 1024]],
+    );
     assert.deepEqual(
       l.devices[1]!.bars.map((b) => b.size),
       [4096],

@@ -226,7 +226,10 @@ export function parseLspci(text: string, file = '<pasted>'): Layout {
       }
       continue;
     }
-    const r = REGION.exec(t);
+    // Runs of blanks (a paste re-spaced by a mail client, or padded on purpose)
+    // read as one: the patterns below expect lspci's single spaces.
+    const c = t.replace(/[ \t]+/g, ' ');
+    const r = REGION.exec(c);
     if (r) {
       const d = ensure(line);
       const io = r[2] === 'I/O ports';
@@ -252,7 +255,7 @@ export function parseLspci(text: string, file = '<pasted>'): Layout {
       d.bars.push({ index, start, size, flags });
       continue;
     }
-    const rom = ROM.exec(t);
+    const rom = ROM.exec(c);
     if (rom) {
       const d = ensure(line);
       const tags = bracketTags(rom[2] ?? '');
@@ -266,13 +269,13 @@ export function parseLspci(text: string, file = '<pasted>'): Layout {
       });
       continue;
     }
-    const w = WINDOW.exec(t);
+    const w = WINDOW.exec(c);
     if (w) {
       const d = ensure(line);
       const kind = w[1] === 'I/O' ? 'io' : w[1] === 'Memory' ? 'mem' : 'pref';
       const start = parseHex(w[2]!, file, line);
       const end = parseHex(w[3]!, file, line);
-      if (end >= start && !/\[disabled\]$/.test(t))
+      if (end >= start && !/\[disabled\]$/.test(c))
         d.windows.push({ kind, start, end, is64: kind === 'pref' && w[2]!.length > 8 });
       if (d.kind === 'endpoint') d.kind = 'other-bridge';
       continue;
