@@ -63,7 +63,9 @@ test('service verify queue: a policy-changing series waits for its boot, one rep
         );
         return f.length ? f : null;
       },
-      20 * 60_000,
+      // A cold kernel build on 2 busy cores, possibly queued behind another
+      // test's build (one build at a time: the build lock), can pass 20 min.
+      40 * 60_000,
       500,
     );
     assert.equal(files.length, 1, 'one reply for a one-patch series');
@@ -112,7 +114,9 @@ test('service verify auto (the default with QEMU): the series the model needs a 
         );
         return f.length ? f : null;
       },
-      20 * 60_000,
+      // A cold kernel build on 2 busy cores, possibly queued behind another
+      // test's build (one build at a time: the build lock), can pass 20 min.
+      40 * 60_000,
       500,
     );
     const text = replyText(await readFile(join(outbox, files[0]!), 'utf8'));
