@@ -42,7 +42,7 @@ import { benchIngest } from './bench/ingest.js';
 import { benchVerifyIncremental } from './bench/verify.js';
 import { benchPolicyReadExample } from './bench/policy.js';
 import { benchPage } from './bench/page.js';
-import { QUIET_CORPUS, ruleStats } from '../bot/commands/rules.js';
+import { QUIET_CORPUS, ruleStats } from '../workers/commands/rules.js';
 import { buildFixtureTree } from '../fixtures/kernel-tree/build.js';
 import { benchConflicts } from './bench/conflicts.js';
 import { writeSyntheticMbox, type MboxShape } from './bench/synthetic-mbox.js';

@@ -2,7 +2,7 @@
 // linux-source-6.12 as a git checkout, cached), generates the bundled example
 // series against it and reviews it with `pcibot review`. Extra arguments go to
 // pcibot review (e.g. `npm run example -- --json`).
-import { main, processIO } from '../bot/cli.js';
+import { main, processIO } from '../workers/cli.js';
 import { prepareKernelTree } from '../bot/tree/kernel.js';
 import { cacheDir } from '../bot/util/cache.js';
 import { EXIT_FINDINGS, EXIT_OK } from '../bot/util/exit.js';

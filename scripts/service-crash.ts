@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { FollowState } from '../bot/lore/follow.js';
 import { epochHead } from '../bot/lore/mirror.js';
 import { ReplyJournal } from '../bot/outbound/journal.js';
-import { connectRedis } from '../bot/service/redis.js';
+import { connectRedis } from '../workers/serve/redis.js';
 import { repoRoot } from '../bot/util/paths.js';
 import { SmtpSink } from '../test/service/helpers.js';
 import { buildFixtureSeries } from '../test/service/series.js';

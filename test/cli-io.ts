@@ -1,8 +1,8 @@
 // Running pcibot's commands in-process for the tests: a CommandIO whose output
-// is captured, and `pcibot <args>` through bot/cli.ts's main() with it.
+// is captured, and `pcibot <args>` through workers/cli.ts's main() with it.
 import { PassThrough } from 'node:stream';
-import { main } from '../bot/cli.js';
-import type { CommandIO } from '../bot/commands/command.js';
+import { main } from '../workers/cli.js';
+import type { CommandIO } from '../workers/commands/command.js';
 
 export interface CaptureOptions {
   stdin?: string;

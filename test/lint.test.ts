@@ -1,11 +1,12 @@
 // The import direction (LAYERS in eslint.config.js, pictured in DESIGN.md) is
 // part of the test suite, so CI, which runs exactly `npm test`, enforces it:
-// the whole tree lints clean, and the rule really refuses an upward import.
+// the whole tree lints clean, the rule really refuses an upward import, and
+// the top-level folders import each other in one direction only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { repoRoot } from '../bot/util/paths.js';
 
 const eslint = join(repoRoot, 'node_modules', '.bin', 'eslint');
@@ -43,6 +44,12 @@ test('an upward import is refused: mail may not import series, rules may not imp
     ['bot/mail/probe.ts', "import { assembleSeries } from '../series/assemble.js';", 'bot/mail'],
     ['rules/probe.ts', "import { runReview } from '../workers/pipeline.js';", 'rules'],
     ['bot/tree/probe.ts', "import { allRules } from '../../rules/index.js';", 'bot/tree'],
+    [
+      'bot/github/probe.ts',
+      "import { reviewResult } from '../../workers/report/result.js';",
+      'bot/github',
+    ],
+    ['workers/report/probe.ts', "import { startHttp } from '../serve/http.js';", 'workers/report'],
   ] as const) {
     const [r] = lint(['--stdin', '--stdin-filename', file], `${source}\nexport const x = 1;\n`);
     const refused = r!.messages.filter((m) => m.ruleId === 'import-x/no-restricted-paths');
@@ -59,7 +66,7 @@ test('an upward import is refused: mail may not import series, rules may not imp
 
 test("parse-diff's parser is refused in production code; its types are not", () => {
   const [value] = lint(
-    ['--stdin', '--stdin-filename', 'bot/report/probe.ts'],
+    ['--stdin', '--stdin-filename', 'workers/report/probe.ts'],
     "import parseDiff from 'parse-diff';\nexport const x = parseDiff('');\n",
   );
   assert.deepEqual(
@@ -88,4 +95,41 @@ test('the program is compiled without the DOM library (in-page code types its gl
       f && /^\/\/\/\s*<reference\s+lib=["']dom/im.test(readFileSync(join(repoRoot, f), 'utf8')),
   );
   assert.deepEqual(leaking, [], 'a `/// <reference lib="dom" />` brings the DOM to every file');
+});
+
+test('no import cycle between the top-level folders (bot <- rules <- workers)', () => {
+  const files = spawnSync('git', ['ls-files', '-co', '--exclude-standard', '*.ts'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  })
+    .stdout.split('\n')
+    .filter((f) => /^(bot|rules|workers|fixtures|scripts)\//.test(f));
+  assert.ok(files.length > 100, `only ${files.length} sources found`);
+  const edges = new Map<string, Set<string>>();
+  const top = (p: string) => p.split('/')[0]!;
+  for (const f of files) {
+    const src = readFileSync(join(repoRoot, f), 'utf8');
+    for (const m of src.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+      const target = relative(repoRoot, resolve(repoRoot, dirname(f), m[1]!));
+      if (top(target) === top(f)) continue;
+      if (!edges.has(top(f))) edges.set(top(f), new Set());
+      edges.get(top(f))!.add(top(target));
+    }
+  }
+  assert.ok(edges.get('workers')?.has('bot'), 'the scan sees imports (workers -> bot)');
+  // Depth-first search for a cycle in the folder graph.
+  const cycles: string[] = [];
+  const visit = (node: string, path: string[]) => {
+    if (path.includes(node)) {
+      cycles.push([...path.slice(path.indexOf(node)), node].join(' -> '));
+      return;
+    }
+    for (const next of edges.get(node) ?? []) visit(next, [...path, node]);
+  };
+  for (const node of edges.keys()) visit(node, []);
+  assert.deepEqual(
+    cycles,
+    [],
+    `folder edges: ${JSON.stringify([...edges].map(([a, b]) => [a, [...b]]))}`,
+  );
 });

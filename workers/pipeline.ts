@@ -2,7 +2,7 @@
 // one process, no Redis. The service mode (workers/processors) calls the same
 // stage functions as jobs, and the same reviewResult() makes each series'
 // result; nothing here knows about the CLI or output formats.
-import { analyseSeries } from '../bot/analyse/analyse.js';
+import { analyseSeries } from './analyse/analyse.js';
 import { iterateInputs } from '../bot/ingest/read.js';
 import type { InputLimits } from '../bot/limits.js';
 import { isParseFailure, parseMail } from '../bot/mail/parse.js';
@@ -11,14 +11,14 @@ import {
   reviewResult,
   type ResultOptions,
   type ReviewInput,
-} from '../bot/report/result.js';
+} from './report/result.js';
 import {
   REVIEW_SCHEMA,
   type ReviewReport,
   type ReviewResult,
   type SeriesError,
-} from '../bot/report/types.js';
-import { accountReasons, noSeriesReason } from '../bot/report/accounting.js';
+} from './report/types.js';
+import { accountReasons, noSeriesReason } from './report/accounting.js';
 import { assembleSeries } from '../bot/series/assemble.js';
 import { scopeSeries } from '../bot/series/scope.js';
 import { applySeries, seriesPatches } from '../bot/tree/apply.js';

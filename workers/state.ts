@@ -8,15 +8,15 @@
 // after the configured retention; processors reach Redis only through this
 // class (and BullMQ's queues).
 import type { Redis } from 'ioredis';
-import type { AnalyseOutput } from '../bot/analyse/analyse.js';
+import type { AnalyseOutput } from './analyse/analyse.js';
 import {
   lineageKeys,
   strongLineageKeys,
   UNTHREADED_WINDOW_MS,
   type BucketPlan,
 } from '../bot/series/identity.js';
-import { resultJson } from '../bot/report/json.js';
-import type { ReviewResult } from '../bot/report/types.js';
+import { resultJson } from './report/json.js';
+import type { ReviewResult } from './report/types.js';
 import type { Applied, Finding, Message, ParseFailure, Series } from '../bot/types.js';
 import type { VerifyOutcome } from '../bot/verify/series.js';
 import { genSuffix } from './jobs.js';
@@ -257,7 +257,7 @@ export class ServiceState {
   getVerify(reviewKey: string): Promise<VerifyOutcome | null> {
     return this.getJson<VerifyOutcome>(this.key('verify', reviewKey));
   }
-  /** The ReviewResult, stored as its canonical JSON (bot/report/json.ts resultJson). */
+  /** The ReviewResult, stored as its canonical JSON (workers/report/json.ts resultJson). */
   async putResult(reviewKey: string, r: ReviewResult): Promise<void> {
     await this.redis.set(this.key('result', reviewKey), resultJson(r), 'EX', this.ttl);
   }

@@ -2,12 +2,12 @@
 // completed, annotations at most 50 per request, the rest in later updates,
 // which GitHub appends) and the review (one review with its line comments;
 // earlier comments updated in place). Rendering is the report sink's
-// (bot/report/github.ts); this only talks to the API.
+// (workers/report/github.ts); this only talks to the API.
 import { RequestError, type Octokit } from './client.js';
 import type { DiffPlace } from './diffmap.js';
 import type { PrRef } from './pr.js';
 
-/** The parts of a check run's output this module sends (bot/report/github.ts CheckOutput). */
+/** The parts of a check run's output this module sends (workers/report/github.ts CheckOutput). */
 export interface CheckRunOutput {
   conclusion: 'success' | 'neutral' | 'failure' | 'cancelled';
   title: string;

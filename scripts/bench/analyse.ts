@@ -15,7 +15,7 @@ import { applySeries, seriesPatches } from '../../bot/tree/apply.js';
 import { patchIndex, type Applied, type Message, type Series } from '../../bot/types.js';
 import { cacheDir } from '../../bot/util/cache.js';
 import { exampleMbox } from '../../fixtures/examples/index.js';
-import { patchChecks, seriesChecks } from '../../bot/analyse/analyse.js';
+import { patchChecks, seriesChecks } from '../../workers/analyse/analyse.js';
 
 export interface AnalyseBench {
   patches: number;

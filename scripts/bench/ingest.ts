@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { FollowState, followOnce } from '../../bot/lore/follow.js';
 import { validateConfig } from '../../workers/config.js';
-import { connectRedis } from '../../bot/service/redis.js';
+import { connectRedis } from '../../workers/serve/redis.js';
 import { ServiceQueues } from '../../workers/queues.js';
 import { startWorkers } from '../../workers/service.js';
 import { ServiceState } from '../../workers/state.js';

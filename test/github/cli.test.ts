@@ -5,7 +5,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ReviewReport } from '../../bot/report/types.js';
+import type { ReviewReport } from '../../workers/report/types.js';
 import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
 import { runCli } from '../cli-io.js';
 import {

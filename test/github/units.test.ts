@@ -24,8 +24,8 @@ import {
   reviewBody,
   truncateSummary,
   MAX_SUMMARY,
-} from '../../bot/report/github.js';
-import type { ReportedFinding, ReviewResult } from '../../bot/report/types.js';
+} from '../../workers/report/github.js';
+import type { ReportedFinding, ReviewResult } from '../../workers/report/types.js';
 import { assembleSeries } from '../../bot/series/assemble.js';
 import type { Message } from '../../bot/types.js';
 import { repoRoot } from '../../bot/util/paths.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Webhooks } from '@octokit/webhooks';
 import type { Redis } from 'ioredis';
-import { startHttp, type HttpHandle } from '../../bot/service/http.js';
+import { startHttp, type HttpHandle } from '../../workers/serve/http.js';
 import { ServiceQueues } from '../../workers/queues.js';
 import { stateRoot, type ServiceConfig } from '../../workers/config.js';
 import { testConfig, testRedis, uniquePrefix } from '../service/helpers.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gitRepo } from '../../bot/tree/git.js';
-import type { ReviewReport } from '../../bot/report/types.js';
+import type { ReviewReport } from '../../workers/report/types.js';
 import { buildFixtureTree, fixtureTreeFiles } from '../../fixtures/kernel-tree/build.js';
 import { runCli } from '../cli-io.js';
 import { edit, makeDiff, tempDir } from '../tree/helpers.js';

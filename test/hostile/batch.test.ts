@@ -11,7 +11,7 @@ import { mkdtemp, open, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ReviewReport } from '../../bot/report/types.js';
+import type { ReviewReport } from '../../workers/report/types.js';
 import { runCli } from '../cli-io.js';
 import { buildFixtureSeries, type FixtureSeries } from '../service/series.js';
 import { hostileMails, idConflict, mail } from './mails.js';

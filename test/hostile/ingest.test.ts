@@ -16,7 +16,7 @@ import { runReview } from '../../workers/pipeline.js';
 import { mail } from './mails.js';
 
 const exec = promisify(execFile);
-const CLI = fileURLToPath(new URL('../../bot/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../workers/cli.js', import.meta.url));
 
 /** The real `pcibot` in a child process; stdin from `input` (a shell command's output) or closed. */
 function pcibot(

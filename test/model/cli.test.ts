@@ -8,8 +8,8 @@ import { Readable } from 'node:stream';
 import { execFileSync } from 'node:child_process';
 import { DEFAULT_LIMITS } from '../../bot/limits.js';
 import { repoRoot } from '../../bot/util/paths.js';
-import { UsageError, type CommandIO } from '../../bot/commands/command.js';
-import scenarioCommand from '../../bot/commands/scenario.js';
+import { UsageError, type CommandIO } from '../../workers/commands/command.js';
+import scenarioCommand from '../../workers/commands/scenario.js';
 
 /** Temporary directories made by the tests, removed at the end. */
 const temps: string[] = [];

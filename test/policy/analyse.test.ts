@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { analyseSeries } from '../../bot/analyse/analyse.js';
+import { analyseSeries } from '../../workers/analyse/analyse.js';
 import { gitRepo } from '../../bot/tree/git.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import type { Finding, Series } from '../../bot/types.js';

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { analyseSeries } from '../../bot/analyse/analyse.js';
+import { analyseSeries } from '../../workers/analyse/analyse.js';
 import { policyAlignSmallBarsV3 } from '../../bot/kernel/model/policy.js';
 import type { Layout } from '../../bot/kernel/model/layout.js';
 import { readPolicyChange, type PolicyChange } from '../../bot/kernel/policy/read.js';

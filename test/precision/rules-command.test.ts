@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import rulesCommand, { type RuleStats } from '../../bot/commands/rules.js';
-import { UsageError } from '../../bot/commands/command.js';
+import rulesCommand, { type RuleStats } from '../../workers/commands/rules.js';
+import { UsageError } from '../../workers/commands/command.js';
 import { EXIT_OK, EXIT_USAGE } from '../../bot/util/exit.js';
 import { captureIO } from '../cli-io.js';
 import { allRules } from '../../rules/index.js';

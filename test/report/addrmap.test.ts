@@ -9,9 +9,9 @@ import type { Layout, LayoutDevice } from '../../bot/kernel/model/layout.js';
 import { NAMED_POLICIES } from '../../bot/kernel/model/policy.js';
 import { evaluate } from '../../bot/kernel/model/run.js';
 import { loadScenariosLenient } from '../../bot/kernel/model/scenario.js';
-import { buildAddressMap, textMap, type MapRow } from '../../bot/report/addrmap.js';
-import { toMapFinding } from '../../bot/report/library.js';
-import { esc } from '../../bot/report/markup.js';
+import { buildAddressMap, textMap, type MapRow } from '../../workers/report/addrmap.js';
+import { toMapFinding } from '../../workers/report/library.js';
+import { esc } from '../../workers/report/markup.js';
 import {
   GEOMETRY,
   MAP_CSS,
@@ -19,7 +19,7 @@ import {
   mapSvg,
   pageBoxes,
   roughSize,
-} from '../../bot/report/svg.js';
+} from '../../workers/report/svg.js';
 import { fixturesDir } from '../../bot/util/paths.js';
 
 const mem = (index: number, start: number | null, size: number, is64 = false) => ({

@@ -3,7 +3,7 @@
 // code spans that a backtick in the name cannot end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mdCode } from '../../bot/report/text.js';
+import { mdCode } from '../../workers/report/text.js';
 
 /** The text a CommonMark code span shows: strip the fence and one space each side. */
 function spanText(span: string): string | null {

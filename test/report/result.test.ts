@@ -1,12 +1,12 @@
-// reviewResult() (bot/report/result.ts), the one report stage of `pcibot
+// reviewResult() (workers/report/result.ts), the one report stage of `pcibot
 // review` and the service, and the mail sink's plan over it: which findings
 // are reported, their fingerprints and head lines, what the previous version
 // fixed, and which messages get which reply.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AnalyseOutput } from '../../bot/analyse/analyse.js';
-import { mailSink, planReplies, type MailContext } from '../../bot/report/mail.js';
-import { reviewResult, type ReviewInput } from '../../bot/report/result.js';
+import type { AnalyseOutput } from '../../workers/analyse/analyse.js';
+import { mailSink, planReplies, type MailContext } from '../../workers/report/mail.js';
+import { reviewResult, type ReviewInput } from '../../workers/report/result.js';
 import type {
   Applied,
   Finding,

@@ -10,9 +10,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { renderJson } from '../../bot/report/json.js';
-import { renderMarkdown, renderTerminal } from '../../bot/report/text.js';
-import type { ReviewReport } from '../../bot/report/types.js';
+import { renderJson } from '../../workers/report/json.js';
+import { renderMarkdown, renderTerminal } from '../../workers/report/text.js';
+import type { ReviewReport } from '../../workers/report/types.js';
 import {
   generateExampleMbox,
   type ExamplePatch,

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { runCli } from '../cli-io.js';
-import type { ReviewReport } from '../../bot/report/types.js';
+import type { ReviewReport } from '../../workers/report/types.js';
 import { PublicInbox, removeDir, tempDir } from '../service/helpers.js';
 import { buildFixtureSeries, type FixtureSeries } from '../service/series.js';
 

@@ -13,8 +13,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { renderTerminal } from '../../bot/report/text.js';
-import type { ReviewResult } from '../../bot/report/types.js';
+import { renderTerminal } from '../../workers/report/text.js';
+import type { ReviewResult } from '../../workers/report/types.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import {
   generateExampleMbox,

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
-import { renderMarkdown, renderTerminal } from '../../bot/report/text.js';
+import { renderMarkdown, renderTerminal } from '../../workers/report/text.js';
 import { prepareKernelTree } from '../../bot/tree/kernel.js';
 import { openTreeReader } from '../../bot/tree/reader.js';
 import { cacheDir } from '../../bot/util/cache.js';

@@ -1,6 +1,6 @@
 // `pcibot review` end to end on the fixture kernel tree: a batch mixing in-scope
 // series, an out-of-scope one, a conflicting patch and a broken mbox entry. The
-// command runs in-process through bot/cli.ts with captured output, so exit codes,
+// command runs in-process through workers/cli.ts with captured output, so exit codes,
 // the three formats and the accounting are checked as a user would see them.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ReviewReport } from '../../bot/report/types.js';
+import type { ReviewReport } from '../../workers/report/types.js';
 import { repoRoot } from '../../bot/util/paths.js';
 import { runCli, type CaptureOptions } from '../cli-io.js';
 import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { validateConfig, type ServiceConfig } from '../../workers/config.js';
-import { connectRedis } from '../../bot/service/redis.js';
+import { connectRedis } from '../../workers/serve/redis.js';
 import { ServiceState } from '../../workers/state.js';
 
 const exec = promisify(execFile);

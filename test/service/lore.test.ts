@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { findMessageInMirror } from '../../bot/lore/find.js';
 import { FollowState, followOnce, isStalled } from '../../bot/lore/follow.js';
 import { followSpool } from '../../bot/lore/spool.js';
-import { checkHealth } from '../../bot/service/health.js';
+import { checkHealth } from '../../workers/serve/health.js';
 import type { RawMail } from '../../bot/types.js';
 import { rawMessageId } from '../../workers/jobs.js';
 import { ServiceQueues } from '../../workers/queues.js';

@@ -15,7 +15,7 @@ import { ArchiveLookup } from '../../bot/lore/archive.js';
 import { ListJournal } from '../../bot/lore/journal.js';
 import { RateLimiter } from '../../bot/outbound/ratelimit.js';
 import { outboxTransport, smtpTransport } from '../../bot/outbound/transport.js';
-import { checkHealth } from '../../bot/service/health.js';
+import { checkHealth } from '../../workers/serve/health.js';
 import { ServiceQueues } from '../../workers/queues.js';
 import {
   freePort,

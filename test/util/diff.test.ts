@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { parseUnifiedDiff } from '../../bot/mail/diffparse.js';
 import { touchedPaths } from '../../bot/mail/diffpaths.js';
 import { diffHunks } from '../../bot/outbound/compose.js';
-import { diffHtml, fileAnchor, lineAnchor } from '../../bot/report/html.js';
+import { diffHtml, fileAnchor, lineAnchor } from '../../workers/report/html.js';
 import { scopeSeries } from '../../bot/series/scope.js';
 import type { Message, Series } from '../../bot/types.js';
 import { readFileSections } from '../../bot/util/diff/files.js';

@@ -5,7 +5,7 @@
 // jobs only multiplied the fetches and cold caches (DESIGN.md, "Analyse in
 // the service", has the measurements).
 import { UnrecoverableError, type Job } from 'bullmq';
-import { analyseSeries } from '../../bot/analyse/analyse.js';
+import { analyseSeries } from '../analyse/analyse.js';
 import type { JobContext } from '../context.js';
 import type { AnalyseJob } from '../jobs.js';
 

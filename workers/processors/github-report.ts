@@ -16,8 +16,8 @@ import {
   updateReviewComment,
 } from '../../bot/github/post.js';
 import { getPr, prDiff, prLabel } from '../../bot/github/pr.js';
-import { checkOutput, planReview, readMarker, reviewBody } from '../../bot/report/github.js';
-import { findingsByPatch, reportedFindings, reviewResult } from '../../bot/report/result.js';
+import { checkOutput, planReview, readMarker, reviewBody } from '../report/github.js';
+import { findingsByPatch, reportedFindings, reviewResult } from '../report/result.js';
 import { scopeSeries } from '../../bot/series/scope.js';
 import { whenToVerify } from '../../bot/verify/when.js';
 import type { JobContext } from '../context.js';

@@ -25,7 +25,7 @@ import {
 } from '../../bot/github/post.js';
 import type { Octokit } from '../../bot/github/client.js';
 import { isParseFailure, parseMail } from '../../bot/mail/parse.js';
-import { skippedOutput } from '../../bot/report/github.js';
+import { skippedOutput } from '../report/github.js';
 import { assembleSeries } from '../../bot/series/assemble.js';
 import { scopeSeries } from '../../bot/series/scope.js';
 import type { Message, ParseFailure } from '../../bot/types.js';

@@ -8,8 +8,8 @@
 // replayed archive is reviewed, never answered. A review a maintainer asked
 // for is answered (its trigger has its own age limit).
 import { UnrecoverableError, type Job } from 'bullmq';
-import { mailSink } from '../../bot/report/mail.js';
-import { findingsByPatch, reportedFindings, reviewResult } from '../../bot/report/result.js';
+import { mailSink } from '../report/mail.js';
+import { findingsByPatch, reportedFindings, reviewResult } from '../report/result.js';
 import { scopeSeries } from '../../bot/series/scope.js';
 import { whenToVerify } from '../../bot/verify/when.js';
 import type { JobContext } from '../context.js';

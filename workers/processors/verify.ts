@@ -2,7 +2,7 @@
 // patched kernel and boot the scenarios; the outcome (findings, and what
 // became of each scenario) is stored for the report.
 import { UnrecoverableError, type Job } from 'bullmq';
-import { seriesChecks } from '../../bot/analyse/analyse.js';
+import { seriesChecks } from '../analyse/analyse.js';
 import { verifyOutcome, verifySeries } from '../../bot/verify/series.js';
 import { whenToVerify } from '../../bot/verify/when.js';
 import type { JobContext } from '../context.js';

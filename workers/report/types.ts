@@ -6,8 +6,8 @@
 // prints the report; the schema is versioned, fields are only ever added
 // within a version. Documented in docs/review-json.md.
 import type { ModelBeforeAfter } from '../../rules/series/model-before-after/check.js';
-import type { VerifyOutcome } from '../verify/series.js';
-import type { VerifyDecision } from '../verify/when.js';
+import type { VerifyOutcome } from '../../bot/verify/series.js';
+import type { VerifyDecision } from '../../bot/verify/when.js';
 import type {
   Address,
   Applied,
@@ -19,7 +19,7 @@ import type {
   ScopeDecision,
   Severity,
   SupersededSeries,
-} from '../types.js';
+} from '../../bot/types.js';
 
 export const REVIEW_SCHEMA = 'pcibot/review@1';
 
@@ -156,7 +156,7 @@ export interface MessageAccount {
   origin: Origin;
   disposition: Disposition;
   /**
-   * What became of it, in words (bot/report/accounting.ts): "patch 2/8 of
+   * What became of it, in words (workers/report/accounting.ts): "patch 2/8 of
    * "PCI: Align small BARs" v3", "reply to <id>, which is not in the input",
    * "superseded by v3 ("...") : title changed: ...", "unreadable: ...".
    */

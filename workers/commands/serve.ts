@@ -1,9 +1,9 @@
 // `pcibot serve`: the HTTP side of the service (health, metrics, queue dashboard, report pages).
-import { adminAuth, isLoopback, startHttp } from '../service/http.js';
+import { adminAuth, isLoopback, startHttp } from '../serve/http.js';
 import { StartError, startService, untilSignal } from './start-service.js';
-import { ServiceQueues } from '../../workers/queues.js';
+import { ServiceQueues } from '../queues.js';
 import { type Command } from './command.js';
-import { EXIT_CONFIG, EXIT_OK } from '../util/exit.js';
+import { EXIT_CONFIG, EXIT_OK } from '../../bot/util/exit.js';
 
 const usage = `usage: pcibot serve [--config FILE]
 

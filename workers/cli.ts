@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // pcibot's entry point: `pcibot <command> [args]`. Each command lives in
-// bot/commands/<name>.ts; this file only dispatches and turns exceptions into
+// workers/commands/<name>.ts; this file only dispatches and turns exceptions into
 // exit codes (bot/util/exit.ts: EXIT_USAGE for usage errors, EXIT_INTERNAL for
 // internal errors).
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError, type Command, type CommandIO } from './commands/command.js';
-import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './util/exit.js';
+import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from '../bot/util/exit.js';
 
 /** Command name -> module. Kept explicit so `--help` lists exactly what exists. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {

@@ -2,14 +2,18 @@
 // the real layouts to fixtures/layouts/, which the model's tests are held to.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { resolveTree } from '../tree/kernel.js';
-import { fixturesDir, repoRoot } from '../util/paths.js';
-import { recordedLayoutName, type RecordedLayout } from '../verify/recorded.js';
-import { loadVerifyScenarios } from '../verify/scenarios.js';
-import { planScenario, verifyScenarios, type ScenarioVerification } from '../verify/verify.js';
-import type { Scenario } from '../kernel/model/scenario.js';
+import { resolveTree } from '../../bot/tree/kernel.js';
+import { fixturesDir, repoRoot } from '../../bot/util/paths.js';
+import { recordedLayoutName, type RecordedLayout } from '../../bot/verify/recorded.js';
+import { loadVerifyScenarios } from '../../bot/verify/scenarios.js';
+import {
+  planScenario,
+  verifyScenarios,
+  type ScenarioVerification,
+} from '../../bot/verify/verify.js';
+import type { Scenario } from '../../bot/kernel/model/scenario.js';
 import { parseCommandArgs, type Command, type CommandIO } from './command.js';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../../bot/util/exit.js';
 import { parseArch, parsePageSizes } from './verify.js';
 import { spawnSync } from 'node:child_process';
 

@@ -17,9 +17,9 @@
 //
 // Everything from the patch (titles, details quoting code, file names) is
 // escaped for Markdown, and `@` never mentions anyone.
-import type { DiffPlace } from '../github/diffmap.js';
-import { atLeast, bySeverity, type Severity } from '../types.js';
-import { toolVersion } from '../util/version.js';
+import type { DiffPlace } from '../../bot/github/diffmap.js';
+import { atLeast, bySeverity, type Severity } from '../../bot/types.js';
+import { toolVersion } from '../../bot/util/version.js';
 import { modelTableMarkdown } from './model-text.js';
 import { mdEscape, renderMarkdown } from './text.js';
 import {

@@ -4,7 +4,7 @@
 // names its thread or says what it answers is missing; a superseded message
 // names the version that replaced it and why; the rest say why they were not
 // used. And, when nothing was reviewed, why there is no series at all.
-import type { Assembly, Disposition } from '../types.js';
+import type { Assembly, Disposition } from '../../bot/types.js';
 import type { ReviewResult } from './types.js';
 
 type Account = Assembly['accounting'][number];

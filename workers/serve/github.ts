@@ -15,14 +15,14 @@ import { join } from 'node:path';
 import { Webhooks } from '@octokit/webhooks';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
-import { DeliveryJournal } from '../github/deliveries.js';
-import { classifyEvent } from '../github/events.js';
-import { prLabel } from '../github/pr.js';
-import { stateRoot, type ServiceConfig } from '../../workers/config.js';
-import { GithubState, prKeyOf } from '../../workers/github.js';
-import { jobIds, type GithubJob } from '../../workers/jobs.js';
-import type { ServiceQueues } from '../../workers/queues.js';
-import { ServiceState } from '../../workers/state.js';
+import { DeliveryJournal } from '../../bot/github/deliveries.js';
+import { classifyEvent } from '../../bot/github/events.js';
+import { prLabel } from '../../bot/github/pr.js';
+import { stateRoot, type ServiceConfig } from '../config.js';
+import { GithubState, prKeyOf } from '../github.js';
+import { jobIds, type GithubJob } from '../jobs.js';
+import type { ServiceQueues } from '../queues.js';
+import { ServiceState } from '../state.js';
 
 export const WEBHOOK_PATH = '/github/webhook';
 

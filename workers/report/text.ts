@@ -8,9 +8,9 @@ import {
   type Finding,
   type Origin,
   type PatchApplyStatus,
-} from '../types.js';
-import { wrapLines } from '../util/text.js';
-import { patchNumbers } from '../tree/apply.js';
+} from '../../bot/types.js';
+import { wrapLines } from '../../bot/util/text.js';
+import { patchNumbers } from '../../bot/tree/apply.js';
 import { modelSectionMarkdown, modelSectionText } from './model-text.js';
 import type { ReviewReport, SeriesError, SeriesReport } from './types.js';
 

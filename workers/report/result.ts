@@ -9,9 +9,9 @@
 import { createHash } from 'node:crypto';
 import type { AnalyseOutput } from '../analyse/analyse.js';
 import { ruleErrorText } from '../../rules/run.js';
-import { parseAppliedDiff, type DiffFile } from '../mail/diffparse.js';
-import { isApplied } from '../tree/apply.js';
-import { landedDiffText } from '../tree/landing.js';
+import { parseAppliedDiff, type DiffFile } from '../../bot/mail/diffparse.js';
+import { isApplied } from '../../bot/tree/apply.js';
+import { landedDiffText } from '../../bot/tree/landing.js';
 import {
   atLeast,
   patchIndex,
@@ -21,10 +21,10 @@ import {
   type ScopeDecision,
   type Series,
   type Severity,
-} from '../types.js';
-import { holdModelToBoot } from '../verify/confirm.js';
-import type { VerifyOutcome } from '../verify/series.js';
-import type { VerifyDecision } from '../verify/when.js';
+} from '../../bot/types.js';
+import { holdModelToBoot } from '../../bot/verify/confirm.js';
+import type { VerifyOutcome } from '../../bot/verify/series.js';
+import type { VerifyDecision } from '../../bot/verify/when.js';
 import type { FindingIdentity, PatchReport, ReportedFinding, ReviewResult } from './types.js';
 
 export interface ReviewInput {

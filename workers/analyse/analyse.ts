@@ -10,13 +10,13 @@ import {
   policyBeforeAfter,
   type ModelBeforeAfter,
 } from '../../rules/series/model-before-after/check.js';
-import { parseAppliedDiff, type DiffFile } from '../mail/diffparse.js';
-import { anyApplied, isApplied } from '../tree/apply.js';
-import { landedDiffText, mailLine } from '../tree/landing.js';
-import { adoptApplied } from '../tree/objects.js';
-import { mapLimit } from '../util/concurrency.js';
-import { openTreeReader, type TreeReader } from '../tree/reader.js';
-import { patchIndex, type Applied, type Finding, type Series } from '../types.js';
+import { parseAppliedDiff, type DiffFile } from '../../bot/mail/diffparse.js';
+import { anyApplied, isApplied } from '../../bot/tree/apply.js';
+import { landedDiffText, mailLine } from '../../bot/tree/landing.js';
+import { adoptApplied } from '../../bot/tree/objects.js';
+import { mapLimit } from '../../bot/util/concurrency.js';
+import { openTreeReader, type TreeReader } from '../../bot/tree/reader.js';
+import { patchIndex, type Applied, type Finding, type Series } from '../../bot/types.js';
 
 export interface AnalyseInput {
   series: Series;

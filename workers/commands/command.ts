@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-// The shape of a CLI subcommand. bot/cli.ts maps `pcibot <name>` to
-// bot/commands/<name>.js and calls its `run`. Commands write through `io` (not
+// The shape of a CLI subcommand. workers/cli.ts maps `pcibot <name>` to
+// workers/commands/<name>.js and calls its `run`. Commands write through `io` (not
 // process.stdout directly) so tests can run them in-process and read the output.
 
 export interface CommandIO {

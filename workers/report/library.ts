@@ -2,13 +2,13 @@
 // size under one kernel policy (the /scenarios page of `pcibot serve`, and
 // `pcibot scenario run --svg DIR`), and a before/after pair when two policies
 // are compared.
-import { ModelInputError, QemuArgError } from '../kernel/model/errors.js';
-import type { KernelPolicy } from '../kernel/model/policy.js';
-import { evaluate, type PageResult } from '../kernel/model/run.js';
-import { pageLabel } from '../kernel/model/safety.js';
-import type { Scenario } from '../kernel/model/scenario.js';
-import type { Firmware } from '../kernel/vocabulary.js';
-import type { Finding } from '../types.js';
+import { ModelInputError, QemuArgError } from '../../bot/kernel/model/errors.js';
+import type { KernelPolicy } from '../../bot/kernel/model/policy.js';
+import { evaluate, type PageResult } from '../../bot/kernel/model/run.js';
+import { pageLabel } from '../../bot/kernel/model/safety.js';
+import type { Scenario } from '../../bot/kernel/model/scenario.js';
+import type { Firmware } from '../../bot/kernel/vocabulary.js';
+import type { Finding } from '../../bot/types.js';
 import { buildAddressMap, type MapFinding } from './addrmap.js';
 import type { LibraryEntry } from './html.js';
 import { beforeAfterSvg, mapSvg } from './svg.js';

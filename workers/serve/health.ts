@@ -6,12 +6,12 @@
 // carries the same facts as gauges.
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { FollowState, isStalled, type MirrorStatus } from '../lore/follow.js';
-import { ReplyJournal, type OpenReply } from '../outbound/journal.js';
-import type { ServiceQueues } from '../../workers/queues.js';
-import { GithubState, type GithubApiStatus } from '../../workers/github.js';
-import { ServiceState } from '../../workers/state.js';
-import { stateRoot, type ServiceConfig } from '../../workers/config.js';
+import { FollowState, isStalled, type MirrorStatus } from '../../bot/lore/follow.js';
+import { ReplyJournal, type OpenReply } from '../../bot/outbound/journal.js';
+import type { ServiceQueues } from '../queues.js';
+import { GithubState, type GithubApiStatus } from '../github.js';
+import { ServiceState } from '../state.js';
+import { stateRoot, type ServiceConfig } from '../config.js';
 import { cachedTreeCheck } from './preflight.js';
 
 export interface Health {

@@ -5,11 +5,16 @@
 // Policy in the page says so, and the server sends it too). Every string from
 // a mail (subjects, names, finding text, diffs) is escaped (markup.ts).
 // `pcibot review --html DIR` writes these files; `pcibot serve` serves them
-// (bot/service/pages.ts) from the results it stores.
-import { pageLabel } from '../kernel/model/safety.js';
-import { bySeverity, type ApplyConflict, type Finding, type PatchApplyStatus } from '../types.js';
-import { readFileSections } from '../util/diff/files.js';
-import type { HunkLine } from '../util/diff/hunks.js';
+// (workers/serve/pages.ts) from the results it stores.
+import { pageLabel } from '../../bot/kernel/model/safety.js';
+import {
+  bySeverity,
+  type ApplyConflict,
+  type Finding,
+  type PatchApplyStatus,
+} from '../../bot/types.js';
+import { readFileSections } from '../../bot/util/diff/files.js';
+import type { HunkLine } from '../../bot/util/diff/hunks.js';
 import type { ModelBeforeAfter } from '../../rules/series/model-before-after/check.js';
 import { attr, esc, safeHref } from './markup.js';
 import { changedRuns, pageSizeTotals, runMaps, unverifiedNote } from './model-text.js';

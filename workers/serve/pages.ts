@@ -1,7 +1,7 @@
 // The report pages of `pcibot serve`, as one express Router (mounted by
 // http.ts, behind the same access control as the queue dashboard):
 //   /series              the reviews the service made, newest first
-//   /series/<review>     one review's page (bot/report/html.ts): findings with
+//   /series/<review>     one review's page (workers/report/html.ts): findings with
 //                        links into the diffs, apply status, the model's table,
 //                        the address maps before and after, the verify outcome,
 //                        the thread in the list archive, or the pull request
@@ -19,8 +19,8 @@
 import { join } from 'node:path';
 import express, { type Request, type Response, type Router } from 'express';
 import type { Redis } from 'ioredis';
-import { NAMED_POLICIES } from '../kernel/model/policy.js';
-import { loadScenariosLenient } from '../kernel/model/scenario.js';
+import { NAMED_POLICIES } from '../../bot/kernel/model/policy.js';
+import { loadScenariosLenient } from '../../bot/kernel/model/scenario.js';
 import {
   PAGE_CSP,
   archiveUrl,
@@ -31,11 +31,11 @@ import {
   seriesPage,
 } from '../report/html.js';
 import { libraryMaps, type LibraryMaps } from '../report/library.js';
-import { fixturesDir } from '../util/paths.js';
-import type { ServiceConfig } from '../../workers/config.js';
+import { fixturesDir } from '../../bot/util/paths.js';
+import type { ServiceConfig } from '../config.js';
 import type { ReviewResult } from '../report/types.js';
-import { GithubState } from '../../workers/github.js';
-import { ServiceState } from '../../workers/state.js';
+import { GithubState } from '../github.js';
+import { ServiceState } from '../state.js';
 
 export interface PagesOptions {
   config: ServiceConfig;

@@ -2,32 +2,36 @@
 // files, compare two kernel policies, or check a pasted lspci / sysfs layout.
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Finding } from '../types.js';
-import { ModelInputError, QemuArgError } from '../kernel/model/errors.js';
-import { FIRMWARES, type Firmware } from '../kernel/vocabulary.js';
-import { formatLayout } from '../kernel/model/format.js';
-import { checkPastedLayout } from '../kernel/model/lspci.js';
-import { runSeabios } from '../kernel/model/firmware/seabios.js';
-import { buildScenarioMachine } from '../kernel/model/place.js';
-import { compareFirmware, parseInfoPci, SEABIOS_DONE } from '../kernel/model/qemu-info.js';
-import { verifyRoot } from '../verify/build.js';
-import { probeInfoPciSandboxed } from '../verify/qemu-probe.js';
-import { NAMED_POLICIES, describePolicy, type KernelPolicy } from '../kernel/model/policy.js';
-import { evaluate, runModel } from '../kernel/model/run.js';
+import type { Finding } from '../../bot/types.js';
+import { ModelInputError, QemuArgError } from '../../bot/kernel/model/errors.js';
+import { FIRMWARES, type Firmware } from '../../bot/kernel/vocabulary.js';
+import { formatLayout } from '../../bot/kernel/model/format.js';
+import { checkPastedLayout } from '../../bot/kernel/model/lspci.js';
+import { runSeabios } from '../../bot/kernel/model/firmware/seabios.js';
+import { buildScenarioMachine } from '../../bot/kernel/model/place.js';
+import { compareFirmware, parseInfoPci, SEABIOS_DONE } from '../../bot/kernel/model/qemu-info.js';
+import { verifyRoot } from '../../bot/verify/build.js';
+import { probeInfoPciSandboxed } from '../../bot/verify/qemu-probe.js';
+import {
+  NAMED_POLICIES,
+  describePolicy,
+  type KernelPolicy,
+} from '../../bot/kernel/model/policy.js';
+import { evaluate, runModel } from '../../bot/kernel/model/run.js';
 import {
   loadScenariosLenient,
   parsePageSizes,
   FileOverLimitError,
   readBoundedFile,
   type Scenario,
-} from '../kernel/model/scenario.js';
-import { DEFAULT_LIMITS, formatBytes } from '../limits.js';
-import { pageLabel } from '../kernel/model/safety.js';
+} from '../../bot/kernel/model/scenario.js';
+import { DEFAULT_LIMITS, formatBytes } from '../../bot/limits.js';
+import { pageLabel } from '../../bot/kernel/model/safety.js';
 import { buildAddressMap, sharedBars, textMap } from '../report/addrmap.js';
 import { libraryPage, type LibraryEntry } from '../report/html.js';
 import { comparedRunSvg, libraryMaps, mapFileName, toMapFinding } from '../report/library.js';
 import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../../bot/util/exit.js';
 
 const usage = `usage: pcibot scenario run <file.scenario | dir>... [options]
        pcibot scenario check-lspci <file | dir | -> [--page-size SIZES] [--json]

@@ -12,7 +12,7 @@
 // Every element a test or a page needs to find carries a class and data-*
 // attributes (data-bdf, data-bar, data-start, data-size, data-page); every
 // text is escaped (markup.ts).
-import { fmtSize, hex, pageLabel } from '../kernel/model/safety.js';
+import { fmtSize, hex, pageLabel } from '../../bot/kernel/model/safety.js';
 import {
   barName,
   pieceLabel,

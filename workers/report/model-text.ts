@@ -4,7 +4,7 @@
 // before and after, for the scenario runs where the series fixed or
 // introduced a shared page. The details (every scenario, the findings in
 // full) are for --verbose.
-import { pageLabel } from '../kernel/model/safety.js';
+import { pageLabel } from '../../bot/kernel/model/safety.js';
 import type { ModelBeforeAfter } from '../../rules/series/model-before-after/check.js';
 import {
   buildAddressMap,

@@ -10,13 +10,13 @@ import { join, relative, resolve } from 'node:path';
 import { buildFixtureTree } from '../../fixtures/kernel-tree/build.js';
 import { allRules } from '../../rules/index.js';
 import type { Rule } from '../../rules/types.js';
-import { runReview } from '../../workers/pipeline.js';
-import type { Finding, Severity } from '../types.js';
-import { isApplied } from '../tree/apply.js';
-import { resolveTree } from '../tree/kernel.js';
-import { fixturesDir, repoRoot } from '../util/paths.js';
+import { runReview } from '../pipeline.js';
+import type { Finding, Severity } from '../../bot/types.js';
+import { isApplied } from '../../bot/tree/apply.js';
+import { resolveTree } from '../../bot/tree/kernel.js';
+import { fixturesDir, repoRoot } from '../../bot/util/paths.js';
 import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
-import { EXIT_OK, EXIT_USAGE } from '../util/exit.js';
+import { EXIT_OK, EXIT_USAGE } from '../../bot/util/exit.js';
 
 /** The corpus `pcibot rules stats` reads when given no directory. */
 export const QUIET_CORPUS = join(fixturesDir, 'quiet-corpus');

@@ -12,8 +12,8 @@
 // is shared: the model's model/shared-page check (safety.ts) says the same,
 // and its finding is matched to the page by the finding's key (the BARs on
 // the page and the page size), so the map can show it beside the page.
-import type { IommuGroup, Layout, LayoutBar, LayoutDevice } from '../kernel/model/layout.js';
-import { fmtSize, hex, isAssignable, pageLabel } from '../kernel/model/safety.js';
+import type { IommuGroup, Layout, LayoutBar, LayoutDevice } from '../../bot/kernel/model/layout.js';
+import { fmtSize, hex, isAssignable, pageLabel } from '../../bot/kernel/model/safety.js';
 
 /** A model finding the map can place (a ModelFindingRef, or a Finding's key). */
 export interface MapFinding {

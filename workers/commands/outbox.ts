@@ -7,15 +7,15 @@
 // operator who knows better.
 import { join } from 'node:path';
 import { Job } from 'bullmq';
-import { ArchiveLookup } from '../lore/archive.js';
-import { ListJournal } from '../lore/journal.js';
-import { FINAL_STATES, ReplyJournal } from '../outbound/journal.js';
-import { ledgerKey } from '../outbound/ledger.js';
-import { connectRedis, RedisUnavailableError } from '../service/redis.js';
-import { EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE } from '../util/exit.js';
-import { ConfigError, loadConfig, stateRoot, type ServiceConfig } from '../../workers/config.js';
-import { jobIds, type SendJob } from '../../workers/jobs.js';
-import { ServiceQueues } from '../../workers/queues.js';
+import { ArchiveLookup } from '../../bot/lore/archive.js';
+import { ListJournal } from '../../bot/lore/journal.js';
+import { FINAL_STATES, ReplyJournal } from '../../bot/outbound/journal.js';
+import { ledgerKey } from '../../bot/outbound/ledger.js';
+import { connectRedis, RedisUnavailableError } from '../serve/redis.js';
+import { EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE } from '../../bot/util/exit.js';
+import { ConfigError, loadConfig, stateRoot, type ServiceConfig } from '../config.js';
+import { jobIds, type SendJob } from '../jobs.js';
+import { ServiceQueues } from '../queues.js';
 import { parseCommandArgs, UsageError, type Command, type CommandIO } from './command.js';
 
 const usage = `usage: pcibot outbox status [--config FILE] [--all] [--json]

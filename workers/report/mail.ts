@@ -17,8 +17,8 @@ import {
   type ComposedReply,
   type ReplySection,
   type ReplySettings,
-} from '../outbound/compose.js';
-import type { Address, Finding, Message, Series } from '../types.js';
+} from '../../bot/outbound/compose.js';
+import type { Address, Finding, Message, Series } from '../../bot/types.js';
 import type { ReviewResult } from './types.js';
 
 export interface MailContext {

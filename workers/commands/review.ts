@@ -2,17 +2,17 @@
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { runReview, type Progress } from '../../workers/pipeline.js';
+import { runReview, type Progress } from '../pipeline.js';
 import { diffsOf, reviewSite } from '../report/html.js';
 import { renderJson, resultJson } from '../report/json.js';
 import { renderMarkdown, renderTerminal } from '../report/text.js';
-import { findThreadInMirror } from '../lore/find.js';
-import { coverMessageId, fetchPr, parsePrRef, prLabel, prMails } from '../github/pr.js';
-import { RequestError, tokenClient } from '../github/client.js';
-import { resolveTree } from '../tree/kernel.js';
-import type { RawMail } from '../types.js';
+import { findThreadInMirror } from '../../bot/lore/find.js';
+import { coverMessageId, fetchPr, parsePrRef, prLabel, prMails } from '../../bot/github/pr.js';
+import { RequestError, tokenClient } from '../../bot/github/client.js';
+import { resolveTree } from '../../bot/tree/kernel.js';
+import type { RawMail } from '../../bot/types.js';
 import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../../bot/util/exit.js';
 
 const usage = `usage: pcibot review <file.eml | file.mbox | Maildir/ | dir/ | -> ... [options]
        pcibot review --message-id <id> [--mirror DIR] [options]

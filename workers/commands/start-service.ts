@@ -3,12 +3,12 @@
 // queue names: each a clear error and an exit status, never a hang), reach
 // Redis (or fail at once saying how to start it), and stop cleanly on
 // SIGTERM/SIGINT within the configured drain time. A helper of worker.ts and
-// serve.ts, like command.ts (bot/cli.ts lists the commands), and not in
-// bot/service/, which the commands use and which must not depend on the CLI.
+// serve.ts, like command.ts (workers/cli.ts lists the commands), and not in
+// workers/serve/, which the commands use and which must not depend on the CLI.
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import { UsageError, type CommandIO } from './command.js';
-import { EXIT_CONFIG, EXIT_UNAVAILABLE } from '../util/exit.js';
+import { EXIT_CONFIG, EXIT_UNAVAILABLE } from '../../bot/util/exit.js';
 
 /** A start-up check that failed: its message is printed and the command exits with `code`. */
 export class StartError extends Error {
@@ -19,8 +19,8 @@ export class StartError extends Error {
     super(message);
   }
 }
-import { ConfigError, loadConfig, type ServiceConfig } from '../../workers/config.js';
-import { connectRedis, RedisUnavailableError } from '../service/redis.js';
+import { ConfigError, loadConfig, type ServiceConfig } from '../config.js';
+import { connectRedis, RedisUnavailableError } from '../serve/redis.js';
 
 export async function startService(
   name: string,

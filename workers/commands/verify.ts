@@ -1,21 +1,21 @@
 // `pcibot verify`: build the kernel, boot scenarios in QEMU, print the real layouts.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { resolveTree } from '../tree/kernel.js';
-import { formatSize, shortBdf, hex } from '../verify/compare.js';
-import { loadVerifyScenarios } from '../verify/scenarios.js';
+import { resolveTree } from '../../bot/tree/kernel.js';
+import { formatSize, shortBdf, hex } from '../../bot/verify/compare.js';
+import { loadVerifyScenarios } from '../../bot/verify/scenarios.js';
 import {
   pageSizeBytes,
   planScenario,
   verifyScenarios,
   type VerifyReport,
-} from '../verify/verify.js';
-import type { BootArch } from '../kernel/vocabulary.js';
-import type { Layout } from '../kernel/model/layout.js';
-import { placeScenario } from '../kernel/model/place.js';
-import { NAMED_POLICIES } from '../kernel/model/policy.js';
+} from '../../bot/verify/verify.js';
+import type { BootArch } from '../../bot/kernel/vocabulary.js';
+import type { Layout } from '../../bot/kernel/model/layout.js';
+import { placeScenario } from '../../bot/kernel/model/place.js';
+import { NAMED_POLICIES } from '../../bot/kernel/model/policy.js';
 import { UsageError, parseCommandArgs, type Command, type CommandIO } from './command.js';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../util/exit.js';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../../bot/util/exit.js';
 
 const usage = `usage: pcibot verify <scenario file | dir | ground-truth .cmd> ... [options]
        pcibot verify <series.mbox | patch.eml> [--tree PATH] [--scenarios A,B] [--json]

@@ -4,13 +4,13 @@
 // an unreachable mirror (69).
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { startWorkers } from '../../workers/service.js';
-import { QUEUE_NAMES, stateRoot, type QueueName } from '../../workers/config.js';
-import { mirrorProblem, treeProblem } from '../service/preflight.js';
-import { ensureWritableDir } from '../util/durable.js';
+import { startWorkers } from '../service.js';
+import { QUEUE_NAMES, stateRoot, type QueueName } from '../config.js';
+import { mirrorProblem, treeProblem } from '../serve/preflight.js';
+import { ensureWritableDir } from '../../bot/util/durable.js';
 import { StartError, startService, untilSignal } from './start-service.js';
 import { UsageError, type Command } from './command.js';
-import { EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE } from '../util/exit.js';
+import { EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE } from '../../bot/util/exit.js';
 
 const usage = `usage: pcibot worker [--config FILE] [--queues ingest,assemble,...]
 
