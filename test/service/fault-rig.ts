@@ -377,6 +377,7 @@ export class FaultRig {
     const queues = new ServiceQueues(c, this.prefix);
     const follow = new FollowState(c, this.prefix);
     const journal = new ListJournal(join(this.stateDir, this.prefix, 'lists', 'linux-pci'));
+    let seen = '';
     try {
       let calm = 0;
       await waitFor(
@@ -396,12 +397,17 @@ export class FaultRig {
               0,
           );
           const ok = cur?.commit === head && dur?.cursor.commit === head && !busy;
+          seen = `head ${head}, Redis cursor ${cur?.commit ?? 'none'}, durable cursor ${dur?.cursor.commit ?? 'none'}, queues ${JSON.stringify(d)}`;
           calm = ok ? calm + 1 : 0;
           return calm >= 3 ? true : null;
         },
         timeoutMs,
         300,
       );
+    } catch (err) {
+      // What it last saw and what the worker said: a CI log is all there is to go on.
+      const tail = (this.worker?.log ?? '').split('\n').slice(-60).join('\n');
+      throw new Error(`${(err as Error).message}\nlast seen: ${seen}\nworker log (tail):\n${tail}`);
     } finally {
       await queues.close();
       c.disconnect();
