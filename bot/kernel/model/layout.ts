@@ -103,9 +103,26 @@ export interface IommuGroup {
   bdfs: string[];
 }
 
+/** A host-side IOMMU group with the topology facts that formed it (safety.ts explainGroups). */
+export interface HostGroup extends IommuGroup {
+  /** Why its devices share it, e.g. `everything behind pcie-pci-bridge 00:01.0 uses its requester ID (DMA alias)`. */
+  reason: string;
+}
+
 export interface Layout {
   devices: LayoutDevice[];
-  /** null when there is no IOMMU (no groups exist) or they were not computed/measured. */
+  /**
+   * The guest's own IOMMU groups (its vIOMMU's view); null when there is no
+   * IOMMU (no groups exist) or they were not computed/measured.
+   */
   groups: IommuGroup[] | null;
   lost: LostBar[];
+  /**
+   * Model layouts only: the groups a host kernel forms over this topology with
+   * every device attached, without the machine's built-in devices; the ones
+   * the model's findings name ("cannot be assigned apart (IOMMU group 3)").
+   * Present with or without a vIOMMU; absent on measured, recorded and pasted
+   * layouts.
+   */
+  hostGroups?: HostGroup[];
 }

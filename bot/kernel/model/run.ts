@@ -15,6 +15,7 @@ export interface Evaluation {
   scenario: string;
   pageSize: number;
   policy: string;
+  /** The placement's layout, with the host groups the findings use (`hostGroups`). */
   layout: Layout;
   findings: Finding[];
   notes: string[];
@@ -104,7 +105,8 @@ export function evaluate(
     scenario: s.name,
     pageSize,
     policy: policy.name,
-    layout: p.layout,
+    // The map is drawn from the layout: it carries the groups the findings name.
+    layout: { ...p.layout, hostGroups: hostGroups.filter((g) => g.bdfs.length) },
     findings,
     notes: [
       ...p.machine.notes,

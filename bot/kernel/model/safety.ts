@@ -10,7 +10,7 @@
 //   model/group         devices that cannot be assigned apart (IOMMU groups)       warning
 //   model/viommu-attach devices the guest's vIOMMU refuses (SMMUv3 StreamID clash)  info
 import type { Finding } from '../../types.js';
-import type { IommuGroup, Layout, LayoutBar, LayoutDevice, MsixInfo } from './layout.js';
+import type { HostGroup, IommuGroup, Layout, LayoutBar, LayoutDevice, MsixInfo } from './layout.js';
 import type { KernelPolicy } from './policy.js';
 
 export interface SafetyInput {
@@ -23,7 +23,7 @@ export interface SafetyInput {
    */
   groupOf: Map<string, number> | null;
   /** The groups themselves, with the topology facts that explain them (model/group). */
-  groupReasons?: { id: number; bdfs: string[]; reason: string }[];
+  groupReasons?: HostGroup[];
   /** Guest vIOMMU refusals (model/viommu-attach). */
   rejected?: { bdf: string; reason: string }[];
   /** Root bus windows, for the sub-page reservation test; unknown when absent. */
@@ -468,17 +468,16 @@ function checkGroups(inp: SafetyInput): Finding[] {
 }
 
 /** Explain each host group with the topology facts that formed it. */
-export function explainGroups(
-  layout: Layout,
-  groups: IommuGroup[],
-): { id: number; bdfs: string[]; reason: string }[] {
+export function explainGroups(layout: Layout, groups: IommuGroup[]): HostGroup[] {
   const byBdf = new Map(layout.devices.map((d) => [d.bdf, d]));
   return groups.map((g) => {
     const devs = g.bdfs.map((b) => byBdf.get(b)).filter((d): d is LayoutDevice => Boolean(d));
     const bridge = devs.find((d) => d.kind === 'pcie-pci-bridge' || d.kind === 'pci-bridge');
     const port = devs.find((d) => d.kind === 'root-port' || d.kind === 'downstream-port');
     let reason: string;
-    if (bridge)
+    if (g.bdfs.length === 1)
+      reason = 'a group of its own: no DMA alias or missing ACS ties it to another device';
+    else if (bridge)
       reason = `everything behind ${bridge.name} ${short(bridge.bdf)} uses its requester ID (DMA alias)`;
     else if (port)
       reason = `${port.name} ${short(port.bdf)} has no ACS, so devices below it are not isolated`;
