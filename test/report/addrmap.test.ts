@@ -1,7 +1,8 @@
 // The address map: rows cut from a known Layout (pages, bands, gaps), the SVG
 // drawn from them checked box by box (positions and sizes), the compact text
-// map, and the map's shared pages held to the model's own shared-page findings
-// over the whole scenario library at every page size.
+// map, the map's shared pages held to the model's own shared-page findings
+// over the whole scenario library at every page size, and its IOMMU group
+// outlines held to the groups the model's group findings name (the host's).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -192,6 +193,9 @@ describe('the address map of a known layout', () => {
       ['1', '3'],
     );
     assert.equal(elements(svg, 'g', 'legend').length, 5);
+    // No host groups in this layout: the outlines are its own (the guest's) groups.
+    assert.match(svg, />devices by IOMMU group in the guest \(its vIOMMU&#39;s; outlined\)</);
+    assert.equal(map.groupView, 'guest');
     assert.match(svg, /no address: 01:03\.0 BAR0: no space/);
     assert.match(svg, /1 I\/O-port BAR not drawn/);
     // The gap says its size and addresses.
@@ -299,5 +303,156 @@ describe('the map and the model agree', () => {
     assert.equal(vfPages.length, 24);
     assert.ok(vfPages.every((p) => p.devices.length === 4));
     assert.ok(e.layout.groups && e.layout.groups.length > 50, 'each VF in its own group');
+  });
+});
+
+/** Each `rect.<cls>` of an SVG as a box: x, y, width, height and its data-* attributes. */
+function boxes(svg: string, cls: string) {
+  return elements(svg, 'rect', cls).map((a) => ({
+    x: Number(a['x']),
+    y: Number(a['y']),
+    w: Number(a['width']),
+    h: Number(a['height']),
+    bdf: a['data-bdf'],
+    group: a['data-group'],
+  }));
+}
+
+/** The legend entries (`g.legend`): each device's BDF and where its swatch is. */
+function legendEntries(svg: string): { bdf: string; x: number; y: number }[] {
+  return [
+    ...svg.matchAll(/<g class="legend" data-bdf="([^"]+)"><rect x="([\d.]+)" y="([\d.]+)"/g),
+  ].map((m) => ({ bdf: m[1]!, x: Number(m[2]), y: Number(m[3]) }));
+}
+
+describe("the map's IOMMU groups are the ones the findings name", () => {
+  async function scenario(name: string) {
+    const { scenarios } = await loadScenariosLenient(
+      join(fixturesDir, 'scenarios', `${name}.scenario`),
+    );
+    return scenarios[0]!;
+  }
+
+  it('the seed reproducer (qboot, no vIOMMU): group 3 outlined around its members, on the map and in the legend', async () => {
+    const s = await scenario('seed-001-reproducer-qboot');
+    const e = evaluate(s, NAMED_POLICIES['6.12']!(), 4096);
+    assert.equal(e.layout.groups, null, 'no vIOMMU: the guest has no groups of its own');
+    const finding = e.findings.find((f) => f.rule === 'model/group')!;
+    assert.equal(finding.title, '4 devices cannot be assigned apart (IOMMU group 3)');
+    const gid = String(finding.evidence['group']);
+    const members = new Set(finding.evidence['devices'] as string[]);
+    // The bridge and the four test devices behind it (the finding counts the assignable ones).
+    assert.deepEqual([...members].sort(), [
+      '0000:00:03.0',
+      '0000:01:00.0',
+      '0000:01:01.0',
+      '0000:01:02.0',
+      '0000:01:03.0',
+    ]);
+
+    const map = buildAddressMap(
+      e.layout,
+      4096,
+      e.findings.map((f) => toMapFinding(f)),
+    );
+    assert.equal(map.groupView, 'host');
+    assert.equal(map.guestGrouping, 'none');
+    const svg = mapSvg(map);
+    // The legend says whose groups they are, and no longer that there are none.
+    assert.match(
+      svg,
+      /<text class="sub legend-head"[^>]*>devices by IOMMU group on the host \(outlined\): the groups the findings name</,
+    );
+    assert.match(svg, /<text class="sub legend-note"[^>]*>no vIOMMU in this guest</);
+    assert.doesNotMatch(svg, /no IOMMU groups to outline/);
+
+    // On the map: every box of a member sits inside an outline of group 3 in its row,
+    // and no outline of group 3 holds a box of another device.
+    const bars = boxes(svg, 'bar');
+    const outlines = boxes(svg, 'group').filter((o) => o.group === gid);
+    const inside = (b: (typeof bars)[number], o: (typeof outlines)[number]) =>
+      o.y === b.y + 1 && o.x - 1 <= b.x + 0.01 && b.x + b.w <= o.x + o.w + 1.01;
+    const memberBars = bars.filter((b) => members.has(b.bdf!));
+    assert.ok(memberBars.length >= 9, `${memberBars.length} boxes of group ${gid}`);
+    for (const b of memberBars)
+      assert.ok(
+        outlines.some((o) => inside(b, o)),
+        `${b.bdf} at y ${b.y} is outlined as group ${gid}`,
+      );
+    for (const b of bars.filter((x) => !members.has(x.bdf!)))
+      assert.ok(!outlines.some((o) => inside(b, o)), `${b.bdf} is not in group ${gid}`);
+    // The packed page's three 32-byte BARs: one outline around all three.
+    const small = bars.filter((b) => b.bdf !== undefined && /^0000:01:0[0-2]\.0$/.test(b.bdf));
+    const packedRow = small.filter((b) => b.y === small[small.length - 1]!.y);
+    assert.equal(packedRow.length, 3);
+    const around = outlines.filter((o) => packedRow.every((b) => inside(b, o)));
+    assert.equal(around.length, 1, 'one outline around the three packed BARs');
+    assert.match(svg, /SHARED 4K page: 3 functions, 1 group/);
+    assert.match(
+      svg,
+      /<title>01:00\.0 pci-testdev BAR2: 0x110000000-0x11000001f \(32 B, prefetchable\), IOMMU group 3 on the host<\/title>/,
+    );
+
+    // In the legend: one outline for group 3, holding exactly its members on the map.
+    const legendGroup = boxes(svg, 'legend-group').filter((g) => g.group === gid);
+    assert.equal(legendGroup.length, 1);
+    const lg = legendGroup[0]!;
+    const inLegend = legendEntries(svg)
+      .filter((x) => x.x > lg.x && x.x < lg.x + lg.w && x.y > lg.y && x.y < lg.y + lg.h)
+      .map((x) => x.bdf)
+      .sort();
+    assert.deepEqual(inLegend, [...members].sort());
+    assert.match(
+      svg,
+      /<title>IOMMU group 3 on the host: everything behind pcie-pci-bridge 00:03\.0 uses its requester ID \(DMA alias\)<\/title>/,
+    );
+    assert.match(
+      svg,
+      /<title>IOMMU group 1 on the host: a group of its own: no DMA alias or missing ACS ties it to another device<\/title>/,
+    );
+    // The machine's own ICH9 AHCI is in no host group: listed, not outlined.
+    assert.equal(map.devices.find((d) => d.bdf === '0000:00:1f.2')?.group, null);
+  });
+
+  it("with a vIOMMU: still the host's groups, and a line on how the guest's compare", async () => {
+    const policy = NAMED_POLICIES['6.12']!();
+    // intel-iommu attaches every device: the guest groups them as the host does.
+    const vtd = evaluate(await scenario('seed-001-reproducer-iommu'), policy, 4096);
+    assert.ok(vtd.layout.groups && vtd.layout.hostGroups);
+    const vmap = buildAddressMap(vtd.layout, 4096);
+    assert.equal(vmap.groupView, 'host');
+    assert.equal(vmap.guestGrouping, 'same');
+    assert.match(mapSvg(vmap), /legend-note"[^>]*>the guest&#39;s vIOMMU groups them the same</);
+
+    // SMMUv3 refuses three test devices (shared StreamID): the guest's view differs.
+    const smmu = evaluate(await scenario('seed-001-reproducer-arm64-smmu'), policy, 65536);
+    const finding = smmu.findings.find((f) => f.rule === 'model/group')!;
+    const smap = buildAddressMap(smmu.layout, 65536);
+    assert.equal(smap.guestGrouping, 'different');
+    assert.deepEqual(
+      smap.devices.filter((d) => d.group === finding.evidence['group']).map((d) => d.bdf),
+      (finding.evidence['devices'] as string[]).filter((b) =>
+        smap.devices.some((d) => d.bdf === b),
+      ),
+    );
+    const svg = mapSvg(smap);
+    assert.match(svg, /legend-note"[^>]*>the guest&#39;s vIOMMU groups them differently/);
+    assert.match(
+      svg,
+      /01:02\.0 pci-testdev BAR0: [^<]*, IOMMU group 2 on the host; the guest vIOMMU did not attach it</,
+    );
+    assert.match(
+      svg,
+      /01:01\.0 pci-testdev BAR0: [^<]*, IOMMU group 2 on the host; in the guest: group 0</,
+    );
+  });
+
+  it('a layout with no groups at all says so', () => {
+    const l = { ...knownLayout(true), groups: null };
+    const map = buildAddressMap(l, 4096);
+    assert.equal(map.groupView, null);
+    const svg = mapSvg(map);
+    assert.match(svg, /devices \(no IOMMU groups known for this layout: none to outline\)/);
+    assert.equal(elements(svg, 'rect', 'group').length, 0);
   });
 });

@@ -207,7 +207,8 @@ describe('the report pages in a browser', () => {
     }));
     assert.equal(style.bg, 'rgb(253, 226, 226)');
     assert.equal(style.stroke, 'rgb(212, 0, 0)');
-    assert.match(style.text, /SHARED 4K page: 3 functions \(fixed\)/);
+    // One group: the host's IOMMU group 3, the one the model/group finding names.
+    assert.match(style.text, /SHARED 4K page: 3 functions, 1 group \(fixed\)/);
     const beforeBars = await shared.locator('rect.bar[data-size="32"]').evaluateAll((rs) =>
       rs.map((r) => ({
         bdf: r.getAttribute('data-bdf'),
@@ -244,6 +245,27 @@ describe('the report pages in a browser', () => {
       0,
       'nothing shared after at 4K',
     );
+
+    // The map outlines the groups the findings name: the host's (this guest has no
+    // vIOMMU), group 3 around the three packed BARs, and the legend says so.
+    const legend = await run
+      .locator('g.map.before text.legend-head, g.map.before text.legend-note')
+      .allTextContents();
+    assert.deepEqual(legend, [
+      'devices by IOMMU group on the host (outlined): the groups the findings name',
+      'no vIOMMU in this guest',
+    ]);
+    const outline = await shared
+      .locator('rect.group[data-group="3"]')
+      .evaluateAll((rs) => rs.map((r) => r.getBoundingClientRect().toJSON()));
+    assert.equal(outline.length, 1, 'one outline around the packed page');
+    const o = outline[0]!;
+    assert.ok(
+      beforeBars.every((b) => b.box.x >= o.x - 1.5 && b.box.x + b.box.width <= o.x + o.width + 1.5),
+      'it spans the three boxes',
+    );
+    const findingText = await page.locator('body').textContent();
+    assert.match(findingText ?? '', /4 devices cannot be assigned apart \(IOMMU group 3\)/);
 
     const file = await shot(
       page,

@@ -12,7 +12,17 @@
 // is shared: the model's model/shared-page check (safety.ts) says the same,
 // and its finding is matched to the page by the finding's key (the BARs on
 // the page and the page size), so the map can show it beside the page.
-import type { IommuGroup, Layout, LayoutBar, LayoutDevice } from '../../bot/kernel/model/layout.js';
+// The IOMMU groups on the map are the ones the findings name: the host-side
+// groups of a model layout (`Layout.hostGroups`), whether or not the guest has
+// a vIOMMU; a layout without them (measured, recorded, pasted) shows its own
+// (guest) groups.
+import type {
+  HostGroup,
+  IommuGroup,
+  Layout,
+  LayoutBar,
+  LayoutDevice,
+} from '../../bot/kernel/model/layout.js';
 import { fmtSize, hex, isAssignable, pageLabel } from '../../bot/kernel/model/safety.js';
 
 /** A model finding the map can place (a ModelFindingRef, or a Finding's key). */
@@ -37,7 +47,7 @@ export interface MapPiece {
   prefetch: boolean;
   /** Index of the device in `AddressMap.devices` (its colour). */
   device: number;
-  /** The IOMMU group of the device; null when there are no groups or it is in none. */
+  /** The device's IOMMU group on the map (`AddressMap.groups`); null when there are none or it is in none. */
   group: number | null;
   /** MSI-X table and PBA inside this BAR. */
   msix: { kind: 'table' | 'pba'; start: number; end: number }[];
@@ -76,17 +86,41 @@ export interface MapDevice {
   name: string;
   kind: LayoutDevice['kind'];
   physfn?: string;
+  /** Its group in `AddressMap.groups`; null when there are none or it is in none. */
   group: number | null;
+  /**
+   * With host groups on the map and a vIOMMU in the guest: the device's group
+   * in the guest, null when the vIOMMU did not attach it. Absent otherwise.
+   */
+  guestGroup?: number | null;
   /** Whether vfio-pci could be given it (an endpoint or VF). */
   assignable: boolean;
 }
+
+/**
+ * Whose IOMMU groups a map outlines: the host's (a model layout's
+ * `hostGroups`, the groups its findings name), the guest's own (a layout
+ * without host groups, under a vIOMMU), or none.
+ */
+export type GroupView = 'host' | 'guest' | null;
+
+/**
+ * With host groups on the map, what the guest's vIOMMU makes of the same
+ * devices (those in a host group): `none` (no vIOMMU), `same` (the same
+ * devices together), `different` (split or merged otherwise, or not attached).
+ */
+export type GuestGrouping = 'none' | 'same' | 'different';
 
 export interface AddressMap {
   pageSize: number;
   rows: MapRow[];
   /** Devices with at least one memory BAR on the map, in layout order. */
   devices: MapDevice[];
-  groups: IommuGroup[] | null;
+  /** The groups outlined (see `groupView`): with their reasons when they are the host's. */
+  groups: (IommuGroup & Partial<Pick<HostGroup, 'reason'>>)[] | null;
+  groupView: GroupView;
+  /** With `groupView` 'host': how the guest's own groups compare; absent otherwise. */
+  guestGrouping?: GuestGrouping;
   shared: SharedPage[];
   /** BARs without an address. */
   lost: { bdf: string; bar: number; reason: string }[];
@@ -108,8 +142,15 @@ export function buildAddressMap(
   findings: MapFinding[] = [],
 ): AddressMap {
   const P = pageSize;
+  const host = layout.hostGroups ?? null;
+  const groups = host ?? layout.groups;
+  const groupView: GroupView = host ? 'host' : layout.groups ? 'guest' : null;
   const groupOf = new Map<string, number>();
-  for (const g of layout.groups ?? []) for (const b of g.bdfs) groupOf.set(b, g.id);
+  for (const g of groups ?? []) for (const b of g.bdfs) groupOf.set(b, g.id);
+  // The guest's own groups, when the map shows the host's.
+  const guestOf = host && layout.groups ? new Map<string, number>() : null;
+  for (const g of guestOf ? (layout.groups ?? []) : [])
+    for (const b of g.bdfs) guestOf!.set(b, g.id);
 
   const devices: MapDevice[] = [];
   const pieces: MapPiece[] = [];
@@ -130,6 +171,7 @@ export function buildAddressMap(
       kind: d.kind,
       ...(d.physfn ? { physfn: d.physfn } : {}),
       group: groupOf.get(d.bdf) ?? null,
+      ...(guestOf ? { guestGroup: guestOf.get(d.bdf) ?? null } : {}),
       assignable: isAssignable(d),
     });
     for (const b of mem) {
@@ -260,11 +302,34 @@ export function buildAddressMap(
     pageSize: P,
     rows,
     devices,
-    groups: layout.groups,
+    groups,
+    groupView,
+    ...(host ? { guestGrouping: guestGrouping(devices, guestOf) } : {}),
     shared,
     lost: layout.lost.map((l) => ({ bdf: l.bdf, bar: l.index, reason: l.reason })),
     ioBars,
   };
+}
+
+/**
+ * How the guest's groups compare with the host's over the map's devices that
+ * are in a host group: the same partition, or not (a device the vIOMMU did not
+ * attach counts as different).
+ */
+function guestGrouping(devices: MapDevice[], guestOf: Map<string, number> | null): GuestGrouping {
+  if (!guestOf) return 'none';
+  const inHost = devices.filter((d) => d.group !== null);
+  const hostToGuest = new Map<number, number>();
+  const guestToHost = new Map<number, number>();
+  for (const d of inHost) {
+    const g = guestOf.get(d.bdf);
+    if (g === undefined) return 'different';
+    const h = d.group!;
+    if ((hostToGuest.get(h) ?? g) !== g || (guestToHost.get(g) ?? h) !== h) return 'different';
+    hostToGuest.set(h, g);
+    guestToHost.set(g, h);
+  }
+  return 'same';
 }
 
 /** "01:00.0 BAR2 32 B" */

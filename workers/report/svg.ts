@@ -6,7 +6,9 @@
 // IOMMU groups as dashed outlines around the boxes of one group, shared pages
 // in red with the finding beside them, empty stretches compressed to one
 // thin row with their addresses and size. Under it, the legend: the devices
-// by IOMMU group (a group is an outline), and BARs that got no address.
+// by IOMMU group (a group is an outline), and BARs that got no address. The
+// groups are the ones the findings name: the host's for a model layout, with
+// a line on how the guest's vIOMMU (if any) groups the same devices.
 // beforeAfterSvg() puts two maps side by side.
 //
 // Every element a test or a page needs to find carries a class and data-*
@@ -197,14 +199,42 @@ function rowLabels(row: MapRow, map: AddressMap): { text: string; cls: string }[
   return lines;
 }
 
-function boxTitle(b: Box, d: MapDevice): string {
+/** ", IOMMU group 3 on the host; in the guest: group 0": a device's groups, for its boxes' titles. */
+function groupTitle(d: MapDevice, map: AddressMap): string {
+  if (d.group === null || !map.groupView) return '';
+  const where = map.groupView === 'host' ? 'on the host' : 'in the guest';
+  const guest =
+    d.guestGroup === undefined
+      ? ''
+      : d.guestGroup === null
+        ? '; the guest vIOMMU did not attach it'
+        : `; in the guest: group ${d.guestGroup}`;
+  return `, IOMMU group ${d.group} ${where}${guest}`;
+}
+
+/** The legend's heading lines: whose IOMMU groups the outlines are. */
+export function groupLegend(map: AddressMap): string[] {
+  if (map.groupView === 'guest')
+    return ["devices by IOMMU group in the guest (its vIOMMU's; outlined)"];
+  if (map.groupView !== 'host')
+    return ['devices (no IOMMU groups known for this layout: none to outline)'];
+  const guest = {
+    none: 'no vIOMMU in this guest',
+    same: "the guest's vIOMMU groups them the same",
+    different: "the guest's vIOMMU groups them differently (its groups are in the box titles)",
+  }[map.guestGrouping ?? 'none'];
+  return ['devices by IOMMU group on the host (outlined): the groups the findings name', guest];
+}
+
+function boxTitle(b: Box, d: MapDevice, map: AddressMap): string {
   const p = b.piece;
   return (
     `${shortBdf(p.bdf)} ${d.name} ${barName(p.bar)}: ${hex(p.start)}-${hex(p.end)} (${fmtSize(p.size)}` +
-    `${p.prefetch ? ', prefetchable' : ''})${p.group !== null ? `, IOMMU group ${p.group}` : ''}` +
+    `${p.prefetch ? ', prefetchable' : ''})` +
     p.msix
       .map((m) => `, MSI-X ${m.kind === 'table' ? 'table' : 'PBA'} ${hex(m.start)}-${hex(m.end)}`)
-      .join('')
+      .join('') +
+    groupTitle(d, map)
   );
 }
 
@@ -218,7 +248,7 @@ function drawBoxes(boxes: Box[], y: number, h: number, map: AddressMap): string[
     out.push(
       `<rect class="bar${p.rom ? ' rom' : ''}"${attr('x', x)}${attr('y', y)}${attr('width', w)}${attr('height', h)}` +
         `${attr('fill', deviceColour(p.device))}${attr('data-bdf', p.bdf)}${attr('data-bar', p.bar)}` +
-        `${attr('data-start', hex(p.start))}${attr('data-size', p.size)}><title>${esc(boxTitle(b, d))}</title></rect>`,
+        `${attr('data-start', hex(p.start))}${attr('data-size', p.size)}><title>${esc(boxTitle(b, d, map))}</title></rect>`,
     );
     // MSI-X structures, at their place inside the part of the BAR shown.
     const span = b.to - b.from + 1;
@@ -342,14 +372,15 @@ export function mapGroup(
 
   // Legend: the devices on the map by IOMMU group; a group is an outline.
   y += 10;
-  out.push(
-    `<text class="sub"${attr('x', 0)}${attr('y', y + 10)}>${esc(
-      map.groups
-        ? 'devices by IOMMU group (outlined); dashed outlines on the map: one group'
-        : 'devices (no vIOMMU in this guest: no IOMMU groups to outline)',
-    )}</text>`,
-  );
-  y += 18;
+  const heading = groupLegend(map);
+  for (const [k, text] of heading.entries()) {
+    out.push(
+      `<text class="${k ? 'sub legend-note' : 'sub legend-head'}"${attr('x', 0)}${attr('y', y + 10)}>${esc(text)}</text>`,
+    );
+    y += k ? 14 : 18;
+  }
+  if (heading.length > 1) y += 4;
+  const reasons = new Map((map.groups ?? []).map((g) => [g.id, g.reason]));
   const cols = 2;
   const colW = G.mapW / cols;
   const order = map.devices
@@ -371,11 +402,14 @@ export function mapGroup(
     if (colHeights[col]! + bh > totalH / cols + entryH * 2 && col < cols - 1) col++;
     const bx = col * colW;
     const byy = y + colHeights[col]!;
-    if (b.group !== null)
+    if (b.group !== null) {
+      const why = reasons.get(b.group);
       out.push(
-        `<rect class="legend-group"${attr('x', bx + 1)}${attr('y', byy)}${attr('width', colW - 8)}${attr('height', bh - 3)}${attr('data-group', b.group)}/>` +
+        `<rect class="legend-group"${attr('x', bx + 1)}${attr('y', byy)}${attr('width', colW - 8)}${attr('height', bh - 3)}${attr('data-group', b.group)}>` +
+          `<title>${esc(`IOMMU group ${b.group}${map.groupView === 'host' ? ' on the host' : ''}${why ? `: ${why}` : ''}`)}</title></rect>` +
           `<text class="gid"${attr('x', bx + colW - 12)}${attr('y', byy + 11)}>${esc(`g${b.group}`)}</text>`,
       );
+    }
     b.items.forEach((e, k) => {
       const ey = byy + 2 + k * entryH;
       const d = e.d;
@@ -435,7 +469,7 @@ export const MAP_CSS = [
   '.finding{fill:#b00000;font-weight:bold}',
   '.gap line{stroke:#aaa;stroke-dasharray:1 3}',
   '.gap text{fill:#888;font-style:italic;font-size:10px}',
-  '.legend-group{fill:none;stroke:#1a4d8f;stroke-width:1}',
+  '.legend-group{fill:none;stroke:#1a4d8f;stroke-width:1;pointer-events:all}',
   '.gid{text-anchor:end;fill:#1a4d8f;font-size:9px}',
   '.lost{fill:#b00000}',
 ]
