@@ -5,6 +5,7 @@
 // `prerequisite-*:` lines.
 import type { Prerequisite, Trailer } from '../types.js';
 import { HunkReader, readHunkHeader } from '../util/diff/hunks.js';
+import { lineEnd, lineFrom, nextLineStart, prevLineStart } from '../util/text.js';
 
 /** git's patch break: a line `---` (trailing whitespace tolerated). */
 const SEPARATOR = /^---[ \t]*$/;
@@ -12,38 +13,54 @@ const EXT_HEADER =
   /^(?:old mode|new mode|deleted file mode|new file mode|copy from|copy to|rename from|rename to|similarity index|dissimilarity index|index) /;
 const BASE85 = /^[A-Za-z][0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]*$/;
 
-/** Does a diff start at lines[i]? (quoted `>` lines never do) */
-function diffStartsAt(lines: string[], i: number): boolean {
-  const line = lines[i]!;
+// The body is read line by line in place (offsets into it, bot/util/text.ts),
+// never split into an array of lines: a mail of 30 MB of newlines made
+// 30-million-slot arrays here, one per reader, and cost over 1 GB. A line is
+// named by its start offset; END (body.length + 1) is "past the last line".
+
+/** Does a diff start at the line starting at `at` (whose text is `line`)? (quoted `>` lines never do) */
+function diffStartsAt(body: string, at: number, line: string): boolean {
+  if (line.length < 4) return false; // (every start below is longer; most lines are blank)
   if (line.startsWith('diff --git ') || /^diff -[a-zA-Z]/.test(line)) return true;
   if (line.startsWith('Index: ')) {
-    const next = lines[i + 1] ?? '';
+    const next = lineFrom(body, nextLineStart(body, at));
     return /^={20,}$/.test(next) || next.startsWith('--- ');
   }
   if (line.startsWith('--- ') && !SEPARATOR.test(line)) {
-    return (lines[i + 1] ?? '').startsWith('+++ ') && readHunkHeader(lines[i + 2] ?? '') !== null;
+    const second = nextLineStart(body, at);
+    return (
+      lineFrom(body, second).startsWith('+++ ') &&
+      readHunkHeader(lineFrom(body, nextLineStart(body, second))) !== null
+    );
   }
   return false;
 }
 
-/** Index of the last line that belongs to the diff starting at `start`. */
-function diffEnd(lines: string[], start: number): number {
-  let last = start - 1;
+/** Start of the last line that belongs to the diff starting at `start` (line number `lineNo`), or -1. */
+function diffEnd(body: string, start: number, lineNo: number): number {
+  const END = body.length + 1;
+  let last = -1;
   // The open hunk: it takes the lines its header counts (an empty line is a
   // context line whose space a mailer stripped; git apply accepts it).
   let hunk: HunkReader | null = null;
-  let i = start;
-  while (i < lines.length) {
-    const line = lines[i]!;
+  let at = start;
+  let n = lineNo;
+  while (at < END) {
+    const line = lineFrom(body, at);
+    const next = nextLineStart(body, at);
     if (hunk?.open) {
       if (hunk.read(line) === null) break; // a truncated hunk ends the diff here
-      last = i++;
+      last = at;
+      at = next;
+      n++;
       continue;
     }
     const header = readHunkHeader(line);
     if (header) {
-      hunk = new HunkReader(line, header, i + 1, 'git', false);
-      last = i++;
+      hunk = new HunkReader(line, header, n, 'git', false);
+      last = at;
+      at = next;
+      n++;
       continue;
     }
     if (
@@ -51,31 +68,42 @@ function diffEnd(lines: string[], start: number): number {
       EXT_HEADER.test(line) ||
       line.startsWith('\\ ') ||
       /^Binary files .* differ$/.test(line) ||
-      (line.startsWith('Index: ') && diffStartsAt(lines, i)) ||
+      (line.startsWith('Index: ') && diffStartsAt(body, at, line)) ||
       /^={20,}$/.test(line)
     ) {
-      last = i++;
+      last = at;
+      at = next;
+      n++;
       continue;
     }
     if (
       line.startsWith('--- ') &&
       !SEPARATOR.test(line) &&
-      (lines[i + 1] ?? '').startsWith('+++ ')
+      lineFrom(body, next).startsWith('+++ ')
     ) {
-      last = i + 1;
-      i += 2;
+      last = next;
+      at = nextLineStart(body, next);
+      n += 2;
       continue;
     }
     if (line === 'GIT binary patch') {
       // literal/delta blocks of base85 lines, each block ended by an empty line
-      let j = i + 1;
-      while (j < lines.length && /^(?:literal|delta) \d+$/.test(lines[j]!)) {
-        j++;
-        while (j < lines.length && lines[j] !== '' && BASE85.test(lines[j]!)) j++;
-        if (lines[j] === '') j++;
+      let prev = at;
+      let j = next;
+      const step = () => {
+        prev = j;
+        j = nextLineStart(body, j);
+        n++;
+      };
+      n++;
+      while (j < END && /^(?:literal|delta) \d+$/.test(lineFrom(body, j))) {
+        step();
+        let l: string;
+        while (j < END && (l = lineFrom(body, j)) !== '' && BASE85.test(l)) step();
+        if (j < END && lineFrom(body, j) === '') step();
       }
-      last = j - 1;
-      i = j;
+      last = prev;
+      at = j;
       continue;
     }
     break;
@@ -90,86 +118,84 @@ export interface ExtractedDiff {
   diffLine: number | null;
 }
 
-/** Line ranges of the body, for callers that need more than the strings. */
+/** Where the parts of the body are, as line start offsets. */
 interface BodyLayout {
-  lines: string[];
-  /** First line after the commit message (the `---` or the diff start, or lines.length). */
+  /** First line after the commit message (the `---` or the diff start, or END). */
   messageEnd: number;
   diffStart: number | null;
+  /** 1-based line number of diffStart. */
+  diffLine: number | null;
   /** Last diff line, inclusive. */
   diffLast: number | null;
 }
 
 function layout(body: string): BodyLayout {
-  const lines = body.split('\n');
-  let messageEnd = lines.length;
-  let searchFrom = 0;
-  for (let i = 0; i < lines.length; i++) {
-    if (SEPARATOR.test(lines[i]!)) {
-      messageEnd = i;
-      searchFrom = i + 1;
+  const END = body.length + 1;
+  let messageEnd = END;
+  let searchFrom = END;
+  let searchLine = 0;
+  // (each line's end is its '\n', so the next line starts one past it)
+  for (let at = 0, end = 0, n = 1; at < END; at = end + 1, n++) {
+    end = lineEnd(body, at);
+    const line = body.slice(at, end);
+    if (line.startsWith('---') && SEPARATOR.test(line)) {
+      messageEnd = at;
+      searchFrom = end + 1;
+      searchLine = n + 1;
       break;
     }
-    if (diffStartsAt(lines, i)) {
-      messageEnd = i;
-      searchFrom = i;
+    if (diffStartsAt(body, at, line)) {
+      messageEnd = searchFrom = at;
+      searchLine = n;
       break;
     }
   }
   let diffStart: number | null = null;
-  for (let i = searchFrom; i < lines.length; i++) {
-    if (diffStartsAt(lines, i)) {
-      diffStart = i;
+  let diffLine: number | null = null;
+  for (let at = searchFrom, end = 0, n = searchLine; at < END; at = end + 1, n++) {
+    end = lineEnd(body, at);
+    if (diffStartsAt(body, at, body.slice(at, end))) {
+      diffStart = at;
+      diffLine = n;
       break;
     }
   }
   let diffLast: number | null = null;
   if (diffStart !== null) {
-    diffLast = diffEnd(lines, diffStart);
+    diffLast = diffEnd(body, diffStart, diffLine!);
     // A bare header with nothing after it (e.g. `diff -u` quoted in prose) is no diff.
-    if (diffLast < diffStart) diffStart = diffLast = null;
+    if (diffLast < diffStart) diffStart = diffLine = diffLast = null;
   }
-  return { lines, messageEnd, diffStart, diffLast };
+  return { messageEnd, diffStart, diffLine, diffLast };
 }
 
 /** In-body `From:`/`Date:`/`Subject:` lines at the top (git send-email for another author); git am drops them. */
-function inBodyHeaderEnd(lines: string[], end: number): number {
-  let i = 0;
-  while (i < end && /^(?:From|Date|Subject): /.test(lines[i]!)) i++;
-  if (i > 0 && i < end && lines[i] === '') return i + 1;
+function inBodyHeaderEnd(body: string, end: number): number {
+  let at = 0;
+  while (at < end && /^(?:From|Date|Subject): /.test(lineFrom(body, at)))
+    at = nextLineStart(body, at);
+  if (at > 0 && at < end && lineFrom(body, at) === '') return nextLineStart(body, at);
   return 0;
 }
 
 export function extractDiff(body: string): ExtractedDiff {
   const l = layout(body);
-  const from = inBodyHeaderEnd(l.lines, l.messageEnd);
-  let last = l.messageEnd - 1;
-  while (last >= from && l.lines[last]!.trim() === '') last--;
+  const from = inBodyHeaderEnd(body, l.messageEnd);
+  // The message ends before the blank lines in front of messageEnd.
+  let end = l.messageEnd;
+  while (end > from && lineFrom(body, prevLineStart(body, end)).trim() === '')
+    end = prevLineStart(body, end);
   // Slices of the body, not joined copies of its lines: a message costs its
   // body once in memory, however it is cut up.
-  const starts = lineStarts(body, l.lines.length);
-  /** lines[first..last] with a newline after each. */
-  const span = (first: number, lastLine: number) => {
-    const end = starts[lastLine]! + l.lines[lastLine]!.length;
-    const text = body.slice(starts[first]!, end);
-    return body[end] === '\n' ? body.slice(starts[first]!, end + 1) : text + '\n';
+  /** The lines from the one starting at `first` to the one starting at `last`, with a newline after each. */
+  const span = (first: number, last: number) => {
+    const stop = lineEnd(body, last);
+    return stop < body.length ? body.slice(first, stop + 1) : body.slice(first, stop) + '\n';
   };
-  const commitMessage = last >= from ? span(from, last) : '';
+  const commitMessage = end > from ? span(from, prevLineStart(body, end)) : '';
   if (l.diffStart === null || l.diffLast === null)
     return { commitMessage, diff: null, diffLine: null };
-  return { commitMessage, diff: span(l.diffStart, l.diffLast), diffLine: l.diffStart + 1 };
-}
-
-/** Offsets of the first `n` line starts of `text`. */
-function lineStarts(text: string, n: number): number[] {
-  const out = new Array<number>(n);
-  let pos = 0;
-  for (let i = 0; i < n; i++) {
-    out[i] = pos;
-    const nl = text.indexOf('\n', pos);
-    pos = nl < 0 ? text.length : nl + 1;
-  }
-  return out;
+  return { commitMessage, diff: span(l.diffStart, l.diffLast), diffLine: l.diffLine };
 }
 
 export interface B4Info {
@@ -194,32 +220,42 @@ function trimBlanksEnd(s: string): string {
 export function readB4Info(body: string): B4Info {
   const l = layout(body);
   const info: B4Info = { baseCommit: null, changeId: null, prerequisites: [], warnings: [] };
-  l.lines.forEach((line, i) => {
-    if (l.diffStart !== null && l.diffLast !== null && i >= l.diffStart && i <= l.diffLast) return;
-    const m = B4_LINE.exec(line);
-    if (!m) return;
-    const key = m[1]!;
-    const value = trimBlanksEnd(m[2]!);
-    if (key === 'base-commit') {
-      if (!/^[0-9a-f]{7,64}$/i.test(value)) {
-        info.warnings.push(`base-commit "${value}" is not a commit id; ignored`);
-        return;
-      }
-      if (info.baseCommit === null) info.baseCommit = value.toLowerCase();
-      info.prerequisites.push({ kind: 'base-commit', value: value.toLowerCase() });
-    } else if (key === 'change-id') {
-      if (info.changeId === null) info.changeId = value;
-    } else if (key === 'prerequisite-patch-id') {
-      info.prerequisites.push({ kind: 'patch-id', value });
-    } else if (key === 'prerequisite-change-id') {
-      info.prerequisites.push({ kind: 'change-id', value });
-    } else if (key === 'prerequisite-message-id') {
-      info.prerequisites.push({ kind: 'message-id', value: value.replace(/^<|>$/g, '') });
-    } else {
-      info.prerequisites.push({ kind: 'other', value: `${key}: ${value}` });
+  const END = body.length + 1;
+  for (let at = 0, end = 0; at < END; at = end + 1) {
+    if (l.diffStart !== null && l.diffLast !== null && at === l.diffStart) {
+      end = lineEnd(body, l.diffLast);
+      continue;
     }
-  });
+    end = lineEnd(body, at);
+    readB4Line(info, body.slice(at, end));
+  }
   return info;
+}
+
+/** One line's base-commit / change-id / prerequisite-*, into `info`. */
+function readB4Line(info: B4Info, line: string): void {
+  const m = B4_LINE.exec(line);
+  if (!m) return;
+  const key = m[1]!;
+  const value = trimBlanksEnd(m[2]!);
+  if (key === 'base-commit') {
+    if (!/^[0-9a-f]{7,64}$/i.test(value)) {
+      info.warnings.push(`base-commit "${value}" is not a commit id; ignored`);
+      return;
+    }
+    if (info.baseCommit === null) info.baseCommit = value.toLowerCase();
+    info.prerequisites.push({ kind: 'base-commit', value: value.toLowerCase() });
+  } else if (key === 'change-id') {
+    if (info.changeId === null) info.changeId = value;
+  } else if (key === 'prerequisite-patch-id') {
+    info.prerequisites.push({ kind: 'patch-id', value });
+  } else if (key === 'prerequisite-change-id') {
+    info.prerequisites.push({ kind: 'change-id', value });
+  } else if (key === 'prerequisite-message-id') {
+    info.prerequisites.push({ kind: 'message-id', value: value.replace(/^<|>$/g, '') });
+  } else {
+    info.prerequisites.push({ kind: 'other', value: `${key}: ${value}` });
+  }
 }
 
 /** Trailer keys seen on kernel patches; a paragraph made only of these is a trailer block. */
@@ -262,17 +298,45 @@ interface TrailerRules {
   otherRatio: number;
 }
 
-function paragraphTrailers(
-  lines: string[],
-  start: number,
-  end: number,
-  rules: TrailerRules,
-): Trailer[] | null {
+/** A paragraph: the lines from `start` up to (not including) `end`, line starts; `line` is the first's index. */
+interface Paragraph {
+  start: number;
+  end: number;
+  line: number;
+}
+
+/** Is the line starting at `at` blank (what separates paragraphs)? */
+function blankLine(text: string, at: number): boolean {
+  return lineFrom(text, at).trim() === '';
+}
+
+/**
+ * The nearest paragraph above the line starting at `before` (whose index is
+ * `lineNo`), or null. Walked backwards in place: only the last paragraphs are
+ * read, and a run of a million blank lines is not an array of them.
+ */
+function paragraphAbove(text: string, before: number, lineNo: number): Paragraph | null {
+  let at = before;
+  let line = lineNo;
+  while (at > 0 && blankLine(text, prevLineStart(text, at))) {
+    at = prevLineStart(text, at);
+    line--;
+  }
+  if (at === 0) return null;
+  const end = at;
+  do {
+    at = prevLineStart(text, at);
+    line--;
+  } while (at > 0 && !blankLine(text, prevLineStart(text, at)));
+  return { start: at, end, line };
+}
+
+function paragraphTrailers(text: string, p: Paragraph, rules: TrailerRules): Trailer[] | null {
   const out: Trailer[] = [];
   let known = 0;
   let other = 0;
-  for (let i = start; i < end; i++) {
-    const line = lines[i]!;
+  for (let at = p.start, i = p.line; at < p.end; at = nextLineStart(text, at), i++) {
+    const line = lineFrom(text, at);
     const m = TRAILER_LINE.exec(line);
     if (m) {
       out.push({ key: m[1]!, value: trimBlanksEnd(m[2]!), line: i + 1 });
@@ -297,31 +361,22 @@ export function parseTrailers(commitMessage: string): Trailer[] {
   // (not .replace(/\n+$/, ''): that regex is quadratic in a run of newlines not at the end)
   let end = commitMessage.length;
   while (end > 0 && commitMessage.charCodeAt(end - 1) === 0x0a) end--;
-  const lines = commitMessage.slice(0, end).split('\n');
-  const paragraphs: [number, number][] = [];
-  let start = 0;
-  for (let i = 0; i <= lines.length; i++) {
-    if (i === lines.length || lines[i]!.trim() === '') {
-      if (i > start) paragraphs.push([start, i]);
-      start = i + 1;
-    }
-  }
-  const last = paragraphs[paragraphs.length - 1];
+  const text = commitMessage.slice(0, end);
+  let lines = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+  const last = paragraphAbove(text, text.length + 1, lines);
   if (!last) return [];
+  const above = paragraphAbove(text, last.start, last.line);
   // A body that is one paragraph (a short patch: only trailers) must be trailers throughout.
-  const only = paragraphs.length === 1;
-  const trailers = paragraphTrailers(lines, last[0], last[1], {
+  const trailers = paragraphTrailers(text, last, {
     anyKey: true,
-    otherRatio: only ? 0 : 1 / 3,
+    otherRatio: above === null ? 0 : 1 / 3,
   });
   if (!trailers) return [];
   // Paragraphs above, nearest first (no unshift(...spread): a paragraph may hold 100,000 lines).
   const before: Trailer[][] = [];
-  for (let p = paragraphs.length - 2; p >= 0; p--) {
-    const t = paragraphTrailers(lines, paragraphs[p]![0], paragraphs[p]![1], {
-      anyKey: false,
-      otherRatio: 0,
-    });
+  for (let p = above; p !== null; p = paragraphAbove(text, p.start, p.line)) {
+    const t = paragraphTrailers(text, p, { anyKey: false, otherRatio: 0 });
     if (!t) break;
     before.push(t);
   }

@@ -5,6 +5,7 @@
 // reflows format=flowed without exceptions and joins parts with its own
 // separators; a patch must come out byte for byte as it was written.
 import { DEFAULT_LIMITS, type InputLimits } from '../limits.js';
+import { crlfToLf } from '../util/text.js';
 import { decodeFlowed } from './flowed.js';
 import {
   decodeBytes,
@@ -231,7 +232,7 @@ function leaf(
   const charset = params['charset'] ?? '';
   const decoded = decodeBytes(bytes, charset);
   if (decoded.problem) w.warnings.push(decoded.problem);
-  let text = decoded.text.replace(/\r\n/g, '\n');
+  let text = crlfToLf(decoded.text);
   if ((params['format'] ?? '').toLowerCase() === 'flowed') {
     text = decodeFlowed(text, (params['delsp'] ?? '').toLowerCase() === 'yes');
   }

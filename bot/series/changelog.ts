@@ -14,6 +14,7 @@
 // taken, and only in an item that says it renames something: "renamed yaml
 // file from 'a.yaml' to 'b.yaml'" or "fixed 'title' to represent HW" give
 // nothing, and neither does prose that merely quotes a title.
+import { lineFrom, nextLineStart } from '../util/text.js';
 
 export interface TitleAlias {
   /** The earlier title, as written (bracketed tags and surrounding punctuation removed). */
@@ -142,7 +143,9 @@ export function titleAliases(text: string, version: number): TitleAlias[] {
     }
     item = [];
   };
-  for (const raw of text.split('\n')) {
+  // Lines walked in place, not split: `text` can be a whole mail body of millions of lines.
+  for (let at = 0; at <= text.length; at = nextLineStart(text, at)) {
+    const raw = lineFrom(text, at);
     if (/^\s*>/.test(raw)) continue;
     let line = raw.trim();
     if (!line || line === '---') {
