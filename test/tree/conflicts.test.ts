@@ -11,6 +11,7 @@ import { parseDiffSections } from '../../bot/util/diff/sections.js';
 import { gitRepo } from '../../bot/tree/git.js';
 import { buildFixtureTree, fixtureTreeFiles } from '../../fixtures/kernel-tree/build.js';
 import { edit, makeDiff, tempDir } from './helpers.js';
+import { failingSections } from '../../scripts/bench/conflicts.js';
 
 /** A hunk as parseDiffSections reads it, from its header and body lines. */
 function hunk(header: string, lines: string[]): DiffHunk {
@@ -282,5 +283,40 @@ describe('3-way note', () => {
         `no 3-way merge: blob ${pciBlob} \\(drivers/pci/pci\\.c before the patch\\) is not in the tree`,
       ),
     );
+  });
+});
+
+describe('many failing sections (a hostile mail)', () => {
+  const work = tempDir('pcibot-conflicts-many-');
+  let tree = '';
+  before(async () => {
+    tree = (await buildFixtureTree(join(work.path, 'tree'))).path;
+  });
+  after(() => {
+    gitRepo(tree).close();
+    work.cleanup();
+  });
+
+  // 10,000 sections of one file, each a hunk whose context is nowhere in it:
+  // every one is reported, in order, with its own hunk and the line git
+  // expected (nothing matches, so no search result). How long this takes
+  // against git's own time is `npm run bench -- conflicts`.
+  test('10,000 failing sections of one file: each reported once, with its own hunk', async () => {
+    const file = 'drivers/pci/Kconfig';
+    const n = 10_000;
+    const r = await applySeries({
+      tree,
+      patches: [{ index: 1, messageId: 'many', diff: failingSections(file, n) }],
+    });
+    const p = r.patches[0]!;
+    assert.equal(p.status, 'conflict');
+    const conflicts = p.conflicts ?? [];
+    assert.equal(conflicts.length, n);
+    assert.ok(conflicts.every((c) => c.file === file));
+    for (const i of [0, 1, 4_999, n - 1]) {
+      const c = conflicts[i]!;
+      assert.match(c.hunk ?? '', new RegExp(`^@@ -${i + 10},3 \\+${i + 10},3 @@`), `section ${i}`);
+    }
+    assert.equal(new Set(conflicts.map((c) => c.hunk)).size, n, 'no section reported twice');
   });
 });
