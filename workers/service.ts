@@ -122,18 +122,45 @@ export async function startWorkers(opts: StartOptions): Promise<ServiceHandle> {
     }
   };
   await ensureSchedules('start');
-  const onReady = () => {
-    if (!closing)
-      ensureSchedules('Redis reconnected').catch((e: Error) =>
-        log(`re-creating the follow schedules: ${e.message}`),
+  // Timers of an earlier Redis generation (a completeness deadline, a retry's
+  // back-off) that the client's offline queue replayed onto a Redis restarted
+  // empty: they complete at once as orphans (state.orphan), but only when
+  // their delay runs out, up to completenessTimeoutSec later, holding their
+  // queue busy for nothing meanwhile. They are run now instead.
+  const runOrphanTimers = async () => {
+    const now = await state.generation();
+    if (!now) return;
+    let n = 0;
+    for (const name of names) {
+      if (name === 'follow') continue;
+      for (const j of await queues.queues[name].getDelayed(0, 999)) {
+        const g = (j.data as { generation?: unknown } | undefined)?.generation;
+        if (
+          typeof g === 'string' &&
+          g !== now &&
+          (await j.promote().then(
+            () => true,
+            () => false,
+          ))
+        )
+          n++;
+      }
+    }
+    if (n)
+      log(
+        `ran ${n} delayed jobs of an earlier Redis generation at once (Redis is at ${now}: orphans)`,
       );
   };
-  let watch: NodeJS.Timeout | undefined;
-  if (schedules.length) {
-    connection.on('ready', onReady);
-    watch = setInterval(onReady, 3 * config.pollIntervalSec * 1000);
-    watch.unref();
-  }
+  const onReady = () => {
+    if (closing) return;
+    ensureSchedules('Redis reconnected').catch((e: Error) =>
+      log(`re-creating the follow schedules: ${e.message}`),
+    );
+    runOrphanTimers().catch((e: Error) => log(`running orphan timers: ${e.message}`));
+  };
+  connection.on('ready', onReady);
+  const watch = setInterval(onReady, 3 * config.pollIntervalSec * 1000);
+  watch.unref();
 
   return {
     queues,

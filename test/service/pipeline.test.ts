@@ -66,10 +66,12 @@ describe('service pipeline over time (dry run)', () => {
     const prefix = uniquePrefix('pipe-gen');
     const { redis, cleanup } = await testRedis(prefix);
     const outbox = join(dir, 'outbox-gen');
+    const logs: string[] = [];
     const h = await startWorkers({
-      config: config(prefix, outbox),
+      // Poll every second: the check for timers of an earlier generation runs every three.
+      config: config(prefix, outbox, { pollIntervalSec: 1 }),
       connection: redis,
-      log: () => {},
+      log: (l) => logs.push(l),
       schedule: false,
     });
     try {
@@ -115,6 +117,14 @@ describe('service pipeline over time (dry run)', () => {
           },
         ],
       });
+      // ... and a completeness deadline of g1, ten minutes off: an orphan
+      // that would hold the assemble queue busy until then.
+      const timerId = jobIds.assemble('b-old', 'deadline', 'g1');
+      await h.queues.queues.assemble.add(
+        'assemble',
+        { bucket: 'b-old', reason: 'deadline', generation: 'g1' },
+        { jobId: timerId, delay: 600_000 },
+      );
       // The follower walks the archive again, in generation g2.
       await h.queues.enqueueMails(fx.series.map(raw), 'linux-pci', { generation: 'g2' });
       await waitFor(
@@ -129,6 +139,13 @@ describe('service pipeline over time (dry run)', () => {
         /made in Redis generation g1, Redis now at g2/,
       );
       assert.equal((await h.state.getReview(rk))?.status, 'reviewed');
+      // The g1 timer was run at once, as an orphan, not ten minutes later.
+      const timer = await waitFor('the g1 timer run', async () => {
+        const j = await Job.fromId(h.queues.queues.assemble, timerId);
+        return (await j?.getState()) === 'completed' ? j : null;
+      });
+      assert.match(String(timer?.returnvalue?.orphan), /made in Redis generation g1/);
+      assert.ok(logs.some((l) => /ran 1 delayed jobs of an earlier Redis generation/.test(l)));
     } finally {
       await h.close(5_000);
       await cleanup();
