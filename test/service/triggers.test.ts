@@ -214,6 +214,11 @@ describe('maintainer commands', () => {
     const t = await triggerRecord('t-old@example.org');
     assert.equal(t.outcome, 'ignored');
     assert.match(String(t.reason), /older than triggers\.maxAgeHours \(48 h\)/);
+    assert.equal(
+      (t.dkim as { result: string }).result,
+      'pass',
+      'recorded for ignored commands too',
+    );
     // A command dated days ahead would stay "young" through every replay of the archive.
     await feed(
       await sign(

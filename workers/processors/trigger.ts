@@ -1,12 +1,13 @@
 // Trigger handling (from ingest, for replies by others): a maintainer's
 // "pcibot: ..." command in a reply to a patch, a cover letter, or pcibot's own
 // reply (mapped back to the patch it answered). In order:
+//   - its DKIM result is checked and recorded, whatever happens next
+//     (bot/triggers/dkim.ts);
 //   - a command older than triggers.maxAgeHours (or without a readable Date,
 //     or dated more than FUTURE_SKEW_HOURS ahead: its age is unknown, and a
 //     future date would keep it young through every replay of the archive),
 //     or read in a backfill, is history: recorded, never honoured, never
 //     answered (a replayed archive must not act on old commands);
-//   - its DKIM result is checked and recorded (bot/triggers/dkim.ts);
 //   - senders not on the allow-list, allow-listed senders without a passing
 //     DKIM signature when triggers.requireDkim, unknown or malformed commands
 //     and commands on a message pcibot does not know are refused, and the
@@ -51,16 +52,17 @@ export async function handleTrigger(
         : ageHours < -FUTURE_SKEW_HOURS
           ? `dated ${msg.date}, more than ${FUTURE_SKEW_HOURS} h ahead of this machine's clock, so its age is unknown`
           : null;
+  // Checked for every command, the ignored ones too: the record says who sent it.
+  const dkim = await checkDkim(Buffer.from(opts.raw, 'latin1'), {
+    ...(ctx.hooks.dkimResolver ? { resolver: ctx.hooks.dkimResolver } : {}),
+  });
   if (stale) {
     await state.count('triggers_too_old');
-    await state.recordTrigger({ ...base, outcome: 'ignored', reason: stale });
+    await state.recordTrigger({ ...base, dkim, outcome: 'ignored', reason: stale });
     log(`ignored "${t.line}" from ${from} <${msg.messageId}>: ${stale}`);
     return;
   }
 
-  const dkim = await checkDkim(Buffer.from(opts.raw, 'latin1'), {
-    ...(ctx.hooks.dkimResolver ? { resolver: ctx.hooks.dkimResolver } : {}),
-  });
   const refuse = async (reason: string, notice: string[]) => {
     await state.count('triggers_ignored');
     await state.recordTrigger({ ...base, dkim, outcome: 'refused', reason });
