@@ -121,6 +121,31 @@ test('lspci -vv details: [virtual], [disabled], sizes with units, ROM, bridge wi
   assert.throws(() => parseLspci('nothing to see here'), ModelInputError);
 });
 
+test('lspci: the legacy BAR types (low-1M, type 3) are Regions too, not skipped lines', () => {
+  // A QEMU PIIX3 IDE function in compatibility mode, as lspci -v shows it.
+  const l =
+    parseLspci(`00:01.1 IDE interface: Intel Corporation 82371SB PIIX3 IDE [Natoma/Triton II]
+	Region 0: Memory at 000001f0 (32-bit, non-prefetchable) [virtual] [size=8]
+	Region 1: Memory at 000003f0 (type 3, non-prefetchable) [virtual]
+	Region 2: Memory at 000d0000 (low-1M, non-prefetchable) [size=64K]
+	Region 4: I/O ports at c0e0 [virtual] [size=16]
+`);
+  assert.deepEqual(
+    l.devices[0]!.bars.map((b) => [b.index, b.start, b.size, b.flags.io, b.flags.is64]),
+    [
+      [0, 0x1f0, 8, false, false],
+      [1, 0x3f0, 0, false, false],
+      [2, 0xd0000, 64 * 1024, false, false],
+      [4, 0xc0e0, 16, true, false],
+    ],
+  );
+  // A region lspci gives no size for is known only by its address: no finding rests on it.
+  const r = checkPastedLayout(
+    '00:01.1 IDE interface: PIIX3 IDE\n\tRegion 1: Memory at 000003f0 (type 3, non-prefetchable) [virtual]\n',
+  );
+  assert.deepEqual(r.findings, []);
+});
+
 test("sysfs resource files: a ground-truth boot's @@RES lines rebuilt as resource files parse back to the same BARs", () => {
   const boot = loadGroundTruth().find((g) => g.name === 'base-qboot')!;
   const res = boot.log.split('\n').filter((l) => l.startsWith('@@RES '));

@@ -81,7 +81,7 @@ function cleanLines(text: string): { text: string; indent: number; line: number 
 /** The bus address at the start of a device header; the description follows after blanks. */
 const HEADER_START = /^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])(?=\s)/i;
 const REGION =
-  /^(?:Region (\d+): )?(Memory|I\/O ports) at (<unassigned>|<ignored>|[0-9a-f]+)(?: \((32|64)-bit, (non-prefetchable|prefetchable)\))?((?: \[[^\]]+\])*)$/;
+  /^(?:Region (\d+): )?(Memory|I\/O ports) at (<unassigned>|<ignored>|[0-9a-f]+)(?: \((32-bit|64-bit|low-1M|type 3), (non-prefetchable|prefetchable)\))?((?: \[[^\]]+\])*)$/;
 const ROM = /^Expansion ROM at (<unassigned>|<ignored>|[0-9a-f]+)((?: \[[^\]]+\])*)$/;
 const WINDOW =
   /^(I\/O|Memory|Prefetchable memory) behind bridge: ([0-9a-f]+)-([0-9a-f]+)(?: \[size=[^\]]+\])?(?: \[disabled\])?$/;
@@ -233,7 +233,9 @@ export function parseLspci(text: string, file = '<pasted>'): Layout {
     if (r) {
       const d = ensure(line);
       const io = r[2] === 'I/O ports';
-      const is64 = r[4] === '64';
+      // lspci names the BAR type: 32-bit, 64-bit, low-1M (a legacy type: below
+      // 1M, 32-bit wide) or "type 3" (reserved; one register, as 32-bit).
+      const is64 = r[4] === '64-bit';
       const tags = bracketTags(r[6] ?? '');
       const sizeTag = tags.find((x) => x.startsWith('size='));
       const size = sizeTag ? parseLspciSize(sizeTag.slice(5), file, line) : 0;

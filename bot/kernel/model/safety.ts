@@ -199,7 +199,9 @@ function checkSubPage(inp: SafetyInput): Finding[] {
   for (const dev of inp.layout.devices) {
     if (!isAssignable(dev)) continue;
     for (const bar of dev.bars) {
-      if (bar.start === null || bar.flags.io || bar.index === 6 || bar.size >= P) continue;
+      // Size 0: lspci gave none (a legacy "type 3" region): nothing known to check.
+      if (bar.start === null || bar.flags.io || bar.index === 6 || bar.size <= 0 || bar.size >= P)
+        continue;
       const start = bar.start;
       const end = start + bar.size - 1;
       const rest = { start: end + 1, end: Math.floor(start / P) * P + P - 1 };
