@@ -1,6 +1,7 @@
 // Helpers for the policy tests: a private fixture tree, overlays written into
 // it (blobs in that throw-away repository only, never the real kernel tree),
 // and the bundled example series applied to a tree.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,4 +89,25 @@ export function applyTo(tree: string, series: Series, only?: number[]): Promise<
       .filter((p) => !only || only.includes(p.index)),
     baseCommit: series.baseCommit,
   });
+}
+
+/**
+ * A lost-BAR finding's items hold, on x86_64 only, the three 32-byte BAR2s of
+ * the seed reproducer under qboot (the BARs a real boot of 8/8 alone drops).
+ */
+export function assertQbootBar2sLost(evidence: Record<string, unknown>): void {
+  const items = evidence['items'] as {
+    scenario: string;
+    arch: string;
+    device: string;
+    bar: number;
+  }[];
+  for (const i of items) assert.equal(i.arch, 'x86_64');
+  for (const bdf of ['0000:01:00.0', '0000:01:01.0', '0000:01:02.0'])
+    assert.ok(
+      items.some(
+        (i) => i.scenario === 'seed-001-reproducer-qboot' && i.device === bdf && i.bar === 2,
+      ),
+      bdf,
+    );
 }

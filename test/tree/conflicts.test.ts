@@ -240,7 +240,7 @@ describe('describeMismatch: the function the header names', () => {
   });
 });
 
-describe('3-way note', () => {
+describe('conflict reports on the fixture tree', () => {
   const work = tempDir('pcibot-conflicts-test-');
   let tree = '';
   before(async () => {
@@ -283,18 +283,6 @@ describe('3-way note', () => {
         `no 3-way merge: blob ${pciBlob} \\(drivers/pci/pci\\.c before the patch\\) is not in the tree`,
       ),
     );
-  });
-});
-
-describe('many failing sections (a hostile mail)', () => {
-  const work = tempDir('pcibot-conflicts-many-');
-  let tree = '';
-  before(async () => {
-    tree = (await buildFixtureTree(join(work.path, 'tree'))).path;
-  });
-  after(() => {
-    gitRepo(tree).close();
-    work.cleanup();
   });
 
   // 10,000 sections of one file, each a hunk whose context is nowhere in it:
