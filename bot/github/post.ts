@@ -7,19 +7,22 @@ import { RequestError, type Octokit } from './client.js';
 import type { DiffPlace } from './diffmap.js';
 import type { PrRef } from './pr.js';
 
+/** One annotation of a check run, as the API takes it. */
+export interface CheckAnnotation {
+  path: string;
+  start_line: number;
+  end_line: number;
+  annotation_level: 'notice' | 'warning' | 'failure';
+  title: string;
+  message: string;
+}
+
 /** The parts of a check run's output this module sends (workers/report/github.ts CheckOutput). */
 export interface CheckRunOutput {
   conclusion: 'success' | 'neutral' | 'failure' | 'cancelled';
   title: string;
   summary: string;
-  annotations: {
-    path: string;
-    start_line: number;
-    end_line: number;
-    annotation_level: 'notice' | 'warning' | 'failure';
-    title: string;
-    message: string;
-  }[];
+  annotations: CheckAnnotation[];
 }
 
 export async function createCheckRun(

@@ -18,6 +18,7 @@
 // Everything from the patch (titles, details quoting code, file names) is
 // escaped for Markdown, and `@` never mentions anyone.
 import type { DiffPlace } from '../../bot/github/diffmap.js';
+import type { CheckAnnotation } from '../../bot/github/post.js';
 import { atLeast, bySeverity, type Severity } from '../../bot/types.js';
 import { toolVersion } from '../../bot/util/version.js';
 import { modelTableMarkdown } from './model-text.js';
@@ -37,14 +38,7 @@ export const CHECK_NAME = 'pcibot';
 
 export type Conclusion = 'success' | 'neutral' | 'failure';
 
-export interface Annotation {
-  path: string;
-  start_line: number;
-  end_line: number;
-  annotation_level: 'notice' | 'warning' | 'failure';
-  title: string;
-  message: string;
-}
+export type Annotation = CheckAnnotation;
 
 export interface CheckOutput {
   conclusion: Conclusion;
