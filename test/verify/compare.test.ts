@@ -123,6 +123,30 @@ test('missing and extra devices, flags, kinds', () => {
   );
 });
 
+test('a BAR lost on both sides: its space is compared, not the width and prefetch bits the kernel left', () => {
+  const model = layout('base-tcg');
+  const real = layout('base-tcg');
+  const barOf = (l: Layout) =>
+    l.devices.find((d) => d.bdf === '0000:01:03.0')!.bars.find((x) => x.index === 2)!;
+  barOf(model).start = null;
+  barOf(real).start = null;
+  barOf(real).flags = { ...barOf(model).flags, prefetch: !barOf(model).flags.prefetch };
+  assert.deepEqual(compareLayouts(model, real), []);
+  // A different space is still a difference, lost or not.
+  barOf(real).flags = { io: true, is64: false, prefetch: false };
+  assert.deepEqual(
+    compareLayouts(model, real).map((d) => d.kind),
+    ['bar-flags'],
+  );
+  // And a placed BAR's bits are compared as before.
+  barOf(model).start = barOf(real).start = 0xfe000000;
+  barOf(real).flags = { ...barOf(model).flags, prefetch: !barOf(model).flags.prefetch };
+  assert.deepEqual(
+    compareLayouts(model, real).map((d) => d.kind),
+    ['bar-flags'],
+  );
+});
+
 test('IOMMU groups compared as partitions, numbers ignored', () => {
   const real = layout('base-iommu');
   const model = layout('base-iommu');
